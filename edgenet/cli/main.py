@@ -1,0 +1,51 @@
+"""Root command group. Subcommands are imported only when run, so ``edgenet --help`` stays instant."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from edgenet import __version__
+from edgenet.errors import EdgenetError
+
+# command name -> "module:function"; each module imports torch/tensorflow inside its command only.
+COMMANDS = {
+    "models": "edgenet.cli.models_cmd:models",
+    "scale": "edgenet.cli.scale_cmd:scale",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands load on first use and whose user errors print as one line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except EdgenetError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.stderr.flush()
+            ctx.exit(e.exit_code)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="edgenet")
+def cli() -> None:
+    """EfficientNet from training to phones, Coral Edge TPUs and desktop GPUs.
+
+    \b
+    Start with:
+      edgenet models                      the family: params and MACs of every variant
+      edgenet scale --phi 1.5             compound scaling for any φ
+    """

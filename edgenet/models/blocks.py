@@ -1,0 +1,146 @@
+"""EfficientNet's building blocks, with named submodules (expand, depthwise, se, project) and flat forwards."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.ops import StochasticDepth
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "silu": nn.SiLU,  # B0–B7: SiLU ("swish")
+    "relu": nn.ReLU,  # EdgeTPU variants
+    "relu6": nn.ReLU6,  # Lite: bounded range, friendly to int8
+    "hardswish": nn.Hardswish,  # a cheap, quantization-friendly stand-in for SiLU
+}
+
+
+def make_act(name: str | None) -> nn.Module:
+    """An activation module by name; ``None`` is identity (projection convs are linear)."""
+    if name is None:
+        return nn.Identity()
+    try:
+        return ACTIVATIONS[name](inplace=True)
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}") from None
+
+
+class Conv2dSame(nn.Conv2d):
+    """Conv2d with TensorFlow's "SAME" padding: extra padding goes bottom/right when it cannot be symmetric.
+
+    TF-ported weights (timm's ``tf_*``) only reproduce their outputs with it. Padding depends only on the
+    static input size, so exporters fold it into a constant Pad.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ih, iw = x.shape[-2:]
+        pads = []
+        for size, k, s, d in zip((iw, ih), self.kernel_size[::-1], self.stride[::-1], self.dilation[::-1]):
+            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            pads += [total // 2, total - total // 2]
+        if any(pads):
+            x = F.pad(x, pads)
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def make_conv(
+    cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, bias: bool = False, same: bool = False
+) -> nn.Conv2d:
+    """A conv whose padding is PyTorch-symmetric, or TF "SAME" where that differs (stride > 1)."""
+    if same and stride > 1:
+        return Conv2dSame(cin, cout, kernel, stride, padding=0, groups=groups, bias=bias)
+    return nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, groups=groups, bias=bias)
+
+
+class ConvBnAct(nn.Module):
+    """conv → batch norm → activation (``act=None`` for the linear projection)."""
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int = 1,
+        stride: int = 1,
+        groups: int = 1,
+        act: str | None = "silu",
+        bn_eps: float = 1e-3,
+        bn_momentum: float = 0.01,
+        same: bool = False,
+    ) -> None:
+        super().__init__()
+        self.conv = make_conv(cin, cout, kernel, stride, groups, same=same)
+        self.bn = nn.BatchNorm2d(cout, eps=bn_eps, momentum=bn_momentum)
+        self.act = make_act(act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.bn(self.conv(x)))
+
+
+class SqueezeExcite(nn.Module):
+    """Channel attention: global pool → reduce → act → expand → sigmoid gate."""
+
+    def __init__(self, channels: int, reduced: int, act: str = "silu") -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(channels, reduced, 1)
+        self.act = make_act(act)
+        self.expand = nn.Conv2d(reduced, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.mean((2, 3), keepdim=True)
+        return x * torch.sigmoid(self.expand(self.act(self.reduce(s))))
+
+
+class MBConv(nn.Module):
+    """Inverted residual (``ir``/``ds``) or fused (``er``) block.
+
+    - ``ir``: 1×1 expand → k×k depthwise → SE → 1×1 project.
+    - ``ds``: the ``ir`` block with expand ratio 1 (no expand conv).
+    - ``er``: k×k full conv expand → SE → 1×1 project: faster on the Edge TPU at high resolution.
+    """
+
+    def __init__(
+        self,
+        block: str,
+        cin: int,
+        cout: int,
+        kernel: int,
+        stride: int,
+        mid: int,
+        se_channels: int,
+        act: str,
+        skip: bool = True,
+        drop_path: float = 0.0,
+        bn_eps: float = 1e-3,
+        bn_momentum: float = 0.01,
+        same: bool = False,
+    ) -> None:
+        super().__init__()
+        norm = dict(bn_eps=bn_eps, bn_momentum=bn_momentum, same=same)
+        self.block_type = block
+        if block == "er":
+            self.expand = ConvBnAct(cin, mid, kernel, stride, act=act, **norm)
+            self.depthwise = None
+        else:
+            self.expand = ConvBnAct(cin, mid, 1, act=act, **norm) if block == "ir" else None
+            self.depthwise = ConvBnAct(mid, mid, kernel, stride, groups=mid, act=act, **norm)
+        self.se = SqueezeExcite(mid, se_channels, act) if se_channels else None
+        self.project = ConvBnAct(mid, cout, 1, act=None, **norm)
+        self.has_skip = skip and stride == 1 and cin == cout
+        self.drop_path = StochasticDepth(drop_path, "row") if self.has_skip and drop_path > 0 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x
+        if self.expand is not None:
+            x = self.expand(x)
+        if self.depthwise is not None:
+            x = self.depthwise(x)
+        if self.se is not None:
+            x = self.se(x)
+        x = self.project(x)
+        if self.has_skip:
+            if self.drop_path is not None:
+                x = self.drop_path(x)
+            x = x + shortcut
+        return x

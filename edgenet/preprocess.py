@@ -1,0 +1,78 @@
+"""Preprocessing that travels with the weights.
+
+A checkpoint stores its :class:`Preprocess`, and every later stage (convert, calibrate, eval, bench, bundle)
+reads it from there: most int8 "accuracy collapses" reported in the field are a mean/std, resize or label
+mismatch between training and deployment, not quantization.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_INTERP = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Resize the short side to ``resolution / crop_pct``, center-crop ``resolution``, scale to [0, 1], normalize."""
+
+    resolution: int
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    interpolation: str = "bicubic"
+    crop_pct: float = 0.875
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Preprocess:
+        return cls(
+            resolution=int(d["resolution"]),
+            mean=tuple(float(x) for x in d.get("mean", IMAGENET_MEAN)),
+            std=tuple(float(x) for x in d.get("std", IMAGENET_STD)),
+            interpolation=d.get("interpolation", "bicubic"),
+            crop_pct=float(d.get("crop_pct", 0.875)),
+        )
+
+    @property
+    def resize_size(self) -> int:
+        return int(math.floor(self.resolution / self.crop_pct))
+
+    def load_rgb(self, path) -> Image.Image:
+        """Open any image as 8-bit RGB: EXIF orientation applied; grayscale, RGBA, CMYK, 16-bit converted."""
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im, dtype=np.float64)
+                peak = 65535.0 if arr.max() > 255 else 255.0
+                im = Image.fromarray(np.clip(arr / peak * 255.0, 0, 255).astype(np.uint8), "L")
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                im = im.convert("RGBA")
+                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(bg, im)
+            return im.convert("RGB")
+
+    def crop(self, im: Image.Image) -> Image.Image:
+        """Resize (short side) and center-crop to ``resolution`` — the eval transform of torchvision/timm."""
+        w, h = im.size
+        scale = self.resize_size / min(w, h)
+        nw, nh = max(self.resolution, round(w * scale)), max(self.resolution, round(h * scale))
+        im = im.resize((nw, nh), _INTERP.get(self.interpolation, Image.Resampling.BICUBIC))
+        left, top = (nw - self.resolution) // 2, (nh - self.resolution) // 2
+        return im.crop((left, top, left + self.resolution, top + self.resolution))
+
+    def to_array(self, im: Image.Image, layout: str = "NCHW") -> np.ndarray:
+        """float32 array normalized with mean/std, ``CHW`` or ``HWC`` (no batch dimension)."""
+        x = np.asarray(self.crop(im), dtype=np.float32) / 255.0
+        x = (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        return np.ascontiguousarray(x.transpose(2, 0, 1) if layout == "NCHW" else x)
+
+    def __call__(self, path, layout: str = "NCHW") -> np.ndarray:
+        return self.to_array(self.load_rgb(path), layout)

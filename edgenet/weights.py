@@ -1,0 +1,201 @@
+"""Import pretrained state dicts saved from torchvision or timm (local files only; nothing is downloaded here).
+
+The peers name the same tensors differently; each format is a small function mapping an edgenet key to the
+peer's key, derived from edgenet's own module structure (so it covers every variant and any depth). Loading is
+strict: a missing, unexpected or mis-shaped tensor is reported by name, never silently skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import torch
+
+from edgenet.errors import EdgenetError
+from edgenet.models import EfficientNet
+
+FORMATS = ("torchvision", "timm", "timm-tf")
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read ``.safetensors`` or a torch file (weights only: no code from the file is executed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EdgenetError(f"{path}: weight file not found; pass a local .pth/.pt/.safetensors file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(str(path))
+        else:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt or not a weight file at all
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise EdgenetError(f"{path}: not a readable state dict ({msg[:160]})") from None
+    if isinstance(sd, Mapping):
+        for key in ("state_dict", "model", "model_state"):  # common training-checkpoint wrappers
+            if key in sd and isinstance(sd[key], Mapping):
+                sd = sd[key]
+                break
+    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise EdgenetError(f"{path}: does not hold a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in sd.items()}
+
+
+def detect_format(sd: Mapping[str, torch.Tensor], path: str | Path | None = None) -> str:
+    """torchvision and timm are told apart by their stem's key; timm's TF ports by the file name (``tf_*``)."""
+    if "features.0.0.weight" in sd:
+        return "torchvision"
+    if "conv_stem.weight" in sd:
+        return "timm-tf" if path is not None and Path(path).name.startswith("tf_") else "timm"
+    if "stem.conv.weight" in sd:
+        return "edgenet"
+    raise EdgenetError(
+        f"{path or 'state dict'}: unrecognised weight layout (first keys: {list(sd)[:3]}); "
+        f"expected a torchvision or timm EfficientNet state dict"
+    )
+
+
+def config_for_format(fmt: str) -> dict:
+    """Model options under which a format's weights reproduce the peer's outputs."""
+    if fmt in ("torchvision", "timm"):
+        return {"bn_eps": 1e-5, "same_padding": False}
+    if fmt == "timm-tf":
+        return {"bn_eps": 1e-3, "same_padding": True}
+    return {}
+
+
+_BLOCK = re.compile(r"^stages\.(\d+)\.(\d+)\.(\w+)\.(.+)$")
+_CONV_BN = {"conv": "0", "bn": "1"}
+
+
+def _torchvision_key(key: str, model: EfficientNet) -> str:
+    if key.startswith("stem."):
+        part, rest = key[5:].split(".", 1)
+        return f"features.0.{_CONV_BN[part]}.{rest}"
+    if key.startswith("head."):
+        part, rest = key[5:].split(".", 1)
+        return f"features.{len(model.stages) + 1}.{_CONV_BN[part]}.{rest}"
+    if key.startswith("classifier."):
+        return "classifier.1." + key[len("classifier.") :]
+    m = _BLOCK.match(key)
+    if not m:
+        raise KeyError(key)
+    s, b, sub, rest = m.groups()
+    block = model.stages[int(s)][int(b)]
+    order = [n for n in ("expand", "depthwise", "se", "project") if getattr(block, n) is not None]
+    prefix = f"features.{int(s) + 1}.{b}.block.{order.index(sub)}"
+    if sub == "se":
+        return f"{prefix}.{ {'reduce': 'fc1', 'expand': 'fc2'}[rest.split('.')[0]] }.{rest.split('.', 1)[1]}"
+    part, rest = rest.split(".", 1)
+    return f"{prefix}.{_CONV_BN[part]}.{rest}"
+
+
+def _timm_key(key: str, model: EfficientNet) -> str:
+    top = {"stem.conv": "conv_stem", "stem.bn": "bn1", "head.conv": "conv_head", "head.bn": "bn2"}
+    for ours, theirs in top.items():
+        if key.startswith(ours + "."):
+            return theirs + key[len(ours) :]
+    if key.startswith("classifier."):
+        return key
+    m = _BLOCK.match(key)
+    if not m:
+        raise KeyError(key)
+    s, b, sub, rest = m.groups()
+    block = model.stages[int(s)][int(b)]
+    prefix = f"blocks.{s}.{b}"
+    if sub == "se":
+        return f"{prefix}.se.conv_{rest}"
+    part, rest = rest.split(".", 1)
+    if block.block_type == "ir":
+        names = {"expand": ("conv_pw", "bn1"), "depthwise": ("conv_dw", "bn2"), "project": ("conv_pwl", "bn3")}
+    elif block.block_type == "er":
+        names = {"expand": ("conv_exp", "bn1"), "project": ("conv_pwl", "bn2")}
+    else:  # ds
+        names = {"depthwise": ("conv_dw", "bn1"), "project": ("conv_pw", "bn2")}
+    conv, bn = names[sub]
+    return f"{prefix}.{conv if part == 'conv' else bn}.{rest}"
+
+
+_KEY_MAPS: dict[str, Callable[[str, EfficientNet], str]] = {
+    "torchvision": _torchvision_key,
+    "timm": _timm_key,
+    "timm-tf": _timm_key,
+    "edgenet": lambda k, m: k,
+}
+
+
+def convert_state_dict(
+    sd: Mapping[str, torch.Tensor], model: EfficientNet, fmt: str, source: str = "state dict"
+) -> dict[str, torch.Tensor]:
+    """Rename a peer's tensors to edgenet's keys, checking names and shapes against ``model``."""
+    key_map = _KEY_MAPS[fmt]
+    target = model.state_dict()
+    out, missing, bad_shape = {}, [], []
+    for key, ref in target.items():
+        peer = key_map(key, model)
+        if peer not in sd:
+            missing.append(peer)
+            continue
+        if tuple(sd[peer].shape) != tuple(ref.shape):
+            bad_shape.append(f"{peer} {tuple(sd[peer].shape)} vs expected {tuple(ref.shape)}")
+            continue
+        out[key] = sd[peer]
+    used = {key_map(k, model) for k in target}
+    unexpected = [k for k in sd if k not in used]
+    if missing or bad_shape or unexpected:
+        parts = []
+        if bad_shape:
+            parts.append(f"{len(bad_shape)} shape mismatch(es), first: {bad_shape[0]}")
+        if missing:
+            parts.append(f"{len(missing)} missing key(s), first: {missing[:3]}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s), first: {unexpected[:3]}")
+        raise EdgenetError(
+            f"{source}: weights do not fit {getattr(model, 'variant_name', 'the model')} "
+            f"({model.config.num_classes} classes) as {fmt}: " + "; ".join(parts)
+        )
+    return out
+
+
+def load_pretrained(model: EfficientNet, path: str | Path, fmt: str = "auto") -> str:
+    """Load a peer's weight file into ``model`` in place; return the format used.
+
+    ``model`` must have been built with :func:`config_for_format` options for outputs to match the peer's;
+    :func:`create_from_weights` does that for you.
+    """
+    sd = load_state_dict_file(path)
+    fmt = detect_format(sd, path) if fmt == "auto" else fmt
+    if fmt not in _KEY_MAPS:
+        raise EdgenetError(f"unknown weight format {fmt!r}; choose from {', '.join(FORMATS)} or auto")
+    model.load_state_dict(convert_state_dict(sd, model, fmt, str(path)))
+    return fmt
+
+
+def create_from_weights(name: str, path: str | Path, fmt: str = "auto", **overrides) -> EfficientNet:
+    """Build ``name`` with the options its weight file needs (eps, padding, class count) and load it."""
+    from edgenet.models import create_model
+
+    sd = load_state_dict_file(path)
+    fmt = detect_format(sd, path) if fmt == "auto" else fmt
+    if fmt not in _KEY_MAPS:
+        raise EdgenetError(f"unknown weight format {fmt!r}; choose from {', '.join(FORMATS)} or auto")
+    head = sd.get("classifier.1.weight" if fmt == "torchvision" else "classifier.weight")
+    opts = {**config_for_format(fmt), **overrides}
+    if head is not None and "num_classes" not in overrides:
+        opts["num_classes"] = int(head.shape[0])
+    model = create_model(name, **opts)
+    model.load_state_dict(convert_state_dict(sd, model, fmt, str(path)))
+    return model
+
+
+def pretrained_path(name: str, weights: str | Path | None) -> Path:
+    """``--pretrained``: only a local file is accepted at run time; say so in one line otherwise."""
+    if weights is None:
+        raise EdgenetError(
+            f"--pretrained {name}: edgenet does not download weights; save the peer's state dict once "
+            "(torchvision/timm) and pass it with --weights FILE"
+        )
+    return Path(weights)
