@@ -1,0 +1,1 @@
+"""PyTorch → ONNX → TFLite conversion, each stage verified numerically against the one before."""
