@@ -29,20 +29,56 @@ class LoadedModel:
         return self.model.config.num_classes
 
 
-def _download_pretrained(name: str) -> dict:
-    """Fetch a peer's ImageNet weights through torchvision (B0–B7) or timm (Lite, EdgeTPU)."""
+def _online(url: str, timeout: float = 3.0) -> bool:
+    """One TCP connect to the weights' host: offline, fail at once rather than after the peer library's retries."""
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    if urllib.request.getproxies():  # behind a proxy, only the download itself can tell
+        return True
+    u = urllib.parse.urlparse(url)
+    try:
+        socket.create_connection((u.hostname, u.port or 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _download_pretrained(name: str) -> tuple[dict, str]:
+    """Fetch a peer's ImageNet weights through torchvision (B0–B7) or timm (Lite, EdgeTPU); a cached copy is used
+    without touching the network."""
     canonical = get_variant(name).name
+    offline = EdgenetError(
+        f"--pretrained {name}: no network to download weights; offline, save the peer's state dict once and "
+        "pass it with --weights FILE"
+    )
     try:
         if canonical.startswith("efficientnet_b"):
+            import torch
             import torchvision
 
-            enum = torchvision.models.get_model_weights(canonical)
-            return enum.DEFAULT.get_state_dict(progress=True), "torchvision"
+            weights = torchvision.models.get_model_weights(canonical).DEFAULT
+            cached = Path(torch.hub.get_dir(), "checkpoints", Path(weights.url).name)
+            if not cached.is_file() and not _online(weights.url):
+                raise offline
+            return weights.get_state_dict(progress=True), "torchvision"
         import timm
+        from huggingface_hub import constants, try_to_load_from_cache
 
         peer = {"efficientnet_edgetpu_s": "es", "efficientnet_edgetpu_m": "em", "efficientnet_edgetpu_l": "el"}
         tname = "tf_" + (f"efficientnet_{peer[canonical]}" if canonical in peer else canonical)
+        cached = try_to_load_from_cache(timm.models.get_pretrained_cfg(tname).hf_hub_id, "model.safetensors")
+        if isinstance(cached, str):  # timm would still ask the hub first (and retry for ~30 s offline)
+            net = timm.create_model(tname, pretrained=True, pretrained_cfg_overlay={"file": cached})
+            return net.state_dict(), "timm-tf"
+        if not _online(constants.ENDPOINT):
+            raise offline
         return timm.create_model(tname, pretrained=True).state_dict(), "timm-tf"
+    except EdgenetError:
+        raise
+    except ImportError as e:
+        raise EdgenetError(f"--pretrained {name}: needs {e.name} (pip install timm), or pass --weights FILE") from None
     except Exception as e:
         raise EdgenetError(
             f"--pretrained {name}: could not download weights ({type(e).__name__}); offline, save the "

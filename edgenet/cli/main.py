@@ -14,6 +14,8 @@ from edgenet.errors import EdgenetError
 COMMANDS = {
     "models": "edgenet.cli.models_cmd:models",
     "scale": "edgenet.cli.scale_cmd:scale",
+    "edgetpu": "edgenet.cli.edgetpu_cmd:edgetpu",
+    "import-weights": "edgenet.cli.import_cmd:import_weights",
 }
 
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from edgenet.loading import LoadedModel
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON to stdout.")
 
@@ -39,3 +44,89 @@ def human(n: float) -> str:
         if abs(n) >= div:
             return f"{n / div:.2f}{unit}"
     return str(n)
+
+
+# Kept in step with edgenet.weights.FORMATS (not imported from there: it pulls in torch, and --help must stay instant).
+WEIGHT_FORMATS = ("auto", "torchvision", "timm", "timm-tf")
+
+
+def model_options(f):
+    """Add the options that choose a network; every command that needs one takes them, so they read the same everywhere.
+
+    The decorated command receives ``model, checkpoint, weights, weights_format, pretrained, num_classes, img_size,
+    phi`` and hands them to :func:`load_from_options`.
+    """
+    path = click.Path(dir_okay=False, path_type=Path)
+    options = [
+        click.option("--model", metavar="NAME", help="Variant: efficientnet_b0..b7, lite0..4, edgetpu_s/m/l or phi:F."),
+        click.option("--checkpoint", type=path, help="An edgenet checkpoint: model, classes, preprocessing, weights."),
+        click.option(
+            "--weights", type=path, metavar="FILE", help="A torchvision/timm state dict (.pth/.pt/.safetensors)."
+        ),
+        click.option(
+            "--weights-format",
+            type=click.Choice(WEIGHT_FORMATS),
+            default="auto",
+            show_default=True,
+            help="Layout of --weights; auto tells torchvision from timm by key, timm's TF ports by a tf_ file name.",
+        ),
+        click.option(
+            "--pretrained",
+            is_flag=False,
+            flag_value="",
+            default=None,
+            metavar="[NAME]",
+            help="ImageNet weights via torchvision/timm (needs a network; offline pass --weights FILE). "
+            "NAME defaults to --model.",
+        ),
+        click.option(
+            "--num-classes",
+            type=click.IntRange(min=1),
+            help="Classifier size; imported weights with another size get a new classifier (fine-tuning).",
+        ),
+        click.option("--img-size", type=click.IntRange(min=32), help="Input resolution [default: the variant's]."),
+        click.option("--phi", type=click.FloatRange(min=0), help="Shorthand for --model phi:F (compound-scaled B0)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def load_from_options(
+    model: str | None = None,
+    checkpoint: Path | None = None,
+    weights: Path | None = None,
+    weights_format: str = "auto",
+    pretrained: str | bool | None = None,
+    num_classes: int | None = None,
+    img_size: int | None = None,
+    phi: float | None = None,
+    **overrides,
+) -> LoadedModel:
+    """Resolve :func:`model_options` into a network via :func:`edgenet.loading.load_model`.
+
+    ``--phi F`` is sugar for ``--model phi:F``; ``--pretrained NAME`` names the model when ``--model`` is absent.
+    ``overrides`` are further :class:`~edgenet.models.ModelConfig` fields.
+    """
+    from edgenet.errors import EdgenetError
+    from edgenet.loading import load_model
+    from edgenet.models import get_variant
+
+    if phi is not None:
+        if model is not None:
+            raise EdgenetError(f"give either --model {model} or --phi {phi:g}, not both")
+        model = f"phi:{phi}"
+    if isinstance(pretrained, str) and pretrained:
+        if model is not None and get_variant(model).name != get_variant(pretrained).name:
+            raise EdgenetError(f"--pretrained {pretrained} and --model {model} name different models; give one")
+        model = model or pretrained
+    return load_model(
+        model=model,
+        checkpoint=checkpoint,
+        weights=weights,
+        weights_format=weights_format,
+        pretrained=pretrained is not None and pretrained is not False,
+        num_classes=num_classes,
+        img_size=img_size,
+        **overrides,
+    )
