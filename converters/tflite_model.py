@@ -1,10 +1,14 @@
 """Read a .tflite flatbuffer with the official schema (never guess from tensor names).
 
-Used by conversion (op counts, TRANSPOSE check, I/O dtypes), Edge TPU checks and bundling.
+Used by conversion (op counts, TRANSPOSE check, I/O dtypes), Edge TPU checks and bundling. The Edge TPU check
+needs more than names: builtin options (a pooling op's fused activation, a convolution's dilation), operator
+versions, dynamic shape signatures and small constant inputs (MEAN axes, PAD paddings, RESHAPE shapes) — all read
+here from the same official schema.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +39,7 @@ class TensorInfo:
     scale: tuple[float, ...] = ()
     zero_point: tuple[int, ...] = ()
     is_constant: bool = False
+    shape_signature: tuple[int, ...] = ()  # -1 marks a dynamic dimension; () when the file records none
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class OpInfo:
     opcode: str  # builtin name such as 'CONV_2D', or 'CUSTOM:<code>'
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
+    version: int = 1
+    # builtin options, snake_case keys as in schema.fbs (fused_activation_function as a name such as 'RELU6')
+    options: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass
@@ -56,6 +64,9 @@ class TFLiteModel:
     outputs: list[int]
     description: str = ""
     metadata_names: list[str] = field(default_factory=list)
+    num_subgraphs: int = 1
+    _data: bytes = field(default=b"", repr=False)
+    _buffer_of: list[int] = field(default_factory=list, repr=False)  # tensor index -> buffer index
 
     @property
     def op_counts(self) -> dict[str, int]:
@@ -68,6 +79,20 @@ class TFLiteModel:
     @property
     def output_details(self) -> list[TensorInfo]:
         return [self.tensors[i] for i in self.outputs]
+
+    def constant(self, index: int) -> np.ndarray | None:
+        """The value of constant tensor ``index`` (a zero-copy view), or None for activations."""
+        t = self.tensors[index]
+        if not t.is_constant or not self._data:
+            return None
+        buf = _schema().Model.GetRootAsModel(self._data, 0).Buffers(self._buffer_of[index])
+        if buf.DataLength() == 0:  # stored outside the flatbuffer (models > 2 GB): not needed for checks
+            return None
+        try:
+            dtype = np.dtype(t.dtype)
+        except TypeError:
+            return None
+        return buf.DataAsNumpy().view(dtype).reshape(t.shape)
 
 
 def read_tflite(path: str | Path) -> TFLiteModel:
@@ -82,7 +107,7 @@ def read_tflite(path: str | Path) -> TFLiteModel:
     model = schema.Model.GetRootAsModel(buf, 0)
     builtin = _names(schema.BuiltinOperator)
     ttype = _names(schema.TensorType)
-    codes = []
+    codes, versions = [], []
     for i in range(model.OperatorCodesLength()):
         oc = model.OperatorCodes(i)
         code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
@@ -90,8 +115,9 @@ def read_tflite(path: str | Path) -> TFLiteModel:
         if name == "CUSTOM":
             name = f"CUSTOM:{(oc.CustomCode() or b'').decode()}"
         codes.append(name)
+        versions.append(int(oc.Version()))
     sg = model.Subgraphs(0)
-    tensors = []
+    tensors, buffer_of = [], []
     for i in range(sg.TensorsLength()):
         t = sg.Tensors(i)
         q = t.Quantization()
@@ -100,15 +126,17 @@ def read_tflite(path: str | Path) -> TFLiteModel:
         buffer = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
         const = buffer is not None and (buffer.DataLength() > 0 or buffer.Size() > 0)
         shape = tuple(int(x) for x in t.ShapeAsNumpy()) if t.ShapeLength() else ()
-        tensors.append(
-            TensorInfo(i, (t.Name() or b"").decode(), shape, ttype.get(t.Type(), "?").lower(), scale, zp, const)
-        )
+        signature = tuple(int(x) for x in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else ()
+        name, dtype = (t.Name() or b"").decode(), ttype.get(t.Type(), "?").lower()
+        tensors.append(TensorInfo(i, name, shape, dtype, scale, zp, const, signature))
+        buffer_of.append(int(t.Buffer()))
     ops = []
     for i in range(sg.OperatorsLength()):
         op = sg.Operators(i)
         ins = tuple(int(x) for x in op.InputsAsNumpy()) if op.InputsLength() else ()
         outs = tuple(int(x) for x in op.OutputsAsNumpy()) if op.OutputsLength() else ()
-        ops.append(OpInfo(i, codes[op.OpcodeIndex()], ins, outs))
+        idx = op.OpcodeIndex()
+        ops.append(OpInfo(i, codes[idx], ins, outs, versions[idx], _options(schema, op)))
     meta = [(model.Metadata(i).Name() or b"").decode() for i in range(model.MetadataLength())]
     return TFLiteModel(
         path=path,
@@ -118,7 +146,29 @@ def read_tflite(path: str | Path) -> TFLiteModel:
         outputs=[int(x) for x in sg.OutputsAsNumpy()],
         description=(model.Description() or b"").decode(),
         metadata_names=meta,
+        num_subgraphs=int(model.SubgraphsLength()),
+        _data=buf,
+        _buffer_of=buffer_of,
     )
+
+
+def _options(schema, op) -> dict:
+    """An operator's builtin options as a plain dict, decoded through the schema's object API."""
+    kind = _names(schema.BuiltinOptions).get(op.BuiltinOptionsType(), "NONE")
+    table = op.BuiltinOptions()
+    reader, plain = getattr(schema, kind, None), getattr(schema, kind + "T", None)
+    if kind == "NONE" or table is None or reader is None or plain is None:
+        return {}
+    obj = reader()
+    obj.Init(table.Bytes, table.Pos)
+    out = {}
+    for key, value in vars(plain.InitFromObj(obj)).items():
+        value = value.tolist() if hasattr(value, "tolist") else value
+        if value is None or isinstance(value, bool | int | float | str | list):  # nested tables are not needed
+            out[re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()] = value
+    if "fused_activation_function" in out:
+        out["fused_activation_function"] = _names(schema.ActivationFunctionType)[out["fused_activation_function"]]
+    return out
 
 
 def dequantize(x: np.ndarray, t: TensorInfo) -> np.ndarray:

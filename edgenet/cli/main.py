@@ -15,6 +15,7 @@ COMMANDS = {
     "models": "edgenet.cli.models_cmd:models",
     "scale": "edgenet.cli.scale_cmd:scale",
     "edgetpu": "edgenet.cli.edgetpu_cmd:edgetpu",
+    "edgetpu": "edgenet.cli.edgetpu_cmd:edgetpu",
     "import-weights": "edgenet.cli.import_cmd:import_weights",
 }
 
