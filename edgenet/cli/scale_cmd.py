@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from edgenet.cli.options import emit_json, human, json_option
@@ -9,13 +11,21 @@ from edgenet.scaling import ALPHA, BETA, GAMMA
 
 
 def _multiplier(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if value < 1:
-        raise click.BadParameter(f"must be >= 1, got {value}")
+    if not math.isfinite(value) or value < 1:
+        raise click.BadParameter(f"must be a number >= 1, got {value}")
+    return value
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, got {value}")
     return value
 
 
 @click.command(epilog="Examples:\n\n  edgenet scale --phi 1\n\n  edgenet scale --phi 2.5 --json")
-@click.option("--phi", type=click.FloatRange(min=0), required=True, help="Compound coefficient φ (>= 0).")
+@click.option(
+    "--phi", type=click.FloatRange(min=0), required=True, callback=_finite, help="Compound coefficient φ (>= 0)."
+)
 @click.option("--alpha", type=float, default=ALPHA, show_default=True, callback=_multiplier, help="Depth base α.")
 @click.option("--beta", type=float, default=BETA, show_default=True, callback=_multiplier, help="Width base β.")
 @click.option("--gamma", type=float, default=GAMMA, show_default=True, callback=_multiplier, help="Resolution base γ.")
