@@ -61,13 +61,15 @@ def publish_dir(staging: Path, out: Path) -> list[Path]:
 def staging_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary folder beside ``out`` (so renames into it are atomic), removed afterwards whatever happens."""
     out = Path(out).resolve()
-    parent = out.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(parent, os.W_OK):
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not out.is_dir():
+            raise NotADirectoryError(20, "exists and is not a folder")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as e:
         from edgenet.errors import EdgenetError
 
-        raise EdgenetError(f"{parent}: output folder is not writable; choose another --out")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
+        raise EdgenetError(f"{out}: output folder is not writable ({e.strerror or e}); choose another --out") from None
     try:
         yield tmp
     finally:

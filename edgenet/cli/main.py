@@ -14,7 +14,11 @@ from edgenet.errors import EdgenetError
 COMMANDS = {
     "models": "edgenet.cli.models_cmd:models",
     "scale": "edgenet.cli.scale_cmd:scale",
+    "convert": "edgenet.cli.convert_cmd:convert",
+    "bench": "edgenet.cli.bench_cmd:bench",
+    "report": "edgenet.cli.report_cmd:report",
     "edgetpu": "edgenet.cli.edgetpu_cmd:edgetpu",
+    "bundle": "edgenet.cli.bundle_cmd:bundle",
     "import-weights": "edgenet.cli.import_cmd:import_weights",
 }
 

@@ -1,0 +1,117 @@
+"""Stage 2: ONNX → TensorFlow graph (NHWC) with onnx2tf, fully offline.
+
+onnx2tf translates layouts op by op so no TRANSPOSE is left in a standard EfficientNet. Two things about it
+are handled here rather than worked around by users:
+
+- it fetches a 20×128×128×3 sample-image file from the internet for a sanity inference of every image model
+  unless that file is in the current directory. We run it inside a private temporary directory holding a
+  generated file of that name, so nothing is downloaded and nothing is left in the user's directory;
+- its own model saving goes through Keras' SavedModel metadata, which takes ~100 s for B0. We ask it for the
+  in-memory graph only (``disable_model_save``) and serialize TFLite ourselves (``tflite_converter``) in ~4 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from edgenet.errors import EdgenetError
+
+ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ start-up chatter; must run before tensorflow is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+@contextlib.contextmanager
+def offline_workdir() -> Iterator[Path]:
+    """A temporary cwd holding onnx2tf's sample file, so it never goes to the network; cwd restored after."""
+    old = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="edgenet-onnx2tf-") as tmp:
+        sample = np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32)
+        np.save(Path(tmp) / ONNX2TF_SAMPLE, sample)
+        os.chdir(tmp)
+        try:
+            yield Path(tmp)
+        finally:
+            os.chdir(old)
+
+
+def onnx_to_tf(onnx_path: str | Path):
+    """Translate an ONNX file into a ``tf_keras`` model (NHWC input) without touching disk or network."""
+    quiet_tensorflow()
+    import onnx2tf
+
+    log = io.StringIO()
+    with offline_workdir() as tmp, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        try:
+            model = onnx2tf.convert(
+                input_onnx_file_path=str(Path(onnx_path).resolve()),
+                output_folder_path=str(tmp / "saved_model"),
+                disable_model_save=True,
+                not_use_onnxsim=True,  # already slimmed by onnxslim at export
+                non_verbose=True,
+            )
+        except SystemExit as e:  # onnx2tf calls sys.exit on unsupported graphs
+            tail = log.getvalue().strip().splitlines()[-1:] or [str(e)]
+            raise EdgenetError(f"{onnx_path}: onnx2tf could not convert the graph ({tail[0][:200]})") from None
+    return model
+
+
+def concrete_function(model):
+    """The model as a TF concrete function with a fixed NHWC float input named ``input``.
+
+    Wrapping it in a bare ``tf.Module`` (not the Keras model) keeps TFLite's converter off Keras' slow
+    SavedModel metadata path.
+    """
+    import tensorflow as tf
+
+    spec = tf.TensorSpec(model.inputs[0].shape, tf.float32, name="input")
+    module = tf.Module()
+    module.variables_ = list(model.variables)
+    module.serve = tf.function(lambda x: model(x), input_signature=[spec])
+    return module.serve.get_concrete_function(), module
+
+
+@contextlib.contextmanager
+def native_stderr_captured() -> Iterator[Path]:
+    """Send TensorFlow/LiteRT's C++ logging (fd 2) to a temp file while Python's ``sys.stderr`` keeps the console.
+
+    Their start-up and converter chatter ("fully_quantize: 0 …", "Created TensorFlow Lite XNNPACK delegate …")
+    cannot be silenced from Python; progress bars and edgenet's own messages still reach the user.
+    """
+    sys_stderr = sys.stderr
+    sys_stderr.flush()
+    saved = os.dup(2)
+    console = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
+    with tempfile.NamedTemporaryFile(prefix="edgenet-native-", suffix=".log", delete=False) as log:
+        os.dup2(log.fileno(), 2)
+    if _has_fd(sys_stderr) and sys_stderr.fileno() == 2:  # the real console: keep writing to it
+        sys.stderr = console
+    try:
+        yield Path(log.name)
+    finally:
+        sys.stderr.flush()
+        sys.stderr = sys_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
+        console.close()
+        Path(log.name).unlink(missing_ok=True)
+
+
+def _has_fd(stream) -> bool:
+    try:
+        stream.fileno()
+        return True
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False

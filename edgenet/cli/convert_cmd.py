@@ -1,0 +1,120 @@
+"""``edgenet convert``: the headline command — PyTorch → ONNX → TFLite, every stage verified."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgenet.cli.options import emit_json, json_option, model_options, print_table
+
+EPILOG = """Examples:
+
+\b
+  edgenet convert --model b1 --int8
+  edgenet convert --checkpoint runs/b0/best.pt --int8 --int8-io uint8 --calib-data photos/ --out build/b0
+  edgenet convert --model lite0 --fp16 --dynamic --json > report.json
+"""
+
+
+@click.command(epilog=EPILOG)
+@model_options
+@click.option("--int8", is_flag=True, help="Add a full-integer int8 model (per-channel weights, calibrated).")
+@click.option("--fp16", is_flag=True, help="Add a float16-weights model.")
+@click.option("--dynamic", is_flag=True, help="Add a dynamic-range model (int8 weights, float activations).")
+@click.option(
+    "--int8-io",
+    type=click.Choice(["int8", "uint8", "float32"]),
+    default="int8",
+    show_default=True,
+    help="Input/output type of the int8 model (uint8 for Edge TPU apps; float32 keeps float I/O).",
+)
+@click.option(
+    "--calib-data",
+    type=click.Path(path_type=Path),
+    help="Folder of representative images (any depth). Without it, generated images are used (with a warning).",
+)
+@click.option("--calib-samples", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--parity-samples",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Inputs on which each stage is compared with the previous one.",
+)
+@click.option(
+    "--min-agreement",
+    type=click.FloatRange(0, 1),
+    help="Fail if a quantized model's top-1 agreement with fp32 falls below this.",
+)
+@click.option("--edgetpu", is_flag=True, help="Also compile for the Coral Edge TPU (implies --int8).")
+@click.option("--no-simplify", is_flag=True, help="Skip onnxslim graph simplification.")
+@click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: build/<model>].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@json_option
+def convert(
+    int8: bool,
+    fp16: bool,
+    dynamic: bool,
+    int8_io: str,
+    calib_data: Path | None,
+    calib_samples: int,
+    parity_samples: int,
+    min_agreement: float | None,
+    edgetpu: bool,
+    no_simplify: bool,
+    opset: int,
+    out: Path | None,
+    quiet: bool,
+    as_json: bool,
+    **model_kw,
+) -> None:
+    """Convert a model to ONNX and TFLite (fp32 always; --fp16, --dynamic, --int8 add artefacts).
+
+    Each stage is checked against the one before on real inputs: PyTorch vs ONNX Runtime, ONNX vs TFLite fp32,
+    each quantized model vs fp32. The output folder is written only when everything passed.
+    """
+    from converters.pipeline import ConvertOptions, parity_table
+    from converters.pipeline import convert as run
+    from converters.tflite import quiet_tensorflow
+
+    quiet_tensorflow()
+    from edgenet.cli.options import load_from_options
+
+    loaded = load_from_options(**model_kw)
+    opts = ConvertOptions(
+        out=out or Path("build") / loaded.name.replace(":", "_"),
+        fp16=fp16,
+        dynamic=dynamic,
+        int8=int8,
+        int8_io=int8_io,
+        calib_data=calib_data,
+        calib_samples=calib_samples,
+        parity_samples=parity_samples,
+        min_agreement=min_agreement,
+        simplify=not no_simplify,
+        opset=opset,
+        edgetpu=edgetpu,
+        progress=not quiet,
+    )
+    report = run(loaded, opts)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    click.echo(f"{report.model} @ {report.resolution}px, {report.num_classes} classes, weights: {report.weights}")
+    cols = [
+        ("artefact", "artefact"),
+        ("size", "size"),
+        ("io", "input"),
+        ("ref", "vs"),
+        ("maxdiff", "max|Δ|"),
+        ("agree", "top-1 agree"),
+        ("cos", "cosine"),
+        ("secs", "s"),
+    ]
+    print_table(parity_table(report), cols)
+    if report.calibration:
+        c = report.calibration
+        click.echo(f"calibration: {c['samples']} {c['source']} samples, {c['skipped']} skipped")
+    click.echo(f"wrote {opts.out}/ in {report.total_seconds:.1f} s")

@@ -1,0 +1,92 @@
+"""The representative dataset: the user's images through the model's own preprocessing.
+
+Int8 ranges are only as good as the data they are measured on, so calibration uses exactly the resize, crop
+and mean/std of deployment, in a deterministic order (a seeded shuffle of the sorted file list, so the first N
+samples mix classes instead of taking N pictures of the first folder).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgenet.errors import EdgenetError
+from edgenet.preprocess import Preprocess
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+@dataclass
+class CalibrationSet:
+    """Preprocessed NCHW float32 samples plus where they came from (serialized into report.json)."""
+
+    source: str  # "dir" | "synthetic"
+    samples: np.ndarray = field(repr=False)
+    skipped: int = 0
+    skipped_files: list[str] = field(default_factory=list, repr=False)
+    path: str | None = None
+
+    def summary(self) -> dict:
+        return {"source": self.source, "samples": int(len(self.samples)), "skipped": self.skipped, "path": self.path}
+
+
+def list_images(root: str | Path) -> list[Path]:
+    """Image files at any depth under ``root``, sorted (hidden files and folders skipped)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise EdgenetError(f"{root}: calibration folder not found; pass a folder of images with --calib-data")
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTENSIONS
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def from_folder(root: str | Path, pre: Preprocess, n: int, seed: int = 0, progress: bool = True) -> CalibrationSet:
+    """Load up to ``n`` readable images; unreadable ones are skipped and counted."""
+    from tqdm import tqdm
+
+    files = list_images(root)
+    random.Random(seed).shuffle(files)
+    samples, skipped = [], []
+    bar = tqdm(total=min(n, len(files)), desc="calibration images", unit="img", file=sys.stderr, disable=not progress)
+    for f in files:
+        if len(samples) >= n:
+            break
+        try:
+            samples.append(pre(f))
+            bar.update()
+        except Exception:  # PIL raises many types for truncated/corrupt files
+            skipped.append(str(f))
+    bar.close()
+    if not samples:
+        raise EdgenetError(
+            f"{root}: no readable image among {len(files)} file(s) "
+            f"({', '.join(IMAGE_EXTENSIONS)}); point --calib-data at a folder of images"
+        )
+    return CalibrationSet("dir", np.stack(samples), len(skipped), skipped, str(root))
+
+
+def synthetic(pre: Preprocess, n: int, seed: int = 0) -> CalibrationSet:
+    """Generated stand-ins (smooth colour fields plus noise) through the same preprocessing.
+
+    Only good enough to produce a valid int8 model: activation ranges of real photos differ, so the caller must
+    warn that int8 accuracy needs representative data.
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    size = max(pre.resize_size, 32)
+    samples = []
+    for _ in range(n):
+        low = rng.uniform(0, 255, (4, 4, 3))
+        field_ = np.asarray(Image.fromarray(low.astype(np.uint8)).resize((size, size), Image.Resampling.BICUBIC))
+        img = np.clip(field_ + rng.normal(0, 20, field_.shape), 0, 255).astype(np.uint8)
+        samples.append(pre.to_array(Image.fromarray(img)))
+    return CalibrationSet("synthetic", np.stack(samples))
