@@ -180,24 +180,20 @@ def test_usage_errors_are_click_errors(tmp_path):
 
 
 @pytest.fixture
-def offline(monkeypatch, tmp_path):
-    """No network (name lookups and connects fail, no proxy) and empty torch/Hugging Face caches.
+def offline(no_network, monkeypatch, tmp_path):
+    """conftest's ``no_network`` (connects refused and recorded) plus name lookups refused, no proxy, and empty
+    torch/Hugging Face caches. The recorded attempts tell one quick probe from a retry loop."""
 
-    Yields the list of attempted connections, so tests can tell one quick probe from a retry loop.
-    """
-    attempts: list = []
+    def refuse_lookup(*args, **kwargs):
+        no_network.append(args[:2])
+        raise socket.gaierror("name lookup disabled by the test")
 
-    def refuse(*args, **kwargs):
-        attempts.append(args)
-        raise OSError("network disabled by the test")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse_lookup)
     for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    return attempts
+    return no_network
 
 
 @pytest.mark.parametrize("args", [["--pretrained", "b0"], ["--model", "lite0", "--pretrained"]])
