@@ -1,0 +1,20 @@
+"""Backends: each module's ``run(spec) -> dict`` loads, times and classifies in the process it is called in
+(``python -m device_bench.worker`` locally, ``remote_runner.py`` on a board), and ``prepare_inputs`` turns
+preprocessed float images into what that model takes."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+BACKENDS = ("tflite", "onnxruntime", "torch")
+DELEGATES = {
+    "tflite": ("xnnpack", "none", "edgetpu", "gpu", "nnapi"),  # gpu/nnapi: only through benchmark_model on adb
+    "onnxruntime": ("none", "tensorrt"),
+    "torch": ("none",),
+}
+DEFAULT_DELEGATE = {"tflite": "xnnpack", "onnxruntime": "none", "torch": "none"}
+
+
+def backend_module(name: str) -> ModuleType:
+    return importlib.import_module(f"device_bench.backends.{name}")

@@ -1,0 +1,162 @@
+"""What a model file is: format (from its bytes, not its name), input, precision, and the preprocessing and labels
+that ``edgenet convert`` stored beside it (``report.json``, ``labels.txt``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgenet.errors import EdgenetError
+from edgenet.preprocess import Preprocess
+
+FORMATS = ("tflite", "onnx", "checkpoint")
+DEFAULT_BACKEND = {"tflite": "tflite", "onnx": "onnxruntime", "checkpoint": "torch"}
+RUNS_FORMAT = {"tflite": "tflite", "onnxruntime": "onnx", "torch": "checkpoint"}
+SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "checkpoint": ".pt"}
+
+
+@dataclass
+class ModelInfo:
+    path: Path
+    format: str  # tflite | onnx | checkpoint
+    sha256: str
+    bytes: int
+    name: str
+    precision: str  # fp32 | fp16 | dynamic | int8 (tflite/onnx artefacts); checkpoints are fp32 weights
+    input_shape: tuple[int, ...]
+    input_dtype: str
+    layout: str  # NHWC | NCHW
+    preprocess: Preprocess | None  # from report.json or the checkpoint; None when nothing says
+    labels: list[str] | None
+    ops: dict[str, int] | None = None  # TFLite op counts (Edge TPU check)
+
+    @property
+    def resolution(self) -> int | None:
+        if len(self.input_shape) == 4:
+            return int(self.input_shape[2] if self.layout == "NCHW" else self.input_shape[1])
+        return None
+
+    @property
+    def edgetpu_compiled(self) -> bool:
+        return bool(self.ops) and any(op.startswith("CUSTOM:edgetpu") for op in self.ops)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sniff_format(path: Path) -> str:
+    """'tflite' | 'onnx' | 'checkpoint' from the file's content; a one-line error for anything else."""
+    if not path.is_file():
+        raise EdgenetError(f"{path}: model file not found")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[4:8] == b"TFL3":
+        return "tflite"
+    if head[:4] == b"PK\x03\x04":  # torch.save's zip container
+        return "checkpoint"
+    if _looks_like_onnx(path):
+        return "onnx"
+    raise EdgenetError(
+        f"{path}: not a model edgenet can benchmark (expected a .tflite flatbuffer, an .onnx model or an edgenet "
+        "checkpoint .pt)"
+    )
+
+
+def _looks_like_onnx(path: Path) -> bool:
+    import onnx
+
+    try:
+        m = onnx.load_model(str(path), load_external_data=False)
+    except Exception:
+        return False
+    return m.ir_version > 0 and len(m.graph.node) > 0 and len(m.graph.input) > 0
+
+
+def _sidecars(path: Path) -> tuple[dict, list[str] | None]:
+    """report.json (written by ``edgenet convert``) and labels.txt from the model's folder, if there."""
+    report, labels = {}, None
+    rp, lp = path.parent / "report.json", path.parent / "labels.txt"
+    if rp.is_file():
+        try:
+            report = json.loads(rp.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise EdgenetError(f"{rp}: not valid JSON ({e}); re-run edgenet convert or remove it") from None
+    if lp.is_file():
+        labels = [ln.strip() for ln in lp.read_text().splitlines() if ln.strip()]
+    return report, labels
+
+
+def _precision_from(path: Path, report: dict, fallback: str) -> str:
+    for art in report.get("artifacts", []) or []:
+        if Path(str(art.get("file", ""))).name == path.name and art.get("name"):
+            return str(art["name"])
+    m = re.search(r"(fp32|fp16|dynamic|int8|uint8)", path.stem)
+    return m.group(1) if m else fallback
+
+
+def _preprocess_from(report: dict) -> Preprocess | None:
+    pre = report.get("preprocess")
+    if isinstance(pre, dict) and "resolution" in pre:
+        try:
+            return Preprocess.from_dict(pre)
+        except (KeyError, TypeError, ValueError):
+            return None
+    return None
+
+
+def inspect_model(path: str | Path) -> ModelInfo:
+    """Read just enough of a model to plan its benchmark (format, input, precision, preprocessing, labels)."""
+    path = Path(path)
+    fmt = sniff_format(path)
+    digest, size = sha256_file(path), path.stat().st_size
+    if fmt == "checkpoint":
+        from edgenet.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(path)
+        res = ck.preprocess.resolution
+        return ModelInfo(
+            path,
+            fmt,
+            digest,
+            size,
+            ck.model_name,
+            "fp32",
+            (1, 3, res, res),
+            "float32",
+            "NCHW",
+            ck.preprocess,
+            ck.classes,
+        )
+    report, labels = _sidecars(path)
+    name = str(report.get("model") or path.stem)
+    if fmt == "tflite":
+        from converters.tflite_model import read_tflite
+
+        tm = read_tflite(path)
+        t = tm.input_details[0]
+        dtype = t.dtype
+        prec = _precision_from(path, report, "int8" if dtype in ("int8", "uint8") else "fp32")
+        layout = "NCHW" if len(t.shape) == 4 and t.shape[1] == 3 and t.shape[3] != 3 else "NHWC"
+        return ModelInfo(
+            path, fmt, digest, size, name, prec, t.shape, dtype, layout, _preprocess_from(report), labels, tm.op_counts
+        )
+    import onnx
+    from onnx import helper
+
+    m = onnx.load_model(str(path), load_external_data=False)
+    inits = {i.name for i in m.graph.initializer}
+    inp = next(i for i in m.graph.input if i.name not in inits)
+    tt = inp.type.tensor_type
+    shape = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in tt.shape.dim)
+    dtype = str(helper.tensor_dtype_to_np_dtype(tt.elem_type))
+    layout = "NHWC" if len(shape) == 4 and shape[3] == 3 and shape[1] != 3 else "NCHW"
+    prec = _precision_from(path, report, "fp32")
+    return ModelInfo(path, fmt, digest, size, name, prec, shape, dtype, layout, _preprocess_from(report), labels)

@@ -1,0 +1,200 @@
+"""``edgenet bench``: latency (p50/p90/p99), load time, first inference, peak RSS and optional top-1/top-5 of
+.tflite / .onnx / checkpoint models, here, on a board over ssh, or on a phone over adb."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from edgenet.cli.options import emit_json, json_option, print_table
+from edgenet.errors import EdgenetError
+
+EPILOG = """Examples:
+
+\b
+  edgenet bench build/demo/model_int8.tflite build/demo/model_fp32.tflite --threads 1,2
+  edgenet bench model.onnx --threads 1,2,4 --db results.sqlite
+  edgenet bench ckpt.pt --backend torch --device cuda --precision fp32,fp16 --batch 1,64
+  edgenet bench model_int8.tflite --eval-data data/val --eval-limit 500 --db results.sqlite
+  edgenet bench model_int8.tflite --target ssh://pi@raspberrypi.local --known-hosts ~/.ssh/known_hosts
+  edgenet bench model_int8_edgetpu.tflite --target ssh://mendel@coral --delegate edgetpu
+  edgenet bench model_int8.tflite --target adb://R58M123 --benchmark-binary android_aarch64_benchmark_model
+"""
+
+
+def _csv(kind):
+    def parse(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            items = tuple(kind(v) for v in str(value).split(",") if v.strip())
+        except ValueError:
+            raise click.BadParameter(f"expected a comma-separated list, got {value!r}") from None
+        if not items:
+            raise click.BadParameter("empty list")
+        return items
+
+    return parse
+
+
+def _ints(ctx, param, value):
+    items = _csv(int)(ctx, param, value)
+    if items is not None and min(items) < 1:
+        raise click.BadParameter("values must be ≥ 1")
+    return items
+
+
+def _fmt(x, digits=2):
+    """Fixed decimals, but three significant digits below 1 (a 20 µs model must not print as 0.02 everywhere)."""
+    if x is None:
+        return "-"
+    return f"{x:.3g}" if 0 < abs(x) < 1 else f"{x:.{digits}f}"
+
+
+@click.command(epilog=EPILOG)
+@click.argument("model_files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--backend", type=click.Choice(["tflite", "onnxruntime", "torch"]), help="Default: from the file.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--threads", default="1", show_default=True, callback=_ints, help="Comma list, e.g. 1,2,4.")
+@click.option(
+    "--delegate",
+    type=click.Choice(["xnnpack", "none", "edgetpu", "gpu", "nnapi", "tensorrt"]),
+    help="TFLite: xnnpack (default), none, edgetpu; adb: also gpu, nnapi; onnxruntime: tensorrt.",
+)
+@click.option("--warmup", default=10, show_default=True, type=click.IntRange(0), help="Untimed runs first.")
+@click.option("--runs", default=100, show_default=True, type=click.IntRange(1), help="Timed runs.")
+@click.option("--seconds", type=click.FloatRange(0, min_open=True), help="Time for T seconds instead of --runs.")
+@click.option("--batch", default="1", show_default=True, callback=_ints, help="Comma list of batch sizes.")
+@click.option("--precision", default="fp32", show_default=True, callback=_csv(str), help="torch: fp32,fp16,bf16.")
+@click.option("--channels-last", is_flag=True, help="torch: NHWC memory format.")
+@click.option("--compile", "compile_", is_flag=True, help="torch: torch.compile the model first.")
+@click.option("--target", default="local", show_default=True, help="local | ssh://user@host[:port] | adb://SERIAL")
+@click.option("--known-hosts", type=click.Path(path_type=Path), help="ssh: known_hosts file to check the host key.")
+@click.option("--identity", type=click.Path(path_type=Path), help="ssh: private key file.")
+@click.option("--remote-python", default="python3", show_default=True, help="ssh: the board's python command.")
+@click.option("--connect-timeout", default=8.0, show_default=True, type=click.FloatRange(1, 60), help="ssh, s.")
+@click.option("--benchmark-binary", type=click.Path(path_type=Path), help="adb: TFLite's benchmark_model binary.")
+@click.option("--eval-data", type=click.Path(path_type=Path), help="Labeled folder DIR/<class>/<image>: top-1/5.")
+@click.option("--eval-limit", type=click.IntRange(1), help="At most N images (class-balanced).")
+@click.option("--mean", callback=_csv(float), help="Preprocessing when the model has no report.json: r,g,b.")
+@click.option("--std", callback=_csv(float), help="Preprocessing when the model has no report.json: r,g,b.")
+@click.option("--img-size", type=click.IntRange(8), help="Preprocessing when the model has no report.json.")
+@click.option("--db", type=click.Path(path_type=Path), help="SQLite results database to append to.")
+@json_option
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+def bench(
+    model_files,
+    backend,
+    device,
+    threads,
+    delegate,
+    warmup,
+    runs,
+    seconds,
+    batch,
+    precision,
+    channels_last,
+    compile_,
+    target,
+    known_hosts,
+    identity,
+    remote_python,
+    connect_timeout,
+    benchmark_binary,
+    eval_data,
+    eval_limit,
+    mean,
+    std,
+    img_size,
+    db,
+    as_json,
+    quiet,
+) -> None:
+    """Time MODEL_FILES (.tflite, .onnx, or edgenet checkpoints for --backend torch) in every configuration."""
+    from device_bench.bench import EvalOptions, Plan, run_benchmarks
+    from device_bench.db import ResultsDB
+    from device_bench.targets import TargetOptions
+
+    for name, v in (("--mean", mean), ("--std", std)):
+        if v is not None and len(v) != 3:
+            raise EdgenetError(f"{name}: give three comma-separated values (r,g,b)")
+    bad = [p for p in precision if p not in ("fp32", "fp16", "bf16")]
+    if bad:
+        raise EdgenetError(f"--precision {bad[0]}: use fp32, fp16 or bf16")
+    plan = Plan(backend, device, threads, delegate, batch, precision, channels_last, compile_, warmup, runs, seconds)
+    topts = TargetOptions(known_hosts, identity, remote_python, connect_timeout, benchmark_binary)
+    ev = EvalOptions(eval_data, eval_limit, mean, std, img_size) if eval_data else None
+
+    def progress(r, i, n):
+        if not quiet:
+            p = r.latency_ms.p50 if r.latency_ms.p50 is not None else r.latency_ms.mean
+            click.echo(
+                f"[{i}/{n}] {r.model_file} {r.backend}/{r.delegate} threads={r.threads} batch={r.batch} "
+                f"{r.precision}: {_fmt(p)} ms",
+                err=True,
+            )
+
+    results_db = ResultsDB(db) if db else None
+    old = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        results = run_benchmarks(
+            list(model_files), plan, target, topts, ev, results_db, " ".join(sys.argv), progress, progress=not quiet
+        )
+    except KeyboardInterrupt:
+        kept = f"; finished results are in {db}" if db else ""
+        click.echo(f"interrupted{kept}", err=True)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        if results_db is not None:
+            results_db.close()
+    if as_json:
+        emit_json([r.to_json() for r in results])
+        return
+    rows = [
+        dict(
+            model=r.model_file,
+            prec=r.precision,
+            backend=r.backend,
+            dev=r.device,
+            dlg=r.delegate,
+            thr=r.threads,
+            batch=r.batch,
+            p50=_fmt(r.latency_ms.p50),
+            p90=_fmt(r.latency_ms.p90),
+            p99=_fmt(r.latency_ms.p99),
+            mean=_fmt(r.latency_ms.mean),
+            load=_fmt(r.load_ms, 1),
+            first=_fmt(r.first_inference_ms),
+            rss=_fmt(r.peak_rss_mb, 0),
+            top1=_fmt(r.top1, 1),
+        )
+        for r in results
+    ]
+    cols = [
+        ("model", "model"),
+        ("prec", "prec"),
+        ("backend", "backend"),
+        ("dev", "device"),
+        ("dlg", "delegate"),
+        ("thr", "threads"),
+        ("batch", "batch"),
+        ("p50", "p50 ms"),
+        ("p90", "p90 ms"),
+        ("p99", "p99 ms"),
+        ("mean", "mean ms"),
+        ("load", "load ms"),
+        ("first", "first ms"),
+        ("rss", "RSS MB"),
+        ("top1", "top-1 %"),
+    ]
+    print_table(rows, cols)
+    if results:
+        click.echo(f"\n{results[0].machine} · {results[0].target}")
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt

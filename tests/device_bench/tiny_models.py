@@ -1,0 +1,110 @@
+"""Tiny models and data for device_bench tests, built once per test session into a shared folder.
+
+* ``tflite/``: a 3-class Keras conv net at 32 px converted by TFLiteConverter to fp32 and full-int8
+  (``model_fp32.tflite``, ``model_int8.tflite``), with the ``report.json`` (preprocess) and ``labels.txt``
+  sidecars that ``edgenet convert`` writes.
+* ``torch/``: a narrow EfficientNet-B0 (3 classes, 32 px) as an edgenet checkpoint ``model.pt`` and its ONNX export
+  ``model.onnx`` in the same folder, with the same sidecars (so torch and ONNX Runtime must agree on top-1).
+* ``eval/``: 4 CIFAR-10 test images of each of the three classes (synthetic ones where shared/ is absent).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+CLASSES = ["airplane", "automobile", "bird"]
+REPO = Path(__file__).resolve().parents[2]
+CIFAR = REPO.parent / "shared" / "data" / "cifar10" / "test"  # shared/ sits beside the checkout (here and in CI)
+MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+PREPROCESS = {"resolution": 32, "mean": list(MEAN), "std": list(STD), "interpolation": "bilinear", "crop_pct": 1.0}
+
+
+def _sidecars(folder: Path, model: str, artifacts: list[dict]) -> None:
+    report = {"model": model, "resolution": 32, "num_classes": 3, "preprocess": PREPROCESS, "artifacts": artifacts}
+    (folder / "report.json").write_text(json.dumps(report))
+    (folder / "labels.txt").write_text("\n".join(CLASSES) + "\n")
+
+
+def build_tflite(folder: Path) -> None:
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    inp = tf.keras.Input((32, 32, 3), batch_size=1)
+    x = tf.keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
+    x = tf.keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(3)(x))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model_fp32.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    conv.representative_dataset = lambda: ([rng.standard_normal((1, 32, 32, 3)).astype(np.float32)] for _ in range(16))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    (folder / "model_int8.tflite").write_bytes(conv.convert())
+    arts = [{"name": "fp32", "file": "model_fp32.tflite"}, {"name": "int8", "file": "model_int8.tflite"}]
+    _sidecars(folder, "tiny_keras", arts)
+
+
+def build_torch(folder: Path) -> None:
+    import torch
+
+    from edgenet.checkpoint import checkpoint_from_model, save_checkpoint
+    from edgenet.models import create_model
+    from edgenet.preprocess import Preprocess
+
+    torch.manual_seed(0)
+    net = create_model("b0", num_classes=3, width_mult=0.25, depth_mult=0.25, head_channels=64).eval()
+    net.default_resolution = 32
+    folder.mkdir(parents=True, exist_ok=True)
+    pre = Preprocess(32, MEAN, STD, "bilinear", 1.0)
+    save_checkpoint(folder / "model.pt", checkpoint_from_model(net, classes=CLASSES, preprocess=pre))
+    torch.onnx.export(
+        net,
+        torch.randn(1, 3, 32, 32),
+        str(folder / "model.onnx"),
+        opset_version=17,
+        dynamo=False,
+        input_names=["input"],
+        output_names=["logits"],
+    )
+    _sidecars(folder, "efficientnet_b0", [{"name": "fp32", "file": "model.onnx"}])
+
+
+def build_eval(folder: Path, per_class: int = 4) -> None:
+    """CIFAR-10 test images when shared/ is there, else deterministic synthetic JPEGs (same layout)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in CLASSES:
+        (folder / c).mkdir(parents=True, exist_ok=True)
+        sources = sorted((CIFAR / c).glob("*.jpg"))[:per_class]
+        for src in sources:
+            shutil.copy(src, folder / c / src.name)
+        for i in range(per_class - len(sources)):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / c / f"syn{i}.jpg")
+
+
+def ensure(base: Path) -> Path:
+    """Build what is missing under ``base`` (idempotent, so several test modules can share one folder).
+
+    TensorFlow and torch each build in their own process: importing torch after TensorFlow in one process
+    crashes on this stack."""
+    done = base / ".complete"
+    if not done.exists():
+        for part in ("tflite", "torch"):
+            subprocess.run([sys.executable, __file__, part, str(base / part)], check=True, capture_output=True)
+        build_eval(base / "eval")
+        done.touch()
+    return base
+
+
+if __name__ == "__main__":
+    {"tflite": build_tflite, "torch": build_torch}[sys.argv[1]](Path(sys.argv[2]))
