@@ -20,6 +20,8 @@ COMMANDS = {
     "edgetpu": "edgenet.cli.edgetpu_cmd:edgetpu",
     "bundle": "edgenet.cli.bundle_cmd:bundle",
     "import-weights": "edgenet.cli.import_cmd:import_weights",
+    "train": "edgenet.cli.train_cmd:train",
+    "eval": "edgenet.cli.eval_cmd:eval_",
 }
 
 

@@ -1,0 +1,67 @@
+"""``edgenet eval``: top-1/top-5, per-class accuracy and a confusion matrix of a checkpoint on an image folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgenet.cli.options import emit_json, json_option, print_table
+
+EPILOG = """Examples:
+
+\b
+  edgenet eval --checkpoint runs/b0/best.pt --data imgs/test
+  edgenet eval --checkpoint runs/b0/best.pt --data imgs/test --out reports/b0-test --json
+
+\b
+Images are preprocessed with the checkpoint's own settings (resolution, resize/crop, mean/std), the ones
+convert puts into the deployed model; labels follow the checkpoint's class names, so the folder may hold a subset
+of the classes. Unreadable images are skipped and counted. Writes metrics.json, confusion.csv and confusion.png
+to --out (default: eval-<data folder> beside the checkpoint).
+"""
+
+
+@click.command("eval", epilog=EPILOG)
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True, help="DIR/<class>/<image>.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for metrics and the matrix.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True, help="Data-loading processes.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@json_option
+def eval_(
+    checkpoint: Path, data: Path, out: Path | None, batch_size: int, workers: int, device: str, quiet: bool, as_json
+) -> None:
+    """Evaluate a checkpoint on a folder of labelled images."""
+    import json
+    from dataclasses import asdict
+
+    from edgenet.atomic import publish_dir, staging_dir
+    from edgenet.evaluate import evaluate_checkpoint, write_confusion_csv, write_confusion_png
+
+    result = evaluate_checkpoint(checkpoint, data, batch_size, workers, device, progress=not quiet and not as_json)
+    out = out or checkpoint.parent / f"eval-{data.resolve().name}"
+    with staging_dir(out) as tmp:
+        (tmp / "metrics.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
+        write_confusion_csv(result, tmp / "confusion.csv")
+        write_confusion_png(
+            result, tmp / "confusion.png", title=f"{checkpoint.name} on {data.name}: top-1 {result.top1:.2%}"
+        )
+        publish_dir(tmp, out)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(
+        f"{checkpoint}: top-1 {result.top1:.4f}, top-{result.top5_k} {result.top5:.4f} on {result.n} images "
+        f"({result.skipped} unreadable skipped), {result.images_per_s:.1f} img/s"
+    )
+    rows = [
+        dict(
+            cls=c, n=sum(result.confusion[i]), acc="-" if result.per_class[c] is None else f"{result.per_class[c]:.4f}"
+        )
+        for i, c in enumerate(result.classes)
+    ]
+    print_table(rows, [("cls", "class"), ("n", "images"), ("acc", "top-1")])
+    click.echo(f"wrote {out}/metrics.json, confusion.csv, confusion.png")
