@@ -4,9 +4,7 @@
 
 import flatbuffers
 from flatbuffers.compat import import_numpy
-
 np = import_numpy()
-
 
 class AssociatedFileType(object):
     UNKNOWN = 0
@@ -43,10 +41,8 @@ class ContentProperties(object):
     BoundingBoxProperties = 3
     AudioProperties = 4
 
-
 def ContentPropertiesCreator(unionType, table):
     from flatbuffers.table import Table
-
     if not isinstance(table, Table):
         return None
     if unionType == ContentProperties().FeatureProperties:
@@ -75,10 +71,8 @@ class ProcessUnitOptions(object):
     SentencePieceTokenizerOptions = 5
     RegexTokenizerOptions = 6
 
-
 def ProcessUnitOptionsCreator(unionType, table):
     from flatbuffers.table import Table
-
     if not isinstance(table, Table):
         return None
     if unionType == ProcessUnitOptions().NormalizationOptions:
@@ -97,7 +91,7 @@ def ProcessUnitOptionsCreator(unionType, table):
 
 
 class AssociatedFile(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -110,10 +104,9 @@ class AssociatedFile(object):
     def GetRootAsAssociatedFile(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def AssociatedFileBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # AssociatedFile
     def Init(self, buf, pos):
@@ -154,36 +147,17 @@ class AssociatedFile(object):
             return self._tab.String(o + self._tab.Pos)
         return None
 
-
-def AssociatedFileStart(builder):
-    builder.StartObject(5)
-
-
-def AssociatedFileAddName(builder, name):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
-
-
-def AssociatedFileAddDescription(builder, description):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(description), 0)
-
-
-def AssociatedFileAddType(builder, type):
-    builder.PrependInt8Slot(2, type, 0)
-
-
-def AssociatedFileAddLocale(builder, locale):
-    builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(locale), 0)
-
-
-def AssociatedFileAddVersion(builder, version):
-    builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(version), 0)
-
-
-def AssociatedFileEnd(builder):
-    return builder.EndObject()
+def AssociatedFileStart(builder): builder.StartObject(5)
+def AssociatedFileAddName(builder, name): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
+def AssociatedFileAddDescription(builder, description): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(description), 0)
+def AssociatedFileAddType(builder, type): builder.PrependInt8Slot(2, type, 0)
+def AssociatedFileAddLocale(builder, locale): builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(locale), 0)
+def AssociatedFileAddVersion(builder, version): builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(version), 0)
+def AssociatedFileEnd(builder): return builder.EndObject()
 
 
 class AssociatedFileT(object):
+
     # AssociatedFileT
     def __init__(self):
         self.name = None  # type: str
@@ -239,7 +213,7 @@ class AssociatedFileT(object):
 
 
 class FeatureProperties(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -252,25 +226,20 @@ class FeatureProperties(object):
     def GetRootAsFeatureProperties(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def FeaturePropertiesBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # FeatureProperties
     def Init(self, buf, pos):
         self._tab = flatbuffers.table.Table(buf, pos)
 
-
-def FeaturePropertiesStart(builder):
-    builder.StartObject(0)
-
-
-def FeaturePropertiesEnd(builder):
-    return builder.EndObject()
+def FeaturePropertiesStart(builder): builder.StartObject(0)
+def FeaturePropertiesEnd(builder): return builder.EndObject()
 
 
 class FeaturePropertiesT(object):
+
     # FeaturePropertiesT
     def __init__(self):
         pass
@@ -300,7 +269,7 @@ class FeaturePropertiesT(object):
 
 
 class ImageSize(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -313,10 +282,9 @@ class ImageSize(object):
     def GetRootAsImageSize(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def ImageSizeBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # ImageSize
     def Init(self, buf, pos):
@@ -336,24 +304,14 @@ class ImageSize(object):
             return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
         return 0
 
-
-def ImageSizeStart(builder):
-    builder.StartObject(2)
-
-
-def ImageSizeAddWidth(builder, width):
-    builder.PrependUint32Slot(0, width, 0)
-
-
-def ImageSizeAddHeight(builder, height):
-    builder.PrependUint32Slot(1, height, 0)
-
-
-def ImageSizeEnd(builder):
-    return builder.EndObject()
+def ImageSizeStart(builder): builder.StartObject(2)
+def ImageSizeAddWidth(builder, width): builder.PrependUint32Slot(0, width, 0)
+def ImageSizeAddHeight(builder, height): builder.PrependUint32Slot(1, height, 0)
+def ImageSizeEnd(builder): return builder.EndObject()
 
 
 class ImageSizeT(object):
+
     # ImageSizeT
     def __init__(self):
         self.width = 0  # type: int
@@ -388,7 +346,7 @@ class ImageSizeT(object):
 
 
 class ImageProperties(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -401,10 +359,9 @@ class ImageProperties(object):
     def GetRootAsImageProperties(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def ImagePropertiesBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # ImageProperties
     def Init(self, buf, pos):
@@ -427,30 +384,18 @@ class ImageProperties(object):
             return obj
         return None
 
-
-def ImagePropertiesStart(builder):
-    builder.StartObject(2)
-
-
-def ImagePropertiesAddColorSpace(builder, colorSpace):
-    builder.PrependInt8Slot(0, colorSpace, 0)
-
-
-def ImagePropertiesAddDefaultSize(builder, defaultSize):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(defaultSize), 0)
-
-
-def ImagePropertiesEnd(builder):
-    return builder.EndObject()
-
+def ImagePropertiesStart(builder): builder.StartObject(2)
+def ImagePropertiesAddColorSpace(builder, colorSpace): builder.PrependInt8Slot(0, colorSpace, 0)
+def ImagePropertiesAddDefaultSize(builder, defaultSize): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(defaultSize), 0)
+def ImagePropertiesEnd(builder): return builder.EndObject()
 
 try:
     from typing import Optional
 except:
     pass
 
-
 class ImagePropertiesT(object):
+
     # ImagePropertiesT
     def __init__(self):
         self.colorSpace = 0  # type: int
@@ -489,7 +434,7 @@ class ImagePropertiesT(object):
 
 
 class AudioProperties(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -502,10 +447,9 @@ class AudioProperties(object):
     def GetRootAsAudioProperties(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def AudioPropertiesBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # AudioProperties
     def Init(self, buf, pos):
@@ -525,24 +469,14 @@ class AudioProperties(object):
             return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
         return 0
 
-
-def AudioPropertiesStart(builder):
-    builder.StartObject(2)
-
-
-def AudioPropertiesAddSampleRate(builder, sampleRate):
-    builder.PrependUint32Slot(0, sampleRate, 0)
-
-
-def AudioPropertiesAddChannels(builder, channels):
-    builder.PrependUint32Slot(1, channels, 0)
-
-
-def AudioPropertiesEnd(builder):
-    return builder.EndObject()
+def AudioPropertiesStart(builder): builder.StartObject(2)
+def AudioPropertiesAddSampleRate(builder, sampleRate): builder.PrependUint32Slot(0, sampleRate, 0)
+def AudioPropertiesAddChannels(builder, channels): builder.PrependUint32Slot(1, channels, 0)
+def AudioPropertiesEnd(builder): return builder.EndObject()
 
 
 class AudioPropertiesT(object):
+
     # AudioPropertiesT
     def __init__(self):
         self.sampleRate = 0  # type: int
@@ -577,7 +511,7 @@ class AudioPropertiesT(object):
 
 
 class BoundingBoxProperties(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -590,10 +524,9 @@ class BoundingBoxProperties(object):
     def GetRootAsBoundingBoxProperties(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def BoundingBoxPropertiesBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # BoundingBoxProperties
     def Init(self, buf, pos):
@@ -604,9 +537,7 @@ class BoundingBoxProperties(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(4))
         if o != 0:
             a = self._tab.Vector(o)
-            return self._tab.Get(
-                flatbuffers.number_types.Uint32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4)
-            )
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4))
         return 0
 
     # BoundingBoxProperties
@@ -642,38 +573,20 @@ class BoundingBoxProperties(object):
             return self._tab.Get(flatbuffers.number_types.Int8Flags, o + self._tab.Pos)
         return 0
 
-
-def BoundingBoxPropertiesStart(builder):
-    builder.StartObject(3)
-
-
-def BoundingBoxPropertiesAddIndex(builder, index):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(index), 0)
-
-
-def BoundingBoxPropertiesStartIndexVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def BoundingBoxPropertiesAddType(builder, type):
-    builder.PrependInt8Slot(1, type, 0)
-
-
-def BoundingBoxPropertiesAddCoordinateType(builder, coordinateType):
-    builder.PrependInt8Slot(2, coordinateType, 0)
-
-
-def BoundingBoxPropertiesEnd(builder):
-    return builder.EndObject()
-
+def BoundingBoxPropertiesStart(builder): builder.StartObject(3)
+def BoundingBoxPropertiesAddIndex(builder, index): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(index), 0)
+def BoundingBoxPropertiesStartIndexVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def BoundingBoxPropertiesAddType(builder, type): builder.PrependInt8Slot(1, type, 0)
+def BoundingBoxPropertiesAddCoordinateType(builder, coordinateType): builder.PrependInt8Slot(2, coordinateType, 0)
+def BoundingBoxPropertiesEnd(builder): return builder.EndObject()
 
 try:
     from typing import List
 except:
     pass
 
-
 class BoundingBoxPropertiesT(object):
+
     # BoundingBoxPropertiesT
     def __init__(self):
         self.index = None  # type: List[int]
@@ -726,7 +639,7 @@ class BoundingBoxPropertiesT(object):
 
 
 class ValueRange(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -739,10 +652,9 @@ class ValueRange(object):
     def GetRootAsValueRange(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def ValueRangeBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # ValueRange
     def Init(self, buf, pos):
@@ -762,24 +674,14 @@ class ValueRange(object):
             return self._tab.Get(flatbuffers.number_types.Int32Flags, o + self._tab.Pos)
         return 0
 
-
-def ValueRangeStart(builder):
-    builder.StartObject(2)
-
-
-def ValueRangeAddMin(builder, min):
-    builder.PrependInt32Slot(0, min, 0)
-
-
-def ValueRangeAddMax(builder, max):
-    builder.PrependInt32Slot(1, max, 0)
-
-
-def ValueRangeEnd(builder):
-    return builder.EndObject()
+def ValueRangeStart(builder): builder.StartObject(2)
+def ValueRangeAddMin(builder, min): builder.PrependInt32Slot(0, min, 0)
+def ValueRangeAddMax(builder, max): builder.PrependInt32Slot(1, max, 0)
+def ValueRangeEnd(builder): return builder.EndObject()
 
 
 class ValueRangeT(object):
+
     # ValueRangeT
     def __init__(self):
         self.min = 0  # type: int
@@ -814,7 +716,7 @@ class ValueRangeT(object):
 
 
 class Content(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -827,10 +729,9 @@ class Content(object):
     def GetRootAsContent(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def ContentBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # Content
     def Init(self, buf, pos):
@@ -848,7 +749,6 @@ class Content(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
         if o != 0:
             from flatbuffers.table import Table
-
             obj = Table(bytearray(), 0)
             self._tab.Union(obj, o)
             return obj
@@ -864,34 +764,19 @@ class Content(object):
             return obj
         return None
 
-
-def ContentStart(builder):
-    builder.StartObject(3)
-
-
-def ContentAddContentPropertiesType(builder, contentPropertiesType):
-    builder.PrependUint8Slot(0, contentPropertiesType, 0)
-
-
-def ContentAddContentProperties(builder, contentProperties):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(contentProperties), 0)
-
-
-def ContentAddRange(builder, range):
-    builder.PrependUOffsetTRelativeSlot(2, flatbuffers.number_types.UOffsetTFlags.py_type(range), 0)
-
-
-def ContentEnd(builder):
-    return builder.EndObject()
-
+def ContentStart(builder): builder.StartObject(3)
+def ContentAddContentPropertiesType(builder, contentPropertiesType): builder.PrependUint8Slot(0, contentPropertiesType, 0)
+def ContentAddContentProperties(builder, contentProperties): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(contentProperties), 0)
+def ContentAddRange(builder, range): builder.PrependUOffsetTRelativeSlot(2, flatbuffers.number_types.UOffsetTFlags.py_type(range), 0)
+def ContentEnd(builder): return builder.EndObject()
 
 try:
     from typing import Optional, Union
 except:
     pass
 
-
 class ContentT(object):
+
     # ContentT
     def __init__(self):
         self.contentPropertiesType = 0  # type: int
@@ -936,7 +821,7 @@ class ContentT(object):
 
 
 class NormalizationOptions(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -949,10 +834,9 @@ class NormalizationOptions(object):
     def GetRootAsNormalizationOptions(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def NormalizationOptionsBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # NormalizationOptions
     def Init(self, buf, pos):
@@ -963,9 +847,7 @@ class NormalizationOptions(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(4))
         if o != 0:
             a = self._tab.Vector(o)
-            return self._tab.Get(
-                flatbuffers.number_types.Float32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4)
-            )
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4))
         return 0
 
     # NormalizationOptions
@@ -992,9 +874,7 @@ class NormalizationOptions(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
         if o != 0:
             a = self._tab.Vector(o)
-            return self._tab.Get(
-                flatbuffers.number_types.Float32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4)
-            )
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4))
         return 0
 
     # NormalizationOptions
@@ -1016,38 +896,20 @@ class NormalizationOptions(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
         return o == 0
 
-
-def NormalizationOptionsStart(builder):
-    builder.StartObject(2)
-
-
-def NormalizationOptionsAddMean(builder, mean):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(mean), 0)
-
-
-def NormalizationOptionsStartMeanVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def NormalizationOptionsAddStd(builder, std):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(std), 0)
-
-
-def NormalizationOptionsStartStdVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def NormalizationOptionsEnd(builder):
-    return builder.EndObject()
-
+def NormalizationOptionsStart(builder): builder.StartObject(2)
+def NormalizationOptionsAddMean(builder, mean): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(mean), 0)
+def NormalizationOptionsStartMeanVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def NormalizationOptionsAddStd(builder, std): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(std), 0)
+def NormalizationOptionsStartStdVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def NormalizationOptionsEnd(builder): return builder.EndObject()
 
 try:
     from typing import List
 except:
     pass
 
-
 class NormalizationOptionsT(object):
+
     # NormalizationOptionsT
     def __init__(self):
         self.mean = None  # type: List[float]
@@ -1112,7 +974,7 @@ class NormalizationOptionsT(object):
 
 
 class ScoreCalibrationOptions(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -1125,10 +987,9 @@ class ScoreCalibrationOptions(object):
     def GetRootAsScoreCalibrationOptions(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def ScoreCalibrationOptionsBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # ScoreCalibrationOptions
     def Init(self, buf, pos):
@@ -1148,24 +1009,14 @@ class ScoreCalibrationOptions(object):
             return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
         return 0.0
 
-
-def ScoreCalibrationOptionsStart(builder):
-    builder.StartObject(2)
-
-
-def ScoreCalibrationOptionsAddScoreTransformation(builder, scoreTransformation):
-    builder.PrependInt8Slot(0, scoreTransformation, 0)
-
-
-def ScoreCalibrationOptionsAddDefaultScore(builder, defaultScore):
-    builder.PrependFloat32Slot(1, defaultScore, 0.0)
-
-
-def ScoreCalibrationOptionsEnd(builder):
-    return builder.EndObject()
+def ScoreCalibrationOptionsStart(builder): builder.StartObject(2)
+def ScoreCalibrationOptionsAddScoreTransformation(builder, scoreTransformation): builder.PrependInt8Slot(0, scoreTransformation, 0)
+def ScoreCalibrationOptionsAddDefaultScore(builder, defaultScore): builder.PrependFloat32Slot(1, defaultScore, 0.0)
+def ScoreCalibrationOptionsEnd(builder): return builder.EndObject()
 
 
 class ScoreCalibrationOptionsT(object):
+
     # ScoreCalibrationOptionsT
     def __init__(self):
         self.scoreTransformation = 0  # type: int
@@ -1200,7 +1051,7 @@ class ScoreCalibrationOptionsT(object):
 
 
 class ScoreThresholdingOptions(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -1213,10 +1064,9 @@ class ScoreThresholdingOptions(object):
     def GetRootAsScoreThresholdingOptions(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def ScoreThresholdingOptionsBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # ScoreThresholdingOptions
     def Init(self, buf, pos):
@@ -1229,20 +1079,13 @@ class ScoreThresholdingOptions(object):
             return self._tab.Get(flatbuffers.number_types.Float32Flags, o + self._tab.Pos)
         return 0.0
 
-
-def ScoreThresholdingOptionsStart(builder):
-    builder.StartObject(1)
-
-
-def ScoreThresholdingOptionsAddGlobalScoreThreshold(builder, globalScoreThreshold):
-    builder.PrependFloat32Slot(0, globalScoreThreshold, 0.0)
-
-
-def ScoreThresholdingOptionsEnd(builder):
-    return builder.EndObject()
+def ScoreThresholdingOptionsStart(builder): builder.StartObject(1)
+def ScoreThresholdingOptionsAddGlobalScoreThreshold(builder, globalScoreThreshold): builder.PrependFloat32Slot(0, globalScoreThreshold, 0.0)
+def ScoreThresholdingOptionsEnd(builder): return builder.EndObject()
 
 
 class ScoreThresholdingOptionsT(object):
+
     # ScoreThresholdingOptionsT
     def __init__(self):
         self.globalScoreThreshold = 0.0  # type: float
@@ -1274,7 +1117,7 @@ class ScoreThresholdingOptionsT(object):
 
 
 class BertTokenizerOptions(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -1287,10 +1130,9 @@ class BertTokenizerOptions(object):
     def GetRootAsBertTokenizerOptions(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def BertTokenizerOptionsBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # BertTokenizerOptions
     def Init(self, buf, pos):
@@ -1320,30 +1162,18 @@ class BertTokenizerOptions(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(4))
         return o == 0
 
-
-def BertTokenizerOptionsStart(builder):
-    builder.StartObject(1)
-
-
-def BertTokenizerOptionsAddVocabFile(builder, vocabFile):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(vocabFile), 0)
-
-
-def BertTokenizerOptionsStartVocabFileVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def BertTokenizerOptionsEnd(builder):
-    return builder.EndObject()
-
+def BertTokenizerOptionsStart(builder): builder.StartObject(1)
+def BertTokenizerOptionsAddVocabFile(builder, vocabFile): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(vocabFile), 0)
+def BertTokenizerOptionsStartVocabFileVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def BertTokenizerOptionsEnd(builder): return builder.EndObject()
 
 try:
     from typing import List
 except:
     pass
 
-
 class BertTokenizerOptionsT(object):
+
     # BertTokenizerOptionsT
     def __init__(self):
         self.vocabFile = None  # type: List[AssociatedFileT]
@@ -1391,7 +1221,7 @@ class BertTokenizerOptionsT(object):
 
 
 class SentencePieceTokenizerOptions(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -1404,10 +1234,9 @@ class SentencePieceTokenizerOptions(object):
     def GetRootAsSentencePieceTokenizerOptions(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def SentencePieceTokenizerOptionsBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # SentencePieceTokenizerOptions
     def Init(self, buf, pos):
@@ -1461,38 +1290,20 @@ class SentencePieceTokenizerOptions(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
         return o == 0
 
-
-def SentencePieceTokenizerOptionsStart(builder):
-    builder.StartObject(2)
-
-
-def SentencePieceTokenizerOptionsAddSentencePieceModel(builder, sentencePieceModel):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(sentencePieceModel), 0)
-
-
-def SentencePieceTokenizerOptionsStartSentencePieceModelVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def SentencePieceTokenizerOptionsAddVocabFile(builder, vocabFile):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(vocabFile), 0)
-
-
-def SentencePieceTokenizerOptionsStartVocabFileVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def SentencePieceTokenizerOptionsEnd(builder):
-    return builder.EndObject()
-
+def SentencePieceTokenizerOptionsStart(builder): builder.StartObject(2)
+def SentencePieceTokenizerOptionsAddSentencePieceModel(builder, sentencePieceModel): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(sentencePieceModel), 0)
+def SentencePieceTokenizerOptionsStartSentencePieceModelVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def SentencePieceTokenizerOptionsAddVocabFile(builder, vocabFile): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(vocabFile), 0)
+def SentencePieceTokenizerOptionsStartVocabFileVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def SentencePieceTokenizerOptionsEnd(builder): return builder.EndObject()
 
 try:
     from typing import List
 except:
     pass
 
-
 class SentencePieceTokenizerOptionsT(object):
+
     # SentencePieceTokenizerOptionsT
     def __init__(self):
         self.sentencePieceModel = None  # type: List[AssociatedFileT]
@@ -1559,7 +1370,7 @@ class SentencePieceTokenizerOptionsT(object):
 
 
 class RegexTokenizerOptions(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -1572,10 +1383,9 @@ class RegexTokenizerOptions(object):
     def GetRootAsRegexTokenizerOptions(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def RegexTokenizerOptionsBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # RegexTokenizerOptions
     def Init(self, buf, pos):
@@ -1612,34 +1422,19 @@ class RegexTokenizerOptions(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
         return o == 0
 
-
-def RegexTokenizerOptionsStart(builder):
-    builder.StartObject(2)
-
-
-def RegexTokenizerOptionsAddDelimRegexPattern(builder, delimRegexPattern):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(delimRegexPattern), 0)
-
-
-def RegexTokenizerOptionsAddVocabFile(builder, vocabFile):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(vocabFile), 0)
-
-
-def RegexTokenizerOptionsStartVocabFileVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def RegexTokenizerOptionsEnd(builder):
-    return builder.EndObject()
-
+def RegexTokenizerOptionsStart(builder): builder.StartObject(2)
+def RegexTokenizerOptionsAddDelimRegexPattern(builder, delimRegexPattern): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(delimRegexPattern), 0)
+def RegexTokenizerOptionsAddVocabFile(builder, vocabFile): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(vocabFile), 0)
+def RegexTokenizerOptionsStartVocabFileVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def RegexTokenizerOptionsEnd(builder): return builder.EndObject()
 
 try:
     from typing import List
 except:
     pass
 
-
 class RegexTokenizerOptionsT(object):
+
     # RegexTokenizerOptionsT
     def __init__(self):
         self.delimRegexPattern = None  # type: str
@@ -1693,7 +1488,7 @@ class RegexTokenizerOptionsT(object):
 
 
 class ProcessUnit(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -1706,10 +1501,9 @@ class ProcessUnit(object):
     def GetRootAsProcessUnit(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def ProcessUnitBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # ProcessUnit
     def Init(self, buf, pos):
@@ -1727,36 +1521,23 @@ class ProcessUnit(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
         if o != 0:
             from flatbuffers.table import Table
-
             obj = Table(bytearray(), 0)
             self._tab.Union(obj, o)
             return obj
         return None
 
-
-def ProcessUnitStart(builder):
-    builder.StartObject(2)
-
-
-def ProcessUnitAddOptionsType(builder, optionsType):
-    builder.PrependUint8Slot(0, optionsType, 0)
-
-
-def ProcessUnitAddOptions(builder, options):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(options), 0)
-
-
-def ProcessUnitEnd(builder):
-    return builder.EndObject()
-
+def ProcessUnitStart(builder): builder.StartObject(2)
+def ProcessUnitAddOptionsType(builder, optionsType): builder.PrependUint8Slot(0, optionsType, 0)
+def ProcessUnitAddOptions(builder, options): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(options), 0)
+def ProcessUnitEnd(builder): return builder.EndObject()
 
 try:
     from typing import Union
 except:
     pass
 
-
 class ProcessUnitT(object):
+
     # ProcessUnitT
     def __init__(self):
         self.optionsType = 0  # type: int
@@ -1794,7 +1575,7 @@ class ProcessUnitT(object):
 
 
 class Stats(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -1807,10 +1588,9 @@ class Stats(object):
     def GetRootAsStats(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def StatsBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # Stats
     def Init(self, buf, pos):
@@ -1821,9 +1601,7 @@ class Stats(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(4))
         if o != 0:
             a = self._tab.Vector(o)
-            return self._tab.Get(
-                flatbuffers.number_types.Float32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4)
-            )
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4))
         return 0
 
     # Stats
@@ -1850,9 +1628,7 @@ class Stats(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
         if o != 0:
             a = self._tab.Vector(o)
-            return self._tab.Get(
-                flatbuffers.number_types.Float32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4)
-            )
+            return self._tab.Get(flatbuffers.number_types.Float32Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 4))
         return 0
 
     # Stats
@@ -1874,38 +1650,20 @@ class Stats(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
         return o == 0
 
-
-def StatsStart(builder):
-    builder.StartObject(2)
-
-
-def StatsAddMax(builder, max):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(max), 0)
-
-
-def StatsStartMaxVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def StatsAddMin(builder, min):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(min), 0)
-
-
-def StatsStartMinVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def StatsEnd(builder):
-    return builder.EndObject()
-
+def StatsStart(builder): builder.StartObject(2)
+def StatsAddMax(builder, max): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(max), 0)
+def StatsStartMaxVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def StatsAddMin(builder, min): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(min), 0)
+def StatsStartMinVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def StatsEnd(builder): return builder.EndObject()
 
 try:
     from typing import List
 except:
     pass
 
-
 class StatsT(object):
+
     # StatsT
     def __init__(self):
         self.max = None  # type: List[float]
@@ -1970,7 +1728,7 @@ class StatsT(object):
 
 
 class TensorGroup(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -1983,10 +1741,9 @@ class TensorGroup(object):
     def GetRootAsTensorGroup(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def TensorGroupBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # TensorGroup
     def Init(self, buf, pos):
@@ -2019,34 +1776,19 @@ class TensorGroup(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
         return o == 0
 
-
-def TensorGroupStart(builder):
-    builder.StartObject(2)
-
-
-def TensorGroupAddName(builder, name):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
-
-
-def TensorGroupAddTensorNames(builder, tensorNames):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(tensorNames), 0)
-
-
-def TensorGroupStartTensorNamesVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def TensorGroupEnd(builder):
-    return builder.EndObject()
-
+def TensorGroupStart(builder): builder.StartObject(2)
+def TensorGroupAddName(builder, name): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
+def TensorGroupAddTensorNames(builder, tensorNames): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(tensorNames), 0)
+def TensorGroupStartTensorNamesVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def TensorGroupEnd(builder): return builder.EndObject()
 
 try:
     from typing import List
 except:
     pass
 
-
 class TensorGroupT(object):
+
     # TensorGroupT
     def __init__(self):
         self.name = None  # type: str
@@ -2096,7 +1838,7 @@ class TensorGroupT(object):
 
 
 class TensorMetadata(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -2109,10 +1851,9 @@ class TensorMetadata(object):
     def GetRootAsTensorMetadata(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def TensorMetadataBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # TensorMetadata
     def Init(self, buf, pos):
@@ -2220,62 +1961,26 @@ class TensorMetadata(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
         return o == 0
 
-
-def TensorMetadataStart(builder):
-    builder.StartObject(7)
-
-
-def TensorMetadataAddName(builder, name):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
-
-
-def TensorMetadataAddDescription(builder, description):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(description), 0)
-
-
-def TensorMetadataAddDimensionNames(builder, dimensionNames):
-    builder.PrependUOffsetTRelativeSlot(2, flatbuffers.number_types.UOffsetTFlags.py_type(dimensionNames), 0)
-
-
-def TensorMetadataStartDimensionNamesVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def TensorMetadataAddContent(builder, content):
-    builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(content), 0)
-
-
-def TensorMetadataAddProcessUnits(builder, processUnits):
-    builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(processUnits), 0)
-
-
-def TensorMetadataStartProcessUnitsVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def TensorMetadataAddStats(builder, stats):
-    builder.PrependUOffsetTRelativeSlot(5, flatbuffers.number_types.UOffsetTFlags.py_type(stats), 0)
-
-
-def TensorMetadataAddAssociatedFiles(builder, associatedFiles):
-    builder.PrependUOffsetTRelativeSlot(6, flatbuffers.number_types.UOffsetTFlags.py_type(associatedFiles), 0)
-
-
-def TensorMetadataStartAssociatedFilesVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def TensorMetadataEnd(builder):
-    return builder.EndObject()
-
+def TensorMetadataStart(builder): builder.StartObject(7)
+def TensorMetadataAddName(builder, name): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
+def TensorMetadataAddDescription(builder, description): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(description), 0)
+def TensorMetadataAddDimensionNames(builder, dimensionNames): builder.PrependUOffsetTRelativeSlot(2, flatbuffers.number_types.UOffsetTFlags.py_type(dimensionNames), 0)
+def TensorMetadataStartDimensionNamesVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def TensorMetadataAddContent(builder, content): builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(content), 0)
+def TensorMetadataAddProcessUnits(builder, processUnits): builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(processUnits), 0)
+def TensorMetadataStartProcessUnitsVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def TensorMetadataAddStats(builder, stats): builder.PrependUOffsetTRelativeSlot(5, flatbuffers.number_types.UOffsetTFlags.py_type(stats), 0)
+def TensorMetadataAddAssociatedFiles(builder, associatedFiles): builder.PrependUOffsetTRelativeSlot(6, flatbuffers.number_types.UOffsetTFlags.py_type(associatedFiles), 0)
+def TensorMetadataStartAssociatedFilesVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def TensorMetadataEnd(builder): return builder.EndObject()
 
 try:
     from typing import List, Optional
 except:
     pass
 
-
 class TensorMetadataT(object):
+
     # TensorMetadataT
     def __init__(self):
         self.name = None  # type: str
@@ -2383,7 +2088,7 @@ class TensorMetadataT(object):
 
 
 class CustomMetadata(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -2396,10 +2101,9 @@ class CustomMetadata(object):
     def GetRootAsCustomMetadata(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def CustomMetadataBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # CustomMetadata
     def Init(self, buf, pos):
@@ -2417,9 +2121,7 @@ class CustomMetadata(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
         if o != 0:
             a = self._tab.Vector(o)
-            return self._tab.Get(
-                flatbuffers.number_types.Uint8Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 1)
-            )
+            return self._tab.Get(flatbuffers.number_types.Uint8Flags, a + flatbuffers.number_types.UOffsetTFlags.py_type(j * 1))
         return 0
 
     # CustomMetadata
@@ -2441,34 +2143,19 @@ class CustomMetadata(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(6))
         return o == 0
 
-
-def CustomMetadataStart(builder):
-    builder.StartObject(2)
-
-
-def CustomMetadataAddName(builder, name):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
-
-
-def CustomMetadataAddData(builder, data):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(data), 0)
-
-
-def CustomMetadataStartDataVector(builder, numElems):
-    return builder.StartVector(1, numElems, 1)
-
-
-def CustomMetadataEnd(builder):
-    return builder.EndObject()
-
+def CustomMetadataStart(builder): builder.StartObject(2)
+def CustomMetadataAddName(builder, name): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
+def CustomMetadataAddData(builder, data): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(data), 0)
+def CustomMetadataStartDataVector(builder, numElems): return builder.StartVector(1, numElems, 1)
+def CustomMetadataEnd(builder): return builder.EndObject()
 
 try:
     from typing import List
 except:
     pass
 
-
 class CustomMetadataT(object):
+
     # CustomMetadataT
     def __init__(self):
         self.name = None  # type: str
@@ -2521,7 +2208,7 @@ class CustomMetadataT(object):
 
 
 class SubGraphMetadata(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -2534,10 +2221,9 @@ class SubGraphMetadata(object):
     def GetRootAsSubGraphMetadata(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def SubGraphMetadataBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # SubGraphMetadata
     def Init(self, buf, pos):
@@ -2749,94 +2435,34 @@ class SubGraphMetadata(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
         return o == 0
 
-
-def SubGraphMetadataStart(builder):
-    builder.StartObject(10)
-
-
-def SubGraphMetadataAddName(builder, name):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
-
-
-def SubGraphMetadataAddDescription(builder, description):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(description), 0)
-
-
-def SubGraphMetadataAddInputTensorMetadata(builder, inputTensorMetadata):
-    builder.PrependUOffsetTRelativeSlot(2, flatbuffers.number_types.UOffsetTFlags.py_type(inputTensorMetadata), 0)
-
-
-def SubGraphMetadataStartInputTensorMetadataVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def SubGraphMetadataAddOutputTensorMetadata(builder, outputTensorMetadata):
-    builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(outputTensorMetadata), 0)
-
-
-def SubGraphMetadataStartOutputTensorMetadataVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def SubGraphMetadataAddAssociatedFiles(builder, associatedFiles):
-    builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(associatedFiles), 0)
-
-
-def SubGraphMetadataStartAssociatedFilesVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def SubGraphMetadataAddInputProcessUnits(builder, inputProcessUnits):
-    builder.PrependUOffsetTRelativeSlot(5, flatbuffers.number_types.UOffsetTFlags.py_type(inputProcessUnits), 0)
-
-
-def SubGraphMetadataStartInputProcessUnitsVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def SubGraphMetadataAddOutputProcessUnits(builder, outputProcessUnits):
-    builder.PrependUOffsetTRelativeSlot(6, flatbuffers.number_types.UOffsetTFlags.py_type(outputProcessUnits), 0)
-
-
-def SubGraphMetadataStartOutputProcessUnitsVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def SubGraphMetadataAddInputTensorGroups(builder, inputTensorGroups):
-    builder.PrependUOffsetTRelativeSlot(7, flatbuffers.number_types.UOffsetTFlags.py_type(inputTensorGroups), 0)
-
-
-def SubGraphMetadataStartInputTensorGroupsVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def SubGraphMetadataAddOutputTensorGroups(builder, outputTensorGroups):
-    builder.PrependUOffsetTRelativeSlot(8, flatbuffers.number_types.UOffsetTFlags.py_type(outputTensorGroups), 0)
-
-
-def SubGraphMetadataStartOutputTensorGroupsVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def SubGraphMetadataAddCustomMetadata(builder, customMetadata):
-    builder.PrependUOffsetTRelativeSlot(9, flatbuffers.number_types.UOffsetTFlags.py_type(customMetadata), 0)
-
-
-def SubGraphMetadataStartCustomMetadataVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def SubGraphMetadataEnd(builder):
-    return builder.EndObject()
-
+def SubGraphMetadataStart(builder): builder.StartObject(10)
+def SubGraphMetadataAddName(builder, name): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
+def SubGraphMetadataAddDescription(builder, description): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(description), 0)
+def SubGraphMetadataAddInputTensorMetadata(builder, inputTensorMetadata): builder.PrependUOffsetTRelativeSlot(2, flatbuffers.number_types.UOffsetTFlags.py_type(inputTensorMetadata), 0)
+def SubGraphMetadataStartInputTensorMetadataVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def SubGraphMetadataAddOutputTensorMetadata(builder, outputTensorMetadata): builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(outputTensorMetadata), 0)
+def SubGraphMetadataStartOutputTensorMetadataVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def SubGraphMetadataAddAssociatedFiles(builder, associatedFiles): builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(associatedFiles), 0)
+def SubGraphMetadataStartAssociatedFilesVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def SubGraphMetadataAddInputProcessUnits(builder, inputProcessUnits): builder.PrependUOffsetTRelativeSlot(5, flatbuffers.number_types.UOffsetTFlags.py_type(inputProcessUnits), 0)
+def SubGraphMetadataStartInputProcessUnitsVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def SubGraphMetadataAddOutputProcessUnits(builder, outputProcessUnits): builder.PrependUOffsetTRelativeSlot(6, flatbuffers.number_types.UOffsetTFlags.py_type(outputProcessUnits), 0)
+def SubGraphMetadataStartOutputProcessUnitsVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def SubGraphMetadataAddInputTensorGroups(builder, inputTensorGroups): builder.PrependUOffsetTRelativeSlot(7, flatbuffers.number_types.UOffsetTFlags.py_type(inputTensorGroups), 0)
+def SubGraphMetadataStartInputTensorGroupsVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def SubGraphMetadataAddOutputTensorGroups(builder, outputTensorGroups): builder.PrependUOffsetTRelativeSlot(8, flatbuffers.number_types.UOffsetTFlags.py_type(outputTensorGroups), 0)
+def SubGraphMetadataStartOutputTensorGroupsVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def SubGraphMetadataAddCustomMetadata(builder, customMetadata): builder.PrependUOffsetTRelativeSlot(9, flatbuffers.number_types.UOffsetTFlags.py_type(customMetadata), 0)
+def SubGraphMetadataStartCustomMetadataVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def SubGraphMetadataEnd(builder): return builder.EndObject()
 
 try:
     from typing import List
 except:
     pass
 
-
 class SubGraphMetadataT(object):
+
     # SubGraphMetadataT
     def __init__(self):
         self.name = None  # type: str
@@ -3029,7 +2655,7 @@ class SubGraphMetadataT(object):
 
 
 class ModelMetadata(object):
-    __slots__ = ["_tab"]
+    __slots__ = ['_tab']
 
     @classmethod
     def GetRootAs(cls, buf, offset=0):
@@ -3042,10 +2668,9 @@ class ModelMetadata(object):
     def GetRootAsModelMetadata(cls, buf, offset=0):
         """This method is deprecated. Please switch to GetRootAs."""
         return cls.GetRootAs(buf, offset)
-
     @classmethod
     def ModelMetadataBufferHasIdentifier(cls, buf, offset, size_prefixed=False):
-        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4d\x30\x30\x31", size_prefixed=size_prefixed)
+        return flatbuffers.util.BufferHasIdentifier(buf, offset, b"\x4D\x30\x30\x31", size_prefixed=size_prefixed)
 
     # ModelMetadata
     def Init(self, buf, pos):
@@ -3141,62 +2766,26 @@ class ModelMetadata(object):
             return self._tab.String(o + self._tab.Pos)
         return None
 
-
-def ModelMetadataStart(builder):
-    builder.StartObject(8)
-
-
-def ModelMetadataAddName(builder, name):
-    builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
-
-
-def ModelMetadataAddDescription(builder, description):
-    builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(description), 0)
-
-
-def ModelMetadataAddVersion(builder, version):
-    builder.PrependUOffsetTRelativeSlot(2, flatbuffers.number_types.UOffsetTFlags.py_type(version), 0)
-
-
-def ModelMetadataAddSubgraphMetadata(builder, subgraphMetadata):
-    builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(subgraphMetadata), 0)
-
-
-def ModelMetadataStartSubgraphMetadataVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def ModelMetadataAddAuthor(builder, author):
-    builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(author), 0)
-
-
-def ModelMetadataAddLicense(builder, license):
-    builder.PrependUOffsetTRelativeSlot(5, flatbuffers.number_types.UOffsetTFlags.py_type(license), 0)
-
-
-def ModelMetadataAddAssociatedFiles(builder, associatedFiles):
-    builder.PrependUOffsetTRelativeSlot(6, flatbuffers.number_types.UOffsetTFlags.py_type(associatedFiles), 0)
-
-
-def ModelMetadataStartAssociatedFilesVector(builder, numElems):
-    return builder.StartVector(4, numElems, 4)
-
-
-def ModelMetadataAddMinParserVersion(builder, minParserVersion):
-    builder.PrependUOffsetTRelativeSlot(7, flatbuffers.number_types.UOffsetTFlags.py_type(minParserVersion), 0)
-
-
-def ModelMetadataEnd(builder):
-    return builder.EndObject()
-
+def ModelMetadataStart(builder): builder.StartObject(8)
+def ModelMetadataAddName(builder, name): builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
+def ModelMetadataAddDescription(builder, description): builder.PrependUOffsetTRelativeSlot(1, flatbuffers.number_types.UOffsetTFlags.py_type(description), 0)
+def ModelMetadataAddVersion(builder, version): builder.PrependUOffsetTRelativeSlot(2, flatbuffers.number_types.UOffsetTFlags.py_type(version), 0)
+def ModelMetadataAddSubgraphMetadata(builder, subgraphMetadata): builder.PrependUOffsetTRelativeSlot(3, flatbuffers.number_types.UOffsetTFlags.py_type(subgraphMetadata), 0)
+def ModelMetadataStartSubgraphMetadataVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def ModelMetadataAddAuthor(builder, author): builder.PrependUOffsetTRelativeSlot(4, flatbuffers.number_types.UOffsetTFlags.py_type(author), 0)
+def ModelMetadataAddLicense(builder, license): builder.PrependUOffsetTRelativeSlot(5, flatbuffers.number_types.UOffsetTFlags.py_type(license), 0)
+def ModelMetadataAddAssociatedFiles(builder, associatedFiles): builder.PrependUOffsetTRelativeSlot(6, flatbuffers.number_types.UOffsetTFlags.py_type(associatedFiles), 0)
+def ModelMetadataStartAssociatedFilesVector(builder, numElems): return builder.StartVector(4, numElems, 4)
+def ModelMetadataAddMinParserVersion(builder, minParserVersion): builder.PrependUOffsetTRelativeSlot(7, flatbuffers.number_types.UOffsetTFlags.py_type(minParserVersion), 0)
+def ModelMetadataEnd(builder): return builder.EndObject()
 
 try:
     from typing import List
 except:
     pass
 
-
 class ModelMetadataT(object):
+
     # ModelMetadataT
     def __init__(self):
         self.name = None  # type: str
@@ -3296,3 +2885,5 @@ class ModelMetadataT(object):
             ModelMetadataAddMinParserVersion(builder, minParserVersion)
         modelMetadata = ModelMetadataEnd(builder)
         return modelMetadata
+
+
