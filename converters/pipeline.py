@@ -141,30 +141,29 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
         onnx={},
         out=str(opts.out),
     )
-    if loaded.weights == "random":
-        msg = "no weights given: converting the randomly initialised network (pass --checkpoint or --weights)"
-        report.warnings.append(msg)
-        print(f"WARNING: {msg}", file=sys.stderr)
-
-    # Calibration / parity inputs: read first, so a bad --calib-data fails before minutes of conversion.
-    needs_calib = opts.int8 or opts.int16
-    if opts.calib_data is not None:
-        n = opts.calib_samples if needs_calib else opts.parity_samples
-        cal = calib.from_folder(opts.calib_data, pre, n, progress=opts.progress)
-    else:
-        cal = calib.synthetic(pre, opts.calib_samples if needs_calib else opts.parity_samples)
+    with staging_dir(opts.out) as stage:  # fails early if --out is not writable
+        # Calibration / parity inputs: read first, so a bad --calib-data fails before minutes of conversion.
+        needs_calib = opts.int8 or opts.int16
+        if opts.calib_data is not None:
+            n = opts.calib_samples if needs_calib else opts.parity_samples
+            cal = calib.from_folder(opts.calib_data, pre, n, progress=opts.progress)
+        else:
+            cal = calib.synthetic(pre, opts.calib_samples if needs_calib else opts.parity_samples)
+            if needs_calib:
+                msg = (
+                    "no --calib-data: int8 ranges are calibrated on generated images; int8 accuracy needs "
+                    "representative data (pass a folder of your images)"
+                )
+                report.warnings.append(msg)
+                print(f"WARNING: {msg}", file=sys.stderr)
         if needs_calib:
-            msg = (
-                "no --calib-data: int8 ranges are calibrated on generated images; int8 accuracy needs "
-                "representative data (pass a folder of your images)"
-            )
+            report.calibration = cal.summary()
+        parity_x = cal.samples[: opts.parity_samples]
+        if loaded.weights == "random":
+            msg = "no weights given: converting the randomly initialised network (pass --checkpoint or --weights)"
             report.warnings.append(msg)
             print(f"WARNING: {msg}", file=sys.stderr)
-    if needs_calib:
-        report.calibration = cal.summary()
-    parity_x = cal.samples[: opts.parity_samples]
 
-    with staging_dir(opts.out) as stage:
         # 1. ONNX
         _log(opts, f"[1/3] exporting ONNX (opset {opts.opset}, {res}×{res})")
         exp = export_onnx(loaded.model, res, stage / "model.onnx", opts.opset, opts.simplify)

@@ -1,0 +1,83 @@
+"""`edgenet convert` from the command line: bad input gives one line and a non-zero exit; --json is the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from edgenet.cli.main import cli
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, ["convert", *args])
+
+
+def one_line_error(res, *needles: str) -> None:
+    assert res.exit_code != 0
+    err = res.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in res.output, res.output
+    for n in needles:
+        assert n in err, err
+
+
+@pytest.fixture(scope="module")
+def lite0_ckpt(tmp_path_factory):
+    from edgenet.checkpoint import checkpoint_from_model, save_checkpoint
+    from edgenet.models import create_model
+
+    path = tmp_path_factory.mktemp("ckpt") / "lite0.pt"
+    save_checkpoint(path, checkpoint_from_model(create_model("lite0", num_classes=3), classes=["a", "b", "c"]))
+    return path
+
+
+def test_unknown_model_lists_names():
+    res = run("--model", "b9")
+    assert res.exit_code == 2
+    one_line_error(res, "unknown model 'b9'", "efficientnet_b0", "efficientnet_lite4")
+
+
+def test_missing_and_corrupt_checkpoint(tmp_path):
+    one_line_error(run("--checkpoint", str(tmp_path / "nope.pt")), "nope.pt", "not found")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00garbage" * 10)
+    one_line_error(run("--checkpoint", str(bad)), "bad.pt", "not a readable checkpoint")
+
+
+def test_mismatched_checkpoint(lite0_ckpt):
+    one_line_error(run("--checkpoint", str(lite0_ckpt), "--model", "b0"), "holds efficientnet_lite0", "--model b0")
+    one_line_error(run("--checkpoint", str(lite0_ckpt), "--num-classes", "5"), "has 3 classes", "--num-classes 5")
+
+
+def test_bad_calibration_folder(tmp_path):
+    args = ("--model", "lite0", "--img-size", "32", "--int8", "--out", str(tmp_path / "o"))
+    one_line_error(run(*args, "--calib-data", str(tmp_path / "missing")), "missing", "calibration folder not found")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "x.jpg").write_bytes(b"not an image")
+    one_line_error(run(*args, "--calib-data", str(tmp_path / "empty")), "no readable image")
+    assert not (tmp_path / "o").exists()
+
+
+def test_resolution_below_32():
+    res = run("--model", "lite0", "--img-size", "16")
+    assert res.exit_code == 2 and "16" in res.output
+
+
+def test_output_not_writable(tmp_path):
+    (tmp_path / "f").write_text("")
+    one_line_error(
+        run("--model", "lite0", "--img-size", "32", "-q", "--out", str(tmp_path / "f" / "o")), "not writable"
+    )
+
+
+@pytest.mark.slow
+def test_json_report_and_labels(lite0_ckpt, tmp_path):
+    res = run("--checkpoint", str(lite0_ckpt), "--img-size", "32", "--json", "-q", "--out", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["model"] == "efficientnet_lite0" and report["num_classes"] == 3 and report["resolution"] == 32
+    assert report["weights"] == "checkpoint:lite0.pt" and report["calibration"] is None
+    assert [a["name"] for a in report["artifacts"]] == ["fp32"]
+    assert (tmp_path / "labels.txt").read_text() == "a\nb\nc\n"
+    assert json.loads((tmp_path / "report.json").read_text())["artifacts"][0]["bytes"] > 0

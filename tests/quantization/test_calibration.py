@@ -1,0 +1,73 @@
+"""Calibration images: any depth, odd formats converted, broken files skipped and counted, deterministic order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edgenet.errors import EdgenetError
+from edgenet.preprocess import Preprocess
+from quantization.calibration import from_folder, list_images, synthetic
+
+PRE = Preprocess(resolution=32)
+
+
+@pytest.fixture
+def odd_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)
+    (tmp_path / "a" / "deep" / "er").mkdir(parents=True)
+    Image.fromarray(rgb).save(tmp_path / "a" / "rgb.jpg")
+    Image.fromarray(rgb[..., 0]).save(tmp_path / "a" / "deep" / "gray.png")
+    Image.fromarray(np.dstack([rgb, np.full((40, 48), 128, np.uint8)])).save(
+        tmp_path / "a" / "deep" / "er" / "rgba.png"
+    )
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Image.fromarray(rgb[..., 1].astype(np.uint16) * 257).save(tmp_path / "sixteen.png")
+    Image.fromarray(rgb).save(tmp_path / "b.webp")
+    Image.fromarray(rgb).save(tmp_path / "c.bmp")
+    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (tmp_path / "notes.txt").write_text("ignored")
+    return tmp_path
+
+
+def test_every_format_loads_and_corrupt_is_counted(odd_folder):
+    assert len(list_images(odd_folder)) == 8
+    cal = from_folder(odd_folder, PRE, n=100, progress=False)
+    assert cal.source == "dir" and cal.samples.shape == (7, 3, 32, 32) and cal.samples.dtype == np.float32
+    assert cal.skipped == 1 and cal.skipped_files[0].endswith("corrupt.jpg")
+    assert np.isfinite(cal.samples).all()
+
+
+def test_sixteen_bit_is_scaled_not_clipped(odd_folder):
+    im = PRE.load_rgb(odd_folder / "sixteen.png")
+    ref = PRE.load_rgb(odd_folder / "a" / "rgb.jpg")
+    assert im.mode == "RGB" and abs(np.asarray(im)[..., 0].mean() - np.asarray(ref)[..., 1].mean()) < 3
+
+
+def test_exif_orientation_applied(tmp_path):
+    img = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° on display
+    img.save(tmp_path / "rot.jpg", exif=exif)
+    assert PRE.load_rgb(tmp_path / "rot.jpg").size == (20, 40)
+
+
+def test_order_is_deterministic_and_mixes_folders(odd_folder):
+    a = from_folder(odd_folder, PRE, n=3, progress=False).samples
+    b = from_folder(odd_folder, PRE, n=3, progress=False).samples
+    np.testing.assert_array_equal(a, b)
+
+
+def test_errors(tmp_path):
+    with pytest.raises(EdgenetError, match="not found"):
+        from_folder(tmp_path / "missing", PRE, 4)
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    with pytest.raises(EdgenetError, match="no readable image"):
+        from_folder(tmp_path, PRE, 4, progress=False)
+
+
+def test_synthetic_is_marked():
+    cal = synthetic(PRE, 5)
+    assert cal.source == "synthetic" and cal.samples.shape == (5, 3, 32, 32) and cal.summary()["skipped"] == 0
