@@ -63,7 +63,7 @@ def _representative(calibration: np.ndarray, progress: bool):
     from tqdm import tqdm
 
     def gen():
-        for x in tqdm(calibration, desc="calibrating", unit="img", file=sys.stderr, disable=not progress, leave=False):
+        for x in tqdm(calibration, desc="calibrating", unit="img", file=sys.stderr, disable=None if progress else True, leave=False):
             yield [np.ascontiguousarray(x.transpose(1, 2, 0))[None].astype(np.float32)]
 
     return gen
