@@ -119,10 +119,11 @@ def load_model(
     if img_size is not None and img_size < 32:
         raise EdgenetError(f"--img-size {img_size}: EfficientNet downsamples 32×; use at least 32")
     if weights is not None or pretrained:
-        from edgenet.weights import config_for_format, convert_state_dict, create_from_weights
+        from edgenet.weights import config_for_format, convert_state_dict, create_from_weights, peer_preprocess
 
         if weights is not None:
             net = create_from_weights(variant.name, weights, weights_format, **overrides)
+            fmt = net.weights_format
             source = f"weights:{Path(weights).name}"
         else:
             sd, fmt = _download_pretrained(model)
@@ -131,9 +132,10 @@ def load_model(
             source = f"pretrained:{variant.name}"
         if num_classes is not None and num_classes != net.config.num_classes:
             net.reset_classifier(num_classes)  # fine-tuning to a new label set: keep the backbone, new head
+        pre = peer_preprocess(fmt, variant.name, img_size)
         net.variant_name = variant.name
-        net.default_resolution = res
-        return LoadedModel(net.eval(), variant.name, Preprocess(resolution=res), None, source)
+        net.default_resolution = pre.resolution
+        return LoadedModel(net.eval(), variant.name, pre, None, source)
 
     net = create_model(variant, num_classes=num_classes, **overrides).eval()
     net.default_resolution = res

@@ -188,7 +188,41 @@ def create_from_weights(name: str, path: str | Path, fmt: str = "auto", **overri
         opts["num_classes"] = int(head.shape[0])
     model = create_model(name, **opts)
     model.load_state_dict(convert_state_dict(sd, model, fmt, str(path)))
+    model.weights_format = fmt
     return model
+
+
+# torchvision's published eval transforms (crop, resize, interpolation) for its ImageNet weights.
+_TORCHVISION_EVAL = {
+    "efficientnet_b0": (224, 256, "bicubic"),
+    "efficientnet_b1": (240, 255, "bilinear"),
+    "efficientnet_b2": (288, 288, "bicubic"),
+    "efficientnet_b3": (300, 320, "bicubic"),
+    "efficientnet_b4": (380, 384, "bicubic"),
+    "efficientnet_b5": (456, 456, "bicubic"),
+    "efficientnet_b6": (528, 528, "bicubic"),
+    "efficientnet_b7": (600, 600, "bicubic"),
+}
+
+
+def peer_preprocess(fmt: str, variant: str, resolution: int | None = None):
+    """The preprocessing a peer's weights were trained with, so that imported weights see the inputs they expect.
+
+    TF-ported Lite/EdgeTPU weights take inputs scaled to [-1, 1] (mean = std = 0.5); torchvision's B-series use
+    their own resize/crop per variant; everything else ImageNet mean/std with a 0.875 crop.
+    """
+    from edgenet.models import get_variant
+    from edgenet.preprocess import Preprocess
+
+    v = get_variant(variant)
+    res = resolution or v.resolution
+    if fmt == "torchvision" and v.name in _TORCHVISION_EVAL:
+        crop, resize, interp = _TORCHVISION_EVAL[v.name]
+        res = resolution or crop
+        return Preprocess(resolution=res, interpolation=interp, crop_pct=crop / resize)
+    if fmt in ("timm-tf", "timm") and not v.name.startswith("efficientnet_b"):
+        return Preprocess(resolution=res, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=0.882)
+    return Preprocess(resolution=res)
 
 
 def pretrained_path(name: str, weights: str | Path | None) -> Path:

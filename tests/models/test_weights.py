@@ -164,3 +164,19 @@ def test_new_class_count_replaces_the_classifier(peers):
 def test_unknown_format_is_an_error(peers):
     _, path = peers["timm_b0"]
     assert "unknown weight format 'keras'" in one_line_error(create_from_weights, "b0", path, "keras")
+
+
+def test_imported_weights_carry_their_peers_preprocessing(tmp_path):
+    """TF-ported Lite weights expect [-1, 1] inputs; torchvision's B2 was evaluated at 288 px without a margin."""
+    import timm
+    import torchvision
+
+    from edgenet.loading import load_model
+
+    torch.save(timm.create_model("tf_efficientnet_lite0").state_dict(), tmp_path / "tf_efficientnet_lite0.pth")
+    lite = load_model("lite0", weights=tmp_path / "tf_efficientnet_lite0.pth")
+    assert lite.preprocess.mean == lite.preprocess.std == (0.5, 0.5, 0.5)
+    torch.save(torchvision.models.efficientnet_b2().state_dict(), tmp_path / "b2.pth")
+    b2 = load_model("b2", weights=tmp_path / "b2.pth")
+    assert b2.preprocess.resolution == 288 and b2.preprocess.crop_pct == 1.0
+    assert load_model("b2", weights=tmp_path / "b2.pth", img_size=256).preprocess.resolution == 256
