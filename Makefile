@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main job: convert B1 to ONNX + TFLite fp32 + full-int8, every stage verified, and print the summary.
 demo: $(STAMP)
-	$(BIN)/edgenet models
+	$(BIN)/edgenet convert --model b1 --int8 --out build/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

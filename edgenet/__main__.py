@@ -1,0 +1,5 @@
+"""``python -m edgenet`` is the ``edgenet`` command."""
+
+from edgenet.cli.main import cli
+
+cli()
