@@ -264,7 +264,7 @@ def model_card(
         f"| output | {_fmt_io(outp)} ({'probabilities' if probability else 'logits; softmax gives probabilities'}) |",
         f"| classes | {len(src.labels)} (`labels.txt`, also packed in the model as TENSOR_AXIS_LABELS) |",
         f"| ops | {len(model.ops)}: " + ", ".join(f"{k} {v}" for k, v in model.op_counts.items()) + " |",
-        f"| Edge TPU (prediction) | {c['edgetpu']}/{c['total']} ops (`edgenet edgetpu check`) |",
+        f"| Edge TPU | {_edgetpu_line(src.report, c)} |",
         f"| preprocessing from | {src.preprocess_from} |",
         f"| converted by | edgenet {src.report.get('edgenet_version', __version__)} |",
         "",
@@ -282,7 +282,7 @@ def model_card(
             f"as {inp['dtype']}, NHWC."
         )
     if outp["scale"] is not None:
-        lines.append(f"4. Read the output as `(q - {outp['zero_point']}) * {outp['scale']:.8g}`.")
+        lines.append(f"{4 if integer else 3}. Read the output as `(q - {outp['zero_point']}) * {outp['scale']:.8g}`.")
     lines += ["", "## Accuracy and latency", ""]
     acc = src.report.get("accuracy") or src.metrics
     if acc:
@@ -315,6 +315,14 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def _edgetpu_line(report: dict, predicted: dict) -> str:
+    e = report.get("edgetpu") or {}
+    if e.get("compiled"):
+        c = e.get("counts") or {}
+        return f"compiled by edgetpu_compiler {e.get('compiler_version')}: {c.get('edgetpu')}/{c.get('total')} ops"
+    return f"predicted {predicted['edgetpu']}/{predicted['total']} ops (`edgenet edgetpu check`; not compiled)"
 
 
 # ---------------------------------------------------------------------------------------------- snippets
