@@ -27,7 +27,14 @@ ARTIFACT_FILES = {
     "int8": "model_int8.tflite",
     "int16": "model_int16x8.tflite",
 }
-OWNED_FILES = {"model.onnx", "labels.txt", "report.json", "model_int8_edgetpu.tflite", *ARTIFACT_FILES.values()}
+OWNED_FILES = {
+    "model.onnx",
+    "labels.txt",
+    "report.json",
+    "model_int8_edgetpu.tflite",
+    "model_int8_edgetpu.log",
+    *ARTIFACT_FILES.values(),
+}
 
 # ONNX Runtime vs PyTorch: same float32 maths, only op fusion and summation order differ (measured ≤ 2e-6 on B0).
 ONNX_ATOL, ONNX_RTOL = 1e-4, 1e-4
@@ -246,7 +253,11 @@ def _edgetpu(int8_path: Path, stage: Path, opts: ConvertOptions) -> dict:
     """Compile for the Edge TPU when edgetpu_compiler exists, else record the flatbuffer-based prediction."""
     from converters.edgetpu import compile_or_predict
 
+    _log(opts, "[+] Edge TPU: compiling with edgetpu_compiler, or predicting the op mapping without it")
     result = compile_or_predict(int8_path, stage)
+    print(result.message, file=sys.stderr)
+    if not result.compiled and result.install_hint:
+        print(f"  install the compiler: {result.install_hint}", file=sys.stderr)
     return result.to_dict()
 
 
