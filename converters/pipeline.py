@@ -201,6 +201,11 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
             out = TFLiteRunner(path, opts.threads)(parity_x)
             if kind == "fp32":
                 fp32_out = out
+                if float(abs(out).max()) < 1e-6:
+                    report.warnings.append(
+                        "logits are ~0 on every input (an untrained network): top-1 agreement is not meaningful; "
+                        "convert trained weights to measure int8 fidelity"
+                    )
                 parity = compare("onnx", onnx_out, out)
                 report.checks.append(tolerance_check("tflite_fp32_vs_onnx", parity, onnx_out, TFLITE_ATOL, TFLITE_RTOL))
             else:
@@ -271,6 +276,7 @@ def load_report(folder: str | Path) -> dict:
 
 def parity_table(report: ConvertReport) -> list[dict]:
     """Rows for the CLI's summary table."""
+    onnx_parity = Parity(**report.onnx["parity"])
     rows = [
         dict(
             artefact="model.onnx",
@@ -278,7 +284,7 @@ def parity_table(report: ConvertReport) -> list[dict]:
             io="float32",
             ref="torch",
             maxdiff=f"{report.onnx['parity']['max_abs_diff']:.2e}",
-            agree=f"{report.onnx['parity']['top1_agreement']:.0%}",
+            agree="n/a" if onnx_parity.degenerate else f"{onnx_parity.top1_agreement:.0%}",
             cos=f"{report.onnx['parity']['cosine']:.5f}",
             secs=f"{report.onnx['seconds']:.1f}",
         )
@@ -292,7 +298,7 @@ def parity_table(report: ConvertReport) -> list[dict]:
                 io=a.input_dtype,
                 ref=p.reference,
                 maxdiff=f"{p.max_abs_diff:.2e}",
-                agree=f"{p.top1_agreement:.0%}",
+                agree="n/a" if p.degenerate else f"{p.top1_agreement:.0%}",
                 cos=f"{p.cosine:.5f}",
                 secs=f"{a.seconds:.1f}",
             )

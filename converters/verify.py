@@ -26,6 +26,12 @@ class Parity:
     max_abs_diff: float
     top1_agreement: float
     cosine: float
+    reference_max_abs: float = 0.0  # scale of the reference logits: near 0, top-1 agreement is noise
+
+    @property
+    def degenerate(self) -> bool:
+        """Logits ~0 everywhere (e.g. an untrained network in eval mode): top-1 is arbitrary, skip agreement."""
+        return self.reference_max_abs < 1e-6
 
 
 def compare(reference: str, ref: np.ndarray, out: np.ndarray) -> Parity:
@@ -39,6 +45,7 @@ def compare(reference: str, ref: np.ndarray, out: np.ndarray) -> Parity:
         max_abs_diff=float(np.abs(ref - out).max()),
         top1_agreement=float((ref.argmax(1) == out.argmax(1)).mean()),
         cosine=float(cos.mean()),
+        reference_max_abs=float(np.abs(ref).max()),
     )
 
 

@@ -114,6 +114,9 @@ def convert(
         ("secs", "s"),
     ]
     print_table(parity_table(report), cols)
+    for w in report.warnings:
+        if w.startswith("logits are ~0"):
+            click.echo(f"note: {w}")
     if report.calibration:
         c = report.calibration
         click.echo(f"calibration: {c['samples']} {c['source']} samples, {c['skipped']} skipped")
