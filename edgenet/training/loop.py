@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import signal
 import sys
@@ -37,7 +38,7 @@ from edgenet.models import EfficientNet, get_variant
 from edgenet.preprocess import Preprocess
 from edgenet.training import distributed
 from edgenet.training.ema import create_ema
-from edgenet.training.recipes import build_optimizer, build_scheduler, get_recipe, scaled_lr
+from edgenet.training.recipes import build_optimizer, build_scheduler, default_warmup, get_recipe, scaled_lr
 
 
 @dataclass
@@ -65,6 +66,10 @@ class TrainConfig:
     freeze_backbone: bool = False
     augment: str | None = None  # None: the recipe's
     min_crop: float = 0.08  # smallest area fraction of RandomResizedCrop
+    warmup_epochs: float | None = None  # None: the recipe's, at most a tenth of the run
+    label_smoothing: float | None = None  # None: the recipe's
+    drop_path: float | None = None  # stochastic depth rate; None: the recipe's
+    dropout: float | None = None  # before the classifier; None: the variant's
     ema: bool | None = None  # None: the recipe's
     seed: int = 0
     # how, not what: these may change on --resume
@@ -220,7 +225,15 @@ class Trainer:
         starts_from_weights = bool(cfg.weights or cfg.checkpoint or cfg.pretrained is not None)
         recipe = get_recipe(cfg.recipe or ("finetune" if starts_from_weights else "paper"))
         ema = recipe.ema_decay is not None if cfg.ema is None else cfg.ema
-        cfg = replace(cfg, recipe=recipe.name, augment=cfg.augment or recipe.augment, ema=ema)
+        cfg = replace(
+            cfg,
+            recipe=recipe.name,
+            augment=cfg.augment or recipe.augment,
+            ema=ema,
+            warmup_epochs=default_warmup(recipe, cfg.epochs) if cfg.warmup_epochs is None else cfg.warmup_epochs,
+            label_smoothing=recipe.label_smoothing if cfg.label_smoothing is None else cfg.label_smoothing,
+            drop_path=recipe.drop_path_rate if cfg.drop_path is None else cfg.drop_path,
+        )
         self.cfg, self.recipe = cfg, recipe
 
         classes = scan_class_folders(Path(cfg.data))
@@ -270,9 +283,9 @@ class Trainer:
             )
         self.lr = cfg.lr if cfg.lr is not None else scaled_lr(recipe, self.global_batch)
         self.optimizer = build_optimizer(recipe, model, self.lr)
-        self.scheduler = build_scheduler(recipe, self.optimizer, self.steps_per_epoch, cfg.epochs)
+        self.scheduler = build_scheduler(recipe, self.optimizer, self.steps_per_epoch, cfg.epochs, cfg.warmup_epochs)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best_top1: float | None = None
@@ -311,7 +324,9 @@ class Trainer:
             nn.init.zeros_(model.classifier.weight)
         if from_ckpt and model.config.num_classes != num_classes:
             model.reset_classifier(num_classes)  # fine-tune a checkpoint to a new label set
-        model = with_config(model, drop_path_rate=recipe.drop_path_rate, bn_momentum=recipe.bn_momentum, act=cfg.act)
+        model = with_config(
+            model, drop_path_rate=cfg.drop_path, dropout=cfg.dropout, bn_momentum=recipe.bn_momentum, act=cfg.act
+        )
         self.log(f"{loaded.name}: {loaded.weights} weights, {num_classes} classes, {loaded.preprocess.resolution} px")
         return model, loaded.name, loaded.preprocess
 
@@ -344,7 +359,7 @@ class Trainer:
         state = None
         if with_state:
             state = {
-                "config": asdict(self.cfg),
+                "config": {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in asdict(self.cfg).items()},
                 "epoch": self.epoch,
                 "step_in_epoch": self.step_in_epoch,
                 "global_step": self.global_step,

@@ -24,7 +24,7 @@ class Recipe:
     lr: float  # at ``lr_batch`` images per step; scaled linearly with the real (global) batch
     lr_batch: int
     weight_decay: float
-    warmup_epochs: float  # capped at a tenth of the run, so that short runs still get their decay phase
+    warmup_epochs: float  # capped at a tenth of the run (see default_warmup), so short runs still decay
     schedule: str  # "exponential" (×decay_rate every decay_epochs) | "cosine"
     label_smoothing: float
     drop_path_rate: float
@@ -118,12 +118,21 @@ def build_optimizer(recipe: Recipe, model: nn.Module, lr: float) -> torch.optim.
     raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
 
 
-def lr_factor(recipe: Recipe, step: int, steps_per_epoch: int, epochs: int) -> float:
+def default_warmup(recipe: Recipe, epochs: int) -> float:
+    """Warm-up epochs of a new run: the recipe's, at most a tenth of the run.
+
+    Fixed when the run starts and saved with it, so that extending a run with ``--resume --epochs N`` keeps the
+    schedule it had so far (the paper's exponential decay does not depend on the run's length at all).
+    """
+    return min(recipe.warmup_epochs, 0.1 * epochs)
+
+
+def lr_factor(recipe: Recipe, step: int, steps_per_epoch: int, epochs: int, warmup_epochs: float) -> float:
     """Multiplier of the peak rate at optimizer step ``step`` (0-based): linear warm-up, then the decay."""
     total = max(1, steps_per_epoch * epochs)
-    warmup = min(recipe.warmup_epochs * steps_per_epoch, 0.1 * total)
+    warmup = warmup_epochs * steps_per_epoch
     if step < warmup:
-        return (step + 1) / warmup
+        return min(1.0, (step + 1) / warmup)
     if recipe.schedule == "exponential":
         return recipe.decay_rate ** math.floor(step / steps_per_epoch / recipe.decay_epochs)
     if recipe.schedule == "cosine":
@@ -133,7 +142,9 @@ def lr_factor(recipe: Recipe, step: int, steps_per_epoch: int, epochs: int) -> f
 
 
 def build_scheduler(
-    recipe: Recipe, optimizer: torch.optim.Optimizer, steps_per_epoch: int, epochs: int
+    recipe: Recipe, optimizer: torch.optim.Optimizer, steps_per_epoch: int, epochs: int, warmup_epochs: float
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Stepped once per optimizer step; its state (the step count) is saved for an exact resume."""
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(recipe, s, steps_per_epoch, epochs))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(recipe, s, steps_per_epoch, epochs, warmup_epochs)
+    )
