@@ -7,8 +7,9 @@ writes it with the ``flatbuffers`` runtime against the published schema and mirr
 
 * the metadata flatbuffer (file identifier ``M001``) goes into a model buffer referenced by a ``Model.metadata``
   entry named ``TFLITE_METADATA``; an existing entry is overwritten in place, never duplicated;
-* associated files (``labels.txt``) are appended to the model as an uncompressed zip archive, exactly as
-  ``zipfile`` in append mode produces it; a previous archive is dropped, so re-bundling replaces the labels;
+* associated files (``labels.txt``) are appended to the model as an uncompressed zip archive, as ``zipfile``
+  in append mode produces it (with a fixed timestamp, so a bundle is byte-for-byte reproducible); a previous
+  archive is dropped, so re-bundling replaces the labels;
 * the fields written are those of ``metadata_writers.image_classifier`` (input "image": RGB ImageProperties,
   NormalizationOptions and Stats; output with FeatureProperties, Stats and the labels as TENSOR_AXIS_LABELS);
 * ``min_parser_version`` is "1.0.0": none of the fields used was added after schema 1.0.0 (the official populator
@@ -188,7 +189,9 @@ def populate(model_bytes: bytes, metadata: bytes, files: dict[str, bytes]) -> by
     out.seek(0, io.SEEK_END)
     with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as zf:
         for name, data in files.items():
-            zf.writestr(name, data)
+            entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # fixed: the same bundle, the same bytes
+            entry.external_attr = 0o644 << 16
+            zf.writestr(entry, data, compress_type=zipfile.ZIP_STORED)
     return out.getvalue()
 
 

@@ -110,7 +110,7 @@ def test_edgetpu_m_matches_the_real_efficientnet_edgetpu_m_log(tmp_path):
     res = CliRunner().invoke(
         cli,
         [
-            *("convert", "--model", "edgetpu_m", "--img-size", "32", "--num-classes", "10", "--int8"),
+            *("convert", "--model", "edgetpu_m", "--img-size", "64", "--num-classes", "10", "--int8"),
             *("--int8-io", "uint8", "--calib-samples", "2", "-q", "--out", str(tmp_path)),
         ],
     )
