@@ -13,35 +13,46 @@ from datetime import datetime, timezone
 
 from edgenet import __version__
 
+
+def _num(v, digits: int = 2) -> str:
+    """Fixed decimals, three significant digits below 1 (so a 20 µs model does not read 0.02 everywhere)."""
+    if v is None:
+        return "–"
+    return f"{v:.3g}" if 0 < abs(v) < 1 else f"{v:.{digits}f}"
+
+
+def _runtime(r: dict) -> str:
+    name = r["backend"] + (f"/{r['delegate']}" if r["delegate"] != "none" else "")
+    return name + (f" · {r['device']}" if r["device"] != "cpu" else "")
+
+
+# (header, cell text, is text) — the full table, one row per model file × configuration
 COLUMNS = [
-    ("model", "model"),
-    ("precision", "precision"),
-    ("model_format", "format"),
-    ("backend", "backend"),
-    ("delegate", "delegate"),
-    ("device", "device"),
-    ("machine", "machine"),
-    ("target", "target"),
-    ("threads", "threads"),
-    ("batch", "batch"),
-    ("p50_ms", "p50 ms"),
-    ("p90_ms", "p90 ms"),
-    ("p99_ms", "p99 ms"),
-    ("mean_ms", "mean ms"),
-    ("std_ms", "std ms"),
-    ("min_ms", "min ms"),
-    ("throughput_per_s", "items/s"),
-    ("load_ms", "load ms"),
-    ("first_inference_ms", "first ms"),
-    ("peak_rss_mb", "peak RSS MB"),
-    ("model_bytes", "size MB"),
-    ("top1", "top-1 %"),
-    ("top5", "top-5 %"),
-    ("eval_samples", "eval n"),
-    ("runs", "runs"),
-    ("repeats", "rows"),
-    ("created_at", "measured"),
+    ("model", lambda r: short(r["model"]), True),
+    ("artefact", lambda r: f"{r['model_format']} {r['precision']}", True),
+    ("runtime", _runtime, True),
+    ("machine", lambda r: r["machine"], True),
+    ("target", lambda r: r["target"], True),
+    ("threads", lambda r: str(r["threads"]), False),
+    ("batch", lambda r: str(r["batch"]), False),
+    ("p50 ms", lambda r: _num(r["p50_ms"]), False),
+    ("p90 ms", lambda r: _num(r["p90_ms"]), False),
+    ("p99 ms", lambda r: _num(r["p99_ms"]), False),
+    ("mean ms", lambda r: _num(r["mean_ms"]), False),
+    ("std ms", lambda r: _num(r["std_ms"]), False),
+    ("items/s", lambda r: _num(r["throughput_per_s"], 1), False),
+    ("load ms", lambda r: _num(r["load_ms"], 1), False),
+    ("first ms", lambda r: _num(r["first_inference_ms"]), False),
+    ("peak RSS MB", lambda r: _num(r["peak_rss_mb"], 0), False),
+    ("size MB", lambda r: _num(r["model_bytes"] / 1e6), False),
+    ("top-1 %", lambda r: _num(r["top1"], 1), False),
+    ("top-5 %", lambda r: _num(r["top5"], 1), False),
+    ("eval n", lambda r: "–" if r["eval_samples"] is None else str(r["eval_samples"]), False),
+    ("runs", lambda r: str(r["runs"]), False),
+    ("rows", lambda r: str(r.get("repeats", 1)), False),
+    ("measured", lambda r: r["created_at"][:16].replace("T", " "), True),
 ]
+MARKDOWN_SKIP = {"target", "std ms", "eval n", "rows", "measured"}
 
 
 def short(name: str) -> str:
@@ -55,18 +66,6 @@ def label(row: dict) -> str:
 def latency(row: dict) -> float | None:
     """The figure of merit: p50 (MLPerf single-stream median), the mean where only a mean exists (adb)."""
     return row["p50_ms"] if row.get("p50_ms") is not None else row.get("mean_ms")
-
-
-def _cell(key: str, v) -> str:
-    if v is None:
-        return "–"
-    if key == "model_bytes":
-        return f"{v / 1e6:.2f}"
-    if key == "model":
-        return short(v)
-    if isinstance(v, float):
-        return f"{v:.1f}" if key in ("top1", "top5", "load_ms", "throughput_per_s", "peak_rss_mb") else f"{v:.2f}"
-    return str(v)
 
 
 def _series_key(r: dict) -> tuple:
@@ -87,6 +86,29 @@ def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
             front.append((lat, acc))
             best = acc
     return front
+
+
+def place_labels(ax, points: list[tuple[float, float, str]]) -> None:
+    """Annotate points without overlapping labels: each label takes the first of a few offsets whose box (in
+    display pixels) misses every label already placed."""
+    fig = ax.figure
+    fig.canvas.draw()
+    to_px = ax.transData.transform
+    placed: list[tuple[float, float, float, float]] = []
+    offsets = [(5, 4), (5, -11), (-8, 4), (-8, -11), (5, 15), (5, -22), (-8, 15), (-8, -22), (5, 26), (5, -33)]
+    for x, y, text in sorted(points, key=lambda p: (p[0], p[1])):
+        px, py = to_px((x, y))
+        w, h = 5.6 * len(text) * fig.dpi / 100, 10 * fig.dpi / 100
+        for dx, dy in offsets:
+            ox, oy = dx * fig.dpi / 72, dy * fig.dpi / 72
+            left = px + ox if dx > 0 else px + ox - w
+            box = (left, py + oy, left + w, py + oy + h)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        placed.append(box)
+        ax.annotate(
+            text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8, ha="left" if dx > 0 else "right"
+        )
 
 
 def _png(fig) -> str:
@@ -135,16 +157,25 @@ def fig_accuracy_latency(rows: list[dict]) -> str:
                 label=_series_name(s),
                 zorder=3,
             )
-            for r in sel:
-                ax.annotate(label(r), (latency(r), r["top1"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
         front = pareto([(latency(r), r["top1"]) for r in pts])
-        ax.plot([p[0] for p in front], [p[1] for p in front], "--", color="#999", lw=1, zorder=2, label="Pareto front")
+        ax.plot(
+            [p[0] for p in front],
+            [p[1] for p in front],
+            "--",
+            color="#999",
+            lw=1,
+            zorder=2,
+            drawstyle="steps-post",
+            label="Pareto front",
+        )
         ax.set_xscale("log")
+        ax.margins(x=0.12, y=0.12)
         ax.set_xlabel("p50 latency per image, ms (log)")
         ax.set_ylabel("top-1 %")
         ax.set_title(machine, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
+        place_labels(ax, [(latency(r), r["top1"], label(r)) for r in pts])
     fig.suptitle("Top-1 accuracy vs latency (best thread count, batch 1)")
     return _png(fig)
 
@@ -175,7 +206,7 @@ def fig_threads(rows: list[dict]) -> str:
         ax.set_ylabel("p50 latency, ms (log)")
         ax.set_title(machine, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, ncol=2 if len(lines) > 8 else 1)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.suptitle("Latency by thread count (batch 1)")
     return _png(fig)
 
@@ -202,7 +233,7 @@ def fig_sizes(rows: list[dict]) -> str:
                 xs.append(i + (j - (len(formats) - 1) / 2) * width)
                 ys.append(max(sizes) / 1e6)
         bars = ax.bar(xs, ys, width, label=f)
-        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+        ax.bar_label(bars, labels=[f"{y:.1f}" if y >= 1 else f"{y:.2g}" for y in ys], fontsize=7)
     ax.set_xticks(range(len(models)), models)
     ax.set_ylabel("file size, MB")
     ax.set_title("Size by format")
@@ -227,7 +258,6 @@ border:1px solid #eee} figcaption{color:#555;font-size:12.5px;margin-top:4px}
 th,td{padding:3px 7px;border-bottom:1px solid #eee;text-align:right} th{background:#f5f5f7;position:sticky;top:0}
 td.t,th.t{text-align:left} tr:hover td{background:#fafafa}
 """
-TEXT_COLS = {"model", "precision", "model_format", "backend", "delegate", "device", "machine", "target", "created_at"}
 
 
 def render_html(rows: list[dict], source: str) -> str:
@@ -244,12 +274,10 @@ def render_html(rows: list[dict], source: str) -> str:
         ("Latency by thread count", fig_threads(rows), "p50 latency per inference (batch 1) on CPUs."),
         ("Size by format", fig_sizes(rows), "Bytes of each model file, by format and precision."),
     ]
-    head = "".join(f'<th class="{"t" if k in TEXT_COLS else ""}">{html.escape(h)}</th>' for k, h in COLUMNS)
+    head = "".join(f'<th class="{"t" if text else ""}">{html.escape(h)}</th>' for h, _, text in COLUMNS)
     body = "\n".join(
         "<tr>"
-        + "".join(
-            f'<td class="{"t" if k in TEXT_COLS else ""}">{html.escape(_cell(k, r.get(k)))}</td>' for k, _ in COLUMNS
-        )
+        + "".join(f'<td class="{"t" if text else ""}">{html.escape(cell(r))}</td>' for _, cell, text in COLUMNS)
         + "</tr>"
         for r in rows
     )
@@ -279,14 +307,14 @@ batch &gt; 1) in ms; “rows” counts how many times it was measured.</p>
 
 def render_markdown(rows: list[dict], source: str) -> str:
     rows = _sorted(rows)
-    cols = [c for c in COLUMNS if c[0] not in ("target", "created_at", "repeats", "std_ms", "min_ms")]
+    cols = [c for c in COLUMNS if c[0] not in MARKDOWN_SKIP]
     lines = [
         "# edgenet device benchmarks",
         "",
         f"{len(rows)} configurations from `{source}` (latest measurement of each); latencies in ms per inference.",
         "",
-        "| " + " | ".join(h for _, h in cols) + " |",
-        "|" + "|".join("---" if k in TEXT_COLS else "---:" for k, _ in cols) + "|",
+        "| " + " | ".join(h for h, _, _ in cols) + " |",
+        "|" + "|".join("---" if text else "---:" for _, _, text in cols) + "|",
     ]
-    lines += ["| " + " | ".join(_cell(k, r.get(k)) for k, _ in cols) + " |" for r in rows]
+    lines += ["| " + " | ".join(cell(r) for _, cell, _ in cols) + " |" for r in rows]
     return "\n".join(lines) + "\n"

@@ -83,14 +83,25 @@ def test_torch_fp16_needs_cuda(tiny):
 
 
 @pytest.mark.gpu
-def test_torch_cuda_fp16(tiny):
+def test_torch_cuda_fp32_fp16_batches(tmp_path):
+    """CUDA path: fp32 and fp16 autocast at batch 1 and 8, CUDA-event timing, the GPU named as the machine."""
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA")
-    (r,) = run_benchmarks(
-        [tiny / "torch" / "model.pt"], Plan(device="cuda", precision=("fp16",), **FAST), progress=False
-    )
-    assert r.machine == r.env["gpu"] and r.options["peak_gpu_mb"] > 0 and r.latency_ms.p50 > 0
+    from edgenet.checkpoint import checkpoint_from_model, save_checkpoint
+    from edgenet.models import create_model
+    from edgenet.preprocess import Preprocess
+
+    net = create_model("b0", num_classes=3, width_mult=0.25, depth_mult=0.25, head_channels=64)
+    path = save_checkpoint(tmp_path / "m.pt", checkpoint_from_model(net, preprocess=Preprocess(32)))
+    plan = Plan(device="cuda", precision=("fp32", "fp16"), batch=(1, 8), channels_last=True, **FAST)
+    res = run_benchmarks([path], plan, progress=False)
+    assert [(r.precision, r.batch) for r in res] == [("fp32", 1), ("fp32", 8), ("fp16", 1), ("fp16", 8)]
+    gpu = torch.cuda.get_device_name(0)
+    for r in res:
+        assert r.device == "cuda" and r.machine == r.env["gpu"] == gpu and r.env["cuda"]
+        assert r.options["peak_gpu_mb"] > 0 and len(r.latencies_ms) == 15 and r.latency_ms.p50 > 0
+    assert len({r.config_key for r in res}) == 4
 
 
 def test_peak_rss_belongs_to_the_configuration(tiny):
