@@ -25,6 +25,7 @@ Schema provenance: ``converters/metadata_schema.fbs`` is ``tensorflow_lite_suppo
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,6 +210,9 @@ def write_metadata(src: Path, dest: Path, info: ClassifierMetadata) -> Path:
     meta = build_metadata(info, model.input_details[0].dtype, model.output_details[0].dtype)
     labels = ("\n".join(info.labels) + "\n").encode()
     write_bytes_atomic(dest, populate(src.read_bytes(), meta, {LABELS_FILE: labels}))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(dest, 0o666 & ~umask)  # a model for an app: readable like any file written with open()
     return dest
 
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import zipfile
@@ -160,6 +161,13 @@ def test_existing_metadata_is_replaced_not_duplicated(tmp_path):
     assert read_metadata(second)["version"] == "v2"
     third = write_metadata(second, tmp_path / "c.tflite", v2)
     assert third.read_bytes() == second.read_bytes()  # idempotent
+
+
+def test_written_with_the_usual_permissions(tmp_path):
+    dest = write_metadata(tb.tiny("uint8"), tmp_path / "m.tflite", info())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert dest.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_label_count_must_match_the_model(tmp_path):
