@@ -137,7 +137,8 @@ def _own_verdict(model: TFLiteModel, op: OpInfo) -> tuple[str, str, str] | None:
         return VERSION, f"{op.opcode} version {op.version} is newer than compiler 16 can parse ({src})", ""
     src = model.tensors[op.inputs[0]] if op.inputs and op.inputs[0] >= 0 else None
     if op.opcode == "QUANTIZE" and src is not None and src.dtype.startswith("float"):
-        return LIMITATION, "quantizes a float tensor (runs on the CPU)", FLOAT_INPUT_FIX
+        fix = FLOAT_INPUT_FIX if src.index in model.inputs else FLOAT_MODEL_FIX
+        return LIMITATION, "quantizes a float tensor (runs on the CPU)", fix
     if op.opcode == "DEQUANTIZE":
         at_output = any(o in model.outputs for o in op.outputs)
         return DATA_TYPE, "dequantizes to float", FLOAT_OUTPUT_FIX if at_output else fix_for_unsupported("DEQUANTIZE")
