@@ -251,6 +251,9 @@ class Trainer:
             cfg.data, self.preprocess, cfg.val, cfg.val_split, cfg.augment, cfg.min_crop, cfg.seed
         )
         self.classes = self.data.classes
+        if resume_ckpt is None:  # said once the data checked out
+            res = self.preprocess.resolution
+            self.log(f"{self.model_name}: {self.source} weights, {len(self.classes)} classes, {res} px")
 
         dev = info.device
         self.cuda = dev.type == "cuda"
@@ -327,7 +330,7 @@ class Trainer:
         model = with_config(
             model, drop_path_rate=cfg.drop_path, dropout=cfg.dropout, bn_momentum=recipe.bn_momentum, act=cfg.act
         )
-        self.log(f"{loaded.name}: {loaded.weights} weights, {num_classes} classes, {loaded.preprocess.resolution} px")
+        self.source = loaded.weights
         return model, loaded.name, loaded.preprocess
 
     def _load_train_state(self, ckpt: Checkpoint) -> None:
