@@ -43,13 +43,13 @@ def keras_tflite(calib: np.ndarray, out: Path) -> dict[str, Path]:
     import tensorflow as tf
 
     model = tf.keras.applications.EfficientNetB0(weights=None)
-    fn = tf.function(lambda x: model(x, training=False))
-    cf = fn.get_concrete_function(tf.TensorSpec((1, 224, 224, 3), tf.float32))
+    saved = out / "keras_saved_model"
+    model.export(str(saved), format="tf_saved_model", verbose=False)  # Keras 3's own TFLite route
     paths = {}
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([cf], model)
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
     paths["keras_fp32"] = out / "keras_fp32.tflite"
     paths["keras_fp32"].write_bytes(conv.convert())
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([cf], model)
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([x[None]] for x in calib)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
