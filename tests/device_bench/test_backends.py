@@ -60,12 +60,24 @@ def test_onnxruntime_fixed_batch_and_missing_gpu(tiny):
         run_benchmarks([tiny / "torch" / "model.onnx"], Plan(device="cuda", **FAST), progress=False)
 
 
-def test_torch_cpu_bf16_channels_last(tiny):
-    plan = Plan(backend="torch", precision=("bf16",), channels_last=True, **FAST)
+def test_torch_cpu_channels_last(tiny):
+    plan = Plan(backend="torch", channels_last=True, **FAST)
     (r,) = run_benchmarks([tiny / "torch" / "model.pt"], plan, progress=False)
-    check(r, "torch", "bf16", "float32")
+    check(r, "torch", "fp32", "float32")
     assert r.options["channels_last"] is True and r.backend_version.startswith("2.")
-    assert r.config_key == plan_key(r) != plan_key(r, precision="fp32")
+    assert r.config_key == plan_key(r) != plan_key(r, precision="bf16") != plan_key(r, channels_last=False)
+
+
+def test_torch_autocast_choice():
+    torch = pytest.importorskip("torch")
+    from device_bench.backends.torch import _autocast
+
+    cpu = torch.device("cpu")
+    ctx = _autocast("bf16", cpu)
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16 and ctx.device == "cpu"
+    assert not isinstance(_autocast("fp32", cpu), torch.autocast)
+    with pytest.raises(remote_runner.RunnerError, match="fp16 needs --device cuda"):
+        _autocast("fp16", cpu)
 
 
 def plan_key(r, **change):
