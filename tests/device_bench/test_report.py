@@ -3,6 +3,8 @@
 import base64
 import re
 
+import pytest
+
 from device_bench.bench import EvalOptions, Plan, run_benchmarks
 from device_bench.db import ResultsDB
 from device_bench.report import pareto, render_html, render_markdown
@@ -41,3 +43,30 @@ def test_report_without_accuracy_says_how_to_get_it(tiny, tmp_path):
 def test_pareto_front():
     pts = [(10, 70), (5, 60), (20, 80), (12, 65), (5, 55), (30, 79)]
     assert pareto(pts) == [(5, 60), (10, 70), (20, 80)]
+
+
+def test_adb_rows_without_percentiles_render(tiny, tmp_path):
+    """benchmark_model reports a mean but no percentiles: the row keeps p50 empty and plots at the mean."""
+    from device_bench.bench import make_result
+    from device_bench.modelinfo import inspect_model
+    from device_bench.results import BenchConfig
+
+    info = inspect_model(tiny / "tflite" / "model_int8.tflite")
+    raw = {
+        "latency_summary": {"mean": 55.04, "std": 1.56, "min": 53.08, "max": 60.73},
+        "runs": 50,
+        "load_ms": 18.8,
+        "first_inference_ms": 64.8,
+        "peak_rss_mb": 18.7,
+        "backend_version": "benchmark_model",
+        "env": {"cpu_model": "Google Pixel 7 Tensor G2", "hostname": "R58M"},
+    }
+    r = make_result(info, BenchConfig("tflite", threads=4, delegate="xnnpack", precision="int8"), "adb://R58M", raw)
+    assert r.latency_ms.p50 is None and r.latency_ms.mean == 55.04 and r.runs == 50 and r.latencies_ms == []
+    assert r.machine == "Google Pixel 7 Tensor G2" and r.throughput_per_s == pytest.approx(1000 / 55.04)
+    with ResultsDB(tmp_path / "r.sqlite") as db:
+        db.add_result(db.start_run("adb"), r)
+        rows = db.rows()
+    page = render_html(rows, "r.sqlite")
+    assert page.count("data:image/png;base64,") == 3 and "Google Pixel 7 Tensor G2" in page
+    assert "| 55.04 |" in render_markdown(rows, "r.sqlite")
