@@ -156,7 +156,8 @@ def bench(
         return
     rows = [
         dict(
-            model=r.model_file,
+            model=r.model.removeprefix("efficientnet_"),
+            file=r.model_file,
             prec=r.precision,
             backend=r.backend,
             dev=r.device,
@@ -176,6 +177,7 @@ def bench(
     ]
     cols = [
         ("model", "model"),
+        ("file", "file"),
         ("prec", "prec"),
         ("backend", "backend"),
         ("dev", "device"),

@@ -59,8 +59,10 @@ def test_table_db_and_report(tiny, tmp_path):
     r = run("bench", *models, "--threads", "1,2", "--db", db, "--eval-data", tiny / "eval", "--eval-limit", "6", *FAST)
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
-    assert lines[0].split()[:3] == ["model", "prec", "backend"] and "p50 ms" in lines[0] and "top-1 %" in lines[0]
-    assert sum(ln.startswith("model_") for ln in lines) == 4
+    assert (
+        lines[0].split()[:4] == ["model", "file", "prec", "backend"] and "p50 ms" in lines[0] and "top-1 %" in lines[0]
+    )
+    assert sum(ln.startswith("tiny_keras  model_") for ln in lines) == 4
     assert sqlite3.connect(db).execute("SELECT COUNT(*), COUNT(top1) FROM results").fetchone() == (4, 4)
     html, md = tmp_path / "report.html", tmp_path / "report.md"
     r = run("report", "--db", db, "--out", html, "--markdown", md)
