@@ -52,11 +52,12 @@ def onnx_to_tf(onnx_path: str | Path):
     quiet_tensorflow()
     import onnx2tf
 
+    onnx_path = Path(onnx_path).resolve()  # before the chdir below
     log = io.StringIO()
     with offline_workdir() as tmp, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         try:
             model = onnx2tf.convert(
-                input_onnx_file_path=str(Path(onnx_path).resolve()),
+                input_onnx_file_path=str(onnx_path),
                 output_folder_path=str(tmp / "saved_model"),
                 disable_model_save=True,
                 not_use_onnxsim=True,  # already slimmed by onnxslim at export
