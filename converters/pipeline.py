@@ -61,6 +61,12 @@ class ConvertOptions:
     edgetpu: bool = False
     progress: bool = True
     threads: int | None = None
+    # int8 fidelity (issue 6: converters.accuracy, quantization.fixes)
+    eval_data: Path | None = None
+    keep_float: str | None = None  # "N" (the N worst layers) or "layer,layer"
+    auto_fix: bool = False
+    max_drop: float = 1.0  # accuracy points, for auto_fix
+    latency_budget_ms: float | None = None
 
 
 @dataclass
@@ -92,6 +98,9 @@ class ConvertReport:
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     edgetpu: dict | None = None
+    accuracy: dict | None = None  # {"torch": {"top1", "top5", "n"}, "onnx": ..., "fp32": ..., "int8": ...}
+    agreement: dict | None = None  # {"onnx": top-1 agreement with torch, "fp32": ..., "int8": ...}
+    int8_fix: dict | None = None  # what --keep-float / --auto-fix did (quantization.fixes.Int8Fix)
     total_seconds: float = 0.0
     out: str = ""
 
@@ -136,6 +145,10 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
             raise EdgenetError("--edgetpu needs integer model I/O; use --int8-io uint8 or int8")
     if opts.int8_io not in ("int8", "uint8", "float32"):
         raise EdgenetError(f"--int8-io {opts.int8_io}: choose int8, uint8 or float32")
+    if opts.keep_float or opts.auto_fix:
+        from quantization.fixes import check_fix_options
+
+        check_fix_options(opts, loaded.model)
     report = ConvertReport(
         edgenet_version=__version__,
         model=loaded.name,
@@ -170,6 +183,12 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
             msg = "no weights given: converting the randomly initialised network (pass --checkpoint or --weights)"
             report.warnings.append(msg)
             print(f"WARNING: {msg}", file=sys.stderr)
+        scorer = None
+        if opts.eval_data is not None:  # read before converting: class folders the model lacks fail now, named
+            from converters.accuracy import Scorer, load_eval_set
+
+            es = load_eval_set(opts.eval_data, pre, loaded.classes, loaded.num_classes)
+            scorer = Scorer(es, loaded.model, opts.threads)
 
         # 1. ONNX
         _log(opts, f"[1/3] exporting ONNX (opset {opts.opset}, {res}×{res})")
@@ -190,10 +209,20 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
 
         kinds = ["fp32"] + [k for k in ("fp16", "dynamic", "int8", "int16") if getattr(opts, k)]
         fp32_out = None
+        fixed = None
         for i, kind in enumerate(kinds):
+            if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
+                continue
             _log(opts, f"[3/3] TFLite {kind} ({i + 1}/{len(kinds)})")
             t0 = time.perf_counter()
-            data = to_tflite(fn, trackable, kind, cal.samples, opts.int8_io, opts.progress)
+            if kind == "int8" and (opts.keep_float or opts.auto_fix):
+                from quantization.fixes import int8_for_convert
+
+                fixed = int8_for_convert(fn, trackable, cal, stage, loaded, opts, scorer)
+                data, kind = fixed.data, fixed.kind
+                report.int8_fix = fixed.summary()
+            else:
+                data = to_tflite(fn, trackable, kind, cal.samples, opts.int8_io, opts.progress)
             path = stage / ARTIFACT_FILES[kind]
             path.write_bytes(data)
             seconds = time.perf_counter() - t0 + (graph_seconds if kind == "fp32" else 0.0)
@@ -236,12 +265,18 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
                     full_integer=_full_integer(info) if kind == "int8" else None,
                 )
             )
-            if kind == "int8" and not report.artifacts[-1].full_integer:
+            if fixed is not None and kind == fixed.kind and fixed.warning():
+                report.warnings.append(fixed.warning())
+            elif kind == "int8" and not report.artifacts[-1].full_integer:
                 report.checks.append(Check("int8_full_integer", "True", 0.0, False))
         raise_on_failures("TFLite conversion", report.checks)
 
         if opts.edgetpu:
             report.edgetpu = _edgetpu(stage / ARTIFACT_FILES["int8"], stage, opts)
+        if scorer is not None:
+            _log(opts, f"accuracy of every artefact on {scorer.es.n} images of {opts.eval_data}")
+            files = {"onnx": stage / "model.onnx", **{a.name: stage / a.file for a in report.artifacts}}
+            report.accuracy, report.agreement = scorer.table(files)
         if loaded.classes:
             (stage / "labels.txt").write_text("\n".join(loaded.classes) + "\n", encoding="utf-8")
         report.total_seconds = round(time.perf_counter() - t_start, 3)

@@ -28,6 +28,21 @@ def to_tflite(
     configure: Callable | None = None,
 ) -> bytes:
     """Serialize ``concrete_fn`` as ``kind``; ``calibration`` is NCHW float32 (transposed to NHWC here)."""
+    conv = make_converter(concrete_fn, trackable, kind, calibration, io_dtype, progress)
+    if configure is not None:  # hook for issue 6's fixes (e.g. selective float fallback)
+        configure(conv)
+    return conv.convert()
+
+
+def make_converter(
+    concrete_fn,
+    trackable,
+    kind: str,
+    calibration: np.ndarray | None = None,
+    io_dtype: str = "int8",
+    progress: bool = True,
+):
+    """The configured ``tf.lite.TFLiteConverter`` for ``kind`` (TF's QuantizationDebugger takes it as is)."""
     import tensorflow as tf
 
     if kind not in KINDS:
@@ -54,9 +69,7 @@ def to_tflite(
             io_types = {"int8": tf.int16, "uint8": tf.int16, "float32": tf.float32}
         conv.inference_input_type = io_types[io_dtype]
         conv.inference_output_type = io_types[io_dtype]
-    if configure is not None:  # hook for issue 6's fixes (e.g. selective float fallback)
-        configure(conv)
-    return conv.convert()
+    return conv
 
 
 def _representative(calibration: np.ndarray, progress: bool):

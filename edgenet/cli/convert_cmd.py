@@ -14,6 +14,9 @@ EPILOG = """Examples:
   edgenet convert --model b1 --int8
   edgenet convert --checkpoint runs/b0/best.pt --int8 --int8-io uint8 --calib-data photos/ --out build/b0
   edgenet convert --model lite0 --fp16 --dynamic --json > report.json
+  edgenet convert --checkpoint runs/b0/best.pt --int8 --calib-data imgs/train --eval-data imgs/test \
+      --auto-fix --max-drop 1.0       (tries int8 fixes in order of cost, keeps the first within 1 point)
+  edgenet convert --checkpoint runs/b0/best.pt --int8 --keep-float 3 --calib-data imgs/train
 """
 
 
@@ -48,6 +51,31 @@ EPILOG = """Examples:
     help="Fail if a quantized model's top-1 agreement with fp32 falls below this.",
 )
 @click.option("--edgetpu", is_flag=True, help="Also compile for the Coral Edge TPU (implies --int8).")
+@click.option("--int16-act", is_flag=True, help="Add a 16×8 model: int16 activations, int8 weights (no Edge TPU).")
+@click.option(
+    "--keep-float",
+    metavar="N|LAYER,...",
+    help="Keep the N worst layers (as ranked by edgenet quant-report) or the named ones in float; "
+    "the int8 model is then no longer full-integer.",
+)
+@click.option(
+    "--eval-data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Labelled images DIR/<class>/<image>: adds every artefact's top-1/top-5 and agreement to the report.",
+)
+@click.option(
+    "--auto-fix",
+    is_flag=True,
+    help="Try int8 fixes in order of cost (more calibration, float fallback of the worst layers, 16×8) and keep "
+    "the first within --max-drop on --eval-data.",
+)
+@click.option("--max-drop", type=float, default=1.0, show_default=True, help="Accepted int8 accuracy loss in points.")
+@click.option(
+    "--latency-budget",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MS",
+    help="With --auto-fix: recommend the largest Lite variant estimated to fit this int8 latency (1 thread).",
+)
 @click.option("--no-simplify", is_flag=True, help="Skip onnxslim graph simplification.")
 @click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: build/<model>].")
@@ -63,6 +91,12 @@ def convert(
     parity_samples: int,
     min_agreement: float | None,
     edgetpu: bool,
+    int16_act: bool,
+    keep_float: str | None,
+    eval_data: Path | None,
+    auto_fix: bool,
+    max_drop: float,
+    latency_budget: float | None,
     no_simplify: bool,
     opset: int,
     out: Path | None,
@@ -97,6 +131,12 @@ def convert(
         opset=opset,
         edgetpu=edgetpu,
         progress=not quiet,
+        int16=int16_act,
+        keep_float=keep_float,
+        eval_data=eval_data,
+        auto_fix=auto_fix,
+        max_drop=max_drop,
+        latency_budget_ms=latency_budget,
     )
     report = run(loaded, opts)
     if as_json:
@@ -120,4 +160,8 @@ def convert(
     if report.calibration:
         c = report.calibration
         click.echo(f"calibration: {c['samples']} {c['source']} samples, {c['skipped']} skipped")
+    if report.accuracy or report.int8_fix:
+        from edgenet.cli.quant_report_cmd import print_fidelity
+
+        print_fidelity(report)
     click.echo(f"wrote {opts.out}/ in {report.total_seconds:.1f} s")

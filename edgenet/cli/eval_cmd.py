@@ -13,17 +13,33 @@ EPILOG = """Examples:
 \b
   edgenet eval --checkpoint runs/b0/best.pt --data imgs/test
   edgenet eval --checkpoint runs/b0/best.pt --data imgs/test --out reports/b0-test --json
+  edgenet eval --model-file build/b0/model_int8.tflite --data imgs/test     (any converted .tflite/.onnx)
 
 \b
 Images are preprocessed with the checkpoint's own settings (resolution, resize/crop, mean/std), the ones
 convert puts into the deployed model; labels follow the checkpoint's class names, so the folder may hold a subset
-of the classes. Unreadable images are skipped and counted. Writes metrics.json, confusion.csv and confusion.png
-to --out (default: eval-<data folder> beside the checkpoint).
+of the classes. A converted model (--model-file) reads both from the report.json that convert wrote beside it
+(else pass --mean/--std/--img-size) and runs with its own input type and quantization parameters, so an int8
+model is scored exactly as it will run. Unreadable images are skipped and counted. Writes metrics.json,
+confusion.csv and confusion.png to --out (default: eval-<data folder> beside the checkpoint).
 """
 
 
 @click.command("eval", epilog=EPILOG)
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--model-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A converted .tflite or .onnx (instead of --checkpoint).",
+)
+@click.option(
+    "--mean", callback=lambda c, p, v: _triple(p, v), metavar="R,G,B", help="For a --model-file without report.json."
+)
+@click.option(
+    "--std", callback=lambda c, p, v: _triple(p, v), metavar="R,G,B", help="For a --model-file without report.json."
+)
+@click.option("--img-size", type=click.IntRange(min=32), help="For a --model-file without report.json.")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads of a --model-file's runtime [all].")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True, help="DIR/<class>/<image>.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for metrics and the matrix.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
@@ -32,16 +48,37 @@ to --out (default: eval-<data folder> beside the checkpoint).
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @json_option
 def eval_(
-    checkpoint: Path, data: Path, out: Path | None, batch_size: int, workers: int, device: str, quiet: bool, as_json
+    checkpoint: Path | None,
+    model_file: Path | None,
+    mean,
+    std,
+    img_size: int | None,
+    threads: int | None,
+    data: Path,
+    out: Path | None,
+    batch_size: int,
+    workers: int,
+    device: str,
+    quiet: bool,
+    as_json,
 ) -> None:
     """Evaluate a checkpoint on a folder of labelled images."""
     import json
     from dataclasses import asdict
 
     from edgenet.atomic import publish_dir, staging_dir
+    from edgenet.errors import EdgenetError
     from edgenet.evaluate import evaluate_checkpoint, write_confusion_csv, write_confusion_png
 
-    result = evaluate_checkpoint(checkpoint, data, batch_size, workers, device, progress=not quiet and not as_json)
+    if (checkpoint is None) == (model_file is None):
+        raise EdgenetError("give either --checkpoint FILE or --model-file X.tflite|X.onnx")
+    if model_file is not None:
+        from converters.accuracy import evaluate_artifact
+
+        result = evaluate_artifact(model_file, data, mean, std, img_size, threads, progress=not quiet and not as_json)
+    else:
+        result = evaluate_checkpoint(checkpoint, data, batch_size, workers, device, progress=not quiet and not as_json)
+    checkpoint = checkpoint or model_file
     out = out or checkpoint.parent / f"eval-{data.resolve().name}"
     with staging_dir(out) as tmp:
         (tmp / "metrics.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
@@ -65,3 +102,16 @@ def eval_(
     ]
     print_table(rows, [("cls", "class"), ("n", "images"), ("acc", "top-1")])
     click.echo(f"wrote {out}/metrics.json, confusion.csv, confusion.png")
+
+
+def _triple(param, value: str | None) -> tuple[float, float, float] | None:
+    """``"0.5,0.5,0.5"`` → (0.5, 0.5, 0.5) for --mean/--std."""
+    if value is None:
+        return None
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3:
+        raise click.BadParameter(f"{value!r}: give three comma-separated numbers, e.g. 0.485,0.456,0.406")
+    return parts

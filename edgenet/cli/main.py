@@ -22,6 +22,7 @@ COMMANDS = {
     "import-weights": "edgenet.cli.import_cmd:import_weights",
     "train": "edgenet.cli.train_cmd:train",
     "eval": "edgenet.cli.eval_cmd:eval_",
+    "quant-report": "edgenet.cli.quant_report_cmd:quant_report",
 }
 
 

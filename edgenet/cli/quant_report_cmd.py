@@ -1,0 +1,156 @@
+"""``edgenet quant-report``: per-layer int8 error, ranked and named after the EfficientNet layer it belongs to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgenet.cli.options import emit_json, json_option, model_options, print_table
+
+EPILOG = """Examples:
+
+\b
+  edgenet quant-report --checkpoint runs/b0/best.pt --calib-data imgs/train --out reports/b0-int8
+  edgenet quant-report --checkpoint runs/b0/best.pt --calib-data imgs/train --eval-data imgs/test --top 5
+
+\b
+Each quantized tensor's own error (TF's QuantizationDebugger: float and int8 ops fed the same input):
+SQNR of the whole tensor, median SQNR over its channels (catches a per-tensor scale that crushes most channels),
+RMS error in quantization steps (≈0.29 is pure rounding; more means clipping). Writes layers.csv,
+error_by_depth.png and report.json to --out. Fix the worst layers with `edgenet convert --keep-float N`.
+"""
+
+
+@click.command("quant-report", epilog=EPILOG)
+@model_options
+@click.option(
+    "--calib-data",
+    type=click.Path(path_type=Path),
+    help="Representative images (any depth), as for convert. Without it, generated images (with a warning).",
+)
+@click.option("--calib-samples", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Calibration images the debugger runs through the float and int8 layers.",
+)
+@click.option(
+    "--eval-data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Labelled images DIR/<class>/<image>: adds fp32 vs int8 top-1 and agreement.",
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: build/<model>/quant-report].")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Rows of the table.")
+@click.option(
+    "--latency-budget",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MS",
+    help="Recommend the largest Lite variant estimated to fit this int8 latency (1 thread).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@json_option
+def quant_report(
+    calib_data: Path | None,
+    calib_samples: int,
+    samples: int,
+    eval_data: Path | None,
+    out: Path | None,
+    top: int,
+    latency_budget: float | None,
+    quiet: bool,
+    as_json: bool,
+    **model_kw,
+) -> None:
+    """Rank the layers int8 quantization hurts most, with their stage/block, and suggest fixes."""
+    from converters.tflite import quiet_tensorflow
+
+    quiet_tensorflow()
+    from edgenet.cli.options import load_from_options
+    from quantization.error_report import quant_report as run
+
+    loaded = load_from_options(**model_kw)
+    out = out or Path("build") / loaded.name.replace(":", "_") / "quant-report"
+    report = run(loaded, out, calib_data, calib_samples, samples, eval_data, top, latency_budget, not quiet)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    click.echo(
+        f"{report.model} @ {report.resolution}px ({report.act}), {len(report.layers)} quantized tensors, "
+        f"{report.debug_samples} debug images; worst {min(top, len(report.layers))}:"
+    )
+    print_table([_row(e) for e in report.layers[:top]], COLUMNS)
+    if report.accuracy:
+        a = report.accuracy
+        click.echo(
+            f"top-1 fp32 {a['fp32']['top1']:.4f}, int8 {a['int8']['top1']:.4f} (drop {report.drop:g} points), "
+            f"agreement {report.agreement:.1%} on {a['int8']['n']} images"
+        )
+    click.echo(f"int8 latency here: {report.int8_ms:.2f} ms (1 thread)")
+    for s in report.suggestions:
+        click.echo(f"- {s}")
+    click.echo(f"wrote {out}/{{{','.join(report.files)}}}")
+
+
+COLUMNS = [
+    ("rank", "#"),
+    ("layer", "layer"),
+    ("where", "stage/block"),
+    ("op", "op"),
+    ("sqnr", "SQNR dB"),
+    ("ch", "chan. SQNR dB"),
+    ("rmse", "RMSE/scale"),
+]
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _row(e) -> dict:
+    where = f"{e.stage}/{e.block}" if e.stage is not None else "-"
+    return dict(
+        rank=e.rank,
+        layer=e.layer,
+        where=where,
+        op=e.op,
+        sqnr=_fmt(e.sqnr_db, ".1f"),
+        ch=_fmt(e.channel_sqnr_db, ".1f"),
+        rmse=_fmt(e.rmse_over_scale, ".2f"),
+    )
+
+
+def print_fidelity(report) -> None:
+    """``edgenet convert``'s accuracy table (``--eval-data``) and what ``--keep-float``/``--auto-fix`` did."""
+    if report.accuracy:
+        n = report.accuracy["torch"]["n"]
+        ref = report.accuracy["torch"]["top1"]
+        rows = [
+            dict(
+                name=name,
+                top1=f"{m['top1']:.4f}",
+                top5=f"{m['top5']:.4f}",
+                drop=f"{100 * (ref - m['top1']):+.2f}" if name != "torch" else "-",
+                agree="-" if name == "torch" else f"{report.agreement[name]:.1%}",
+            )
+            for name, m in report.accuracy.items()
+        ]
+        click.echo(f"accuracy on {n} images:")
+        print_table(
+            rows, [("name", "model"), ("top1", "top-1"), ("top5", "top-5"), ("drop", "drop (pts)"), ("agree", "agree")]
+        )
+    fix = report.int8_fix
+    if fix:
+        for a in fix["attempts"]:
+            mark = "kept" if a["accepted"] else "    "
+            click.echo(
+                f"{mark} auto-fix {a['fix']}: top-1 {a['top1']:.4f} (drop {a['drop']:g} pts), "
+                f"agreement {a['agreement']:.1%}, {a['seconds']:.1f} s"
+            )
+        if fix["kept_float"]:
+            readers = f" and their readers {', '.join(fix['float_readers'])}" if fix["float_readers"] else ""
+            click.echo(f"kept in float: {', '.join(fix['kept_float'])}{readers}: no longer full-integer (no Edge TPU)")
+        elif fix["kind"] == "int16":
+            click.echo("16×8 (int16 activations) written as model_int16x8.tflite: not full-integer int8 (no Edge TPU)")

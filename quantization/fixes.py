@@ -1,0 +1,428 @@
+"""Fixes for int8 accuracy, each built with TensorFlow's own quantizer and each measured.
+
+- **selective float fallback** (``--keep-float N|LAYER,...``): the named layers' output tensors stay float. The
+  calibrated model is quantized by TF's MLIR quantizer — the very call ``TFLiteConverter`` makes after calibration
+  — with those nodes on its denylist. A kept tensor is also *read* in float: its consumers join the denylist,
+  because a float tensor read by an int8 op is re-quantized with the same range that hurt it. The result is no
+  longer full-integer (Edge TPUs and microcontrollers reject it).
+- **calibration**: more representative samples. TFLite's converter measures plain min/max ranges; it offers no
+  other calibration statistic on this path, so the sample count is the knob.
+- **16×8** (``--int16-act``): int16 activations, int8 weights (TF's own mode; no Edge TPU, slower CPU kernels).
+- **activation swap** and **a Lite variant** need training or another architecture: they are recommended, with
+  numbers, when nothing cheaper meets the bound (see :func:`recommendations`).
+
+:func:`try_fixes` tries them in order of deployment cost — full-integer first, then the fewest float layers, then
+16×8 — and keeps the first whose accuracy drop on the user's labelled data meets ``--max-drop``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from converters.tflite_model import TFLiteModel
+from edgenet.errors import EdgenetError, VerificationError
+from quantization.debugger import LayerError
+from quantization.layer_names import Location
+
+KEEP_FLOAT_STEPS = (1, 2, 4, 8)  # --auto-fix: float fallback of the N worst layers, smallest N first
+
+
+def quantize(calibrated: bytes, io_dtype: str = "int8", float_tensors: Sequence[str] = ()) -> bytes:
+    """Quantize a calibrated model with TF's MLIR quantizer, keeping ``float_tensors`` (op outputs) in float.
+
+    Without a denylist this is exactly what ``TFLiteConverter.convert()`` does after calibration.
+    """
+    import tensorflow as tf
+    from tensorflow.lite.python import convert
+
+    io = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[io_dtype]
+    return convert.mlir_quantize(
+        calibrated, input_data_type=io, output_data_type=io, denylisted_nodes=list(float_tensors) or None
+    )
+
+
+def layer_labels(layers: Sequence[LayerError]) -> list[str]:
+    """Distinct layer labels in execution order (what ``--keep-float`` accepts)."""
+    seen: dict[str, None] = {}
+    for e in sorted(layers, key=lambda e: e.depth):
+        seen.setdefault(e.layer, None)
+    return list(seen)
+
+
+def worst_layers(layers: Sequence[LayerError], n: int) -> list[str]:
+    """The labels of the ``n`` worst-ranked layers (a layer with several bad tensors counts once)."""
+    out: list[str] = []
+    for e in layers:  # ranked, worst first
+        if e.layer not in out and e.layer != "?":
+            out.append(e.layer)
+        if len(out) == n:
+            break
+    return out
+
+
+def parse_keep_float(spec: str, layers: Sequence[LayerError]) -> list[str]:
+    """``"3"`` → the 3 worst layers; ``"stages.6.0.project,head"`` → those layers (a block or stage prefix such as
+    ``stages.6.0`` selects all its layers; a raw TFLite tensor name also works). Unknown names are an error that
+    lists the valid ones."""
+    spec = spec.strip()
+    if spec.isdigit():
+        if int(spec) < 1:
+            raise EdgenetError("--keep-float 0: give a positive number of layers or layer names")
+        return worst_layers(layers, int(spec))
+    labels = layer_labels(layers)
+    tensors = {e.tensor: e.layer for e in layers}
+    chosen: list[str] = []
+    unknown = []
+    for name in (n.strip() for n in spec.split(",") if n.strip()):
+        hits = [lab for lab in labels if lab == name or lab.startswith(name + ".")]
+        if name in tensors:
+            hits = [tensors[name]]
+        if not hits:
+            unknown.append(name)
+        chosen += [h for h in hits if h not in chosen]
+    if unknown:
+        raise EdgenetError(
+            f"--keep-float: no layer named {', '.join(unknown)}; valid layers: {', '.join(labels)} "
+            "(or a number N for the N worst)"
+        )
+    return chosen
+
+
+def float_tensors(labels: Sequence[str], info: TFLiteModel, locations: dict[str, Location]) -> list[str]:
+    """Op outputs to keep float for ``labels``: every output of those layers plus the outputs of their readers."""
+    produced = {t for op in info.ops for t in op.outputs}
+    kept = [t for t in produced if locations.get(info.tensors[t].name, Location("?")).layer in labels]
+    readers = {t for op in info.ops if any(i in kept for i in op.inputs) for t in op.outputs}
+    return sorted({info.tensors[t].name for t in (*kept, *readers) if info.tensors[t].dtype.startswith("float")})
+
+
+def readers_of(labels: Sequence[str], tensors: Sequence[str], locations: dict[str, Location]) -> list[str]:
+    """Layers that run in float only because they read a kept tensor (reported beside the kept ones)."""
+    extra = {locations[t].layer for t in tensors if t in locations} - set(labels)
+    return sorted(extra)
+
+
+@dataclass
+class FixAttempt:
+    fix: str  # "none", "calibration:400", "keep-float:2", "int16-act"
+    full_integer: bool
+    kept_float: list[str] = field(default_factory=list)
+    top1: float | None = None
+    drop: float | None = None  # accuracy points below the float model
+    agreement: float | None = None  # top-1 agreement with the float model
+    seconds: float = 0.0
+    accepted: bool = False
+
+
+@dataclass
+class Candidate:
+    fix: str
+    full_integer: bool
+    build: Callable[[], bytes]
+    kind: str = "int8"  # "int16" for the 16×8 model
+    kept_float: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FixOutcome:
+    data: bytes
+    kind: str
+    fix: str
+    full_integer: bool
+    kept_float: list[str]
+    attempts: list[FixAttempt]
+
+
+Evaluate = Callable[[bytes], tuple[float, float]]  # model bytes -> (top-1, top-1 agreement with float)
+
+
+def try_fixes(candidates: Iterator[Candidate], evaluate: Evaluate, reference_top1: float, max_drop: float):
+    """Build and score candidates in order; stop at the first whose drop (points) is ≤ ``max_drop``.
+
+    Returns ``(outcome or None, attempts)``; later candidates are never built.
+    """
+    attempts: list[FixAttempt] = []
+    for c in candidates:
+        t0 = time.perf_counter()
+        data = c.build()
+        top1, agreement = evaluate(data)
+        drop = round(100 * (reference_top1 - top1), 2)
+        a = FixAttempt(c.fix, c.full_integer, c.kept_float, top1, drop, agreement, round(time.perf_counter() - t0, 2))
+        attempts.append(a)
+        if drop <= max_drop:
+            a.accepted = True
+            return FixOutcome(data, c.kind, c.fix, c.full_integer, c.kept_float, attempts), attempts
+    return None, attempts
+
+
+def no_fix_error(attempts: Sequence[FixAttempt], max_drop: float, advice: Sequence[str]) -> VerificationError:
+    """One line: what was tried, the best drop reached, and what to do next."""
+    tried = ", ".join(f"{a.fix} −{a.drop:g}" for a in attempts)
+    best = min(attempts, key=lambda a: a.drop if a.drop is not None else np.inf)
+    more = f"; {' '.join(advice)}" if advice else ""
+    return VerificationError(
+        f"--auto-fix: no fix keeps the int8 drop within {max_drop:g} points (tried {tried}; best {best.fix} "
+        f"−{best.drop:g}){more}; or raise --max-drop"
+    )
+
+
+def tflite_latency_ms(data: bytes, resolution: int, runs: int = 30, threads: int = 1) -> float:
+    """Median single-image latency of a model on this CPU (a relative measure for recommendations)."""
+    from converters.runtime import tflite_interpreter_class
+
+    cls, _ = tflite_interpreter_class()
+    interp = cls(model_content=data, num_threads=threads)
+    interp.allocate_tensors()
+    d = interp.get_input_details()[0]
+    interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+    for _ in range(3):
+        interp.invoke()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        interp.invoke()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times) * 1e3)
+
+
+def recommendations(
+    model: str, act: str, resolution: int, num_classes: int, int8_ms: float | None, budget_ms: float | None
+) -> list[str]:
+    """What to do when post-training fixes are not enough: the Lite recipe (activation swap, or a Lite variant).
+
+    A Lite variant's latency is estimated from this model's measured int8 latency scaled by the MAC ratio at the
+    same resolution (Lite also drops squeeze-excite and SiLU, which cost int8 more than their MACs, so the estimate
+    errs on the slow side).
+    """
+    from edgenet.profile import profile_variant
+
+    advice = []
+    if act == "silu":
+        advice.append(
+            "SiLU+squeeze-excite is the int8-hostile part of EfficientNet: fine-tune with ReLU6 "
+            "(`edgenet train --checkpoint CKPT --act relu6 --epochs 5`) and convert again."
+        )
+    if "lite" in model or int8_ms is None:
+        return advice
+    own = profile_variant(model, num_classes, resolution).macs
+    fits = []
+    for lite in ("lite0", "lite1", "lite2", "lite3", "lite4"):
+        est = int8_ms * profile_variant(lite, num_classes, resolution).macs / own
+        if budget_ms is None or est <= budget_ms:
+            fits.append((lite, est))
+    if fits:
+        lite, est = fits[-1] if budget_ms is not None else fits[0]
+        budget = f" within your {budget_ms:g} ms budget" if budget_ms is not None else ""
+        advice.append(
+            f"Or train efficientnet_{lite} (ReLU6, no squeeze-excite; built for int8): estimated {est:.2f} ms vs "
+            f"{int8_ms:.2f} ms measured for this int8 model at 1 thread{budget}."
+        )
+    return advice
+
+
+@dataclass
+class Int8Fix:
+    """What ``convert --keep-float/--auto-fix`` did; serialized into report.json as ``int8_fix``."""
+
+    fix: str  # "keep-float", "none", "calibration:400", "keep-float:2", "int16-act"
+    kind: str  # artefact kind written: "int8", or "int16" when 16×8 was the fix
+    full_integer: bool
+    kept_float: list[str]  # layers kept float (as named by quant-report)
+    float_readers: list[str]  # layers that run float only because they read a kept tensor
+    worst_layers: list[dict]  # the report's top rows, the fixes' targets
+    attempts: list[FixAttempt] = field(default_factory=list)
+    max_drop: float | None = None
+    data: bytes = field(default=b"", repr=False)
+
+    def warning(self) -> str:
+        """What the user must know about the artefact ("" when it is a plain full-integer model)."""
+        if self.kind == "int16":
+            return (
+                "int8: --auto-fix chose 16×8 (int16 activations), written as model_int16x8.tflite instead of "
+                "model_int8.tflite; not full-integer int8 (no Edge TPU)"
+            )
+        if self.kept_float:
+            readers = f" (and their readers {', '.join(self.float_readers)})" if self.float_readers else ""
+            return (
+                f"int8: {', '.join(self.kept_float)}{readers} kept in float: the model is no longer full-integer "
+                "(Edge TPUs and microcontrollers need full-integer)"
+            )
+        return ""
+
+    def summary(self) -> dict:
+        from dataclasses import asdict
+
+        d = asdict(self)
+        d.pop("data")
+        return d
+
+
+def int8_with_fixes(
+    concrete_fn,
+    trackable,
+    calibration: np.ndarray,
+    fp32_path,
+    onnx_path,
+    io_dtype: str,
+    keep_float: str | None = None,
+    auto_fix: bool = False,
+    max_drop: float = 1.0,
+    full_integer_only: bool = False,
+    scorer=None,
+    more_calibration: Callable[[], np.ndarray | None] | None = None,
+    advice: Callable[[bytes], list[str]] | None = None,
+    progress: bool = True,
+) -> Int8Fix:
+    """The int8 artefact with ``--keep-float`` applied, or the first ``--auto-fix`` candidate within ``max_drop``.
+
+    ``scorer`` (a :class:`converters.accuracy.Scorer`) measures candidates; ``more_calibration`` returns a larger
+    calibration set (or None when the folder holds no more images); ``advice(int8_bytes)`` says what to do when no
+    candidate is good enough.
+    """
+    from quantization.error_report import analyse
+    from quantization.ptq import to_tflite
+
+    a = analyse(concrete_fn, trackable, fp32_path, onnx_path, calibration, io_dtype=io_dtype, progress=progress)
+    top = [
+        {k: getattr(e, k) for k in ("rank", "layer", "op", "sqnr_db", "channel_sqnr_db", "rmse_over_scale")}
+        for e in a.layers[:5]
+    ]
+
+    def keep(labels: list[str]) -> bytes:
+        return quantize(a.calibrated, io_dtype, float_tensors(labels, a.fp32, a.locations))
+
+    def readers(labels: list[str]) -> list[str]:
+        return readers_of(labels, float_tensors(labels, a.fp32, a.locations), a.locations)
+
+    if keep_float:
+        labels = parse_keep_float(keep_float, a.layers)
+        return Int8Fix("keep-float", "int8", False, labels, readers(labels), top, data=keep(labels))
+
+    def candidates() -> Iterator[Candidate]:
+        yield Candidate("none", True, lambda: quantize(a.calibrated, io_dtype))
+        more = more_calibration() if more_calibration else None
+        if more is not None:
+            yield Candidate(
+                f"calibration:{len(more)}",
+                True,
+                lambda: to_tflite(concrete_fn, trackable, "int8", more, io_dtype, progress),
+            )
+        if full_integer_only:
+            return
+        for n in KEEP_FLOAT_STEPS:
+            labels = worst_layers(a.layers, n)
+            if len(labels) < n:
+                break
+            yield Candidate(f"keep-float:{n}", False, lambda labels=labels: keep(labels), kept_float=labels)
+        yield Candidate(
+            "int16-act",
+            False,
+            lambda: to_tflite(concrete_fn, trackable, "int16", calibration, io_dtype, progress),
+            "int16",
+        )
+
+    outcome, attempts = try_fixes(candidates(), scorer.model_bytes, scorer.torch.top1, max_drop)
+    if outcome is None:
+        raise no_fix_error(attempts, max_drop, advice(quantize(a.calibrated, io_dtype)) if advice else [])
+    labels = outcome.kept_float
+    return Int8Fix(
+        outcome.fix,
+        outcome.kind,
+        outcome.full_integer,
+        labels,
+        readers(labels) if labels else [],
+        top,
+        attempts,
+        max_drop,
+        outcome.data,
+    )
+
+
+def model_layers(model) -> list[str]:
+    """Layer labels of a PyTorch EfficientNet, as quant-report names them (stem, stages.i.j.part, …, classifier)."""
+    labels, residual = [], None
+    for name, module in model.named_modules():
+        parts = name.split(".")
+        if parts[0] == "stages" and len(parts) == 3:  # a new block: its residual add comes after its parts
+            if residual:
+                labels.append(residual)
+            residual = f"{name}.residual" if getattr(module, "has_skip", False) else None
+        elif (parts[0] == "stages" and len(parts) == 4) or (
+            len(parts) == 1 and name not in ("", "stages") and type(module).__name__ != "Dropout"
+        ):
+            if len(parts) == 1 and residual:
+                labels.append(residual)
+                residual = None
+            labels.append(name)
+    return labels
+
+
+def check_keep_float_names(spec: str, model) -> None:
+    """Reject unknown ``--keep-float`` names at once (before minutes of conversion), listing the valid ones."""
+    if spec.strip().isdigit():
+        return
+    labels = model_layers(model)
+    unknown = [
+        n.strip()
+        for n in spec.split(",")
+        if n.strip() and not any(lab == n.strip() or lab.startswith(n.strip() + ".") for lab in labels)
+    ]
+    if unknown:
+        raise EdgenetError(
+            f"--keep-float: no layer named {', '.join(unknown)}; valid layers: {', '.join(labels)} "
+            "(or a number N for the N worst)"
+        )
+
+
+def check_fix_options(opts, model=None) -> None:
+    """Validate convert's fix options before any work (they imply ``--int8``)."""
+    if opts.keep_float and opts.auto_fix:
+        raise EdgenetError("give either --keep-float or --auto-fix (which tries float fallback itself), not both")
+    if opts.auto_fix and opts.eval_data is None:
+        raise EdgenetError("--auto-fix measures each fix's accuracy: pass labelled images with --eval-data DIR")
+    if opts.keep_float and opts.edgetpu:
+        raise EdgenetError("--keep-float leaves float layers, which the Edge TPU cannot run; drop one of them")
+    if opts.max_drop < 0:
+        raise EdgenetError(f"--max-drop {opts.max_drop:g}: give the accepted accuracy loss in points (e.g. 1.0)")
+    if opts.keep_float and model is not None:
+        check_keep_float_names(opts.keep_float, model)
+    opts.int8 = True
+
+
+def int8_for_convert(concrete_fn, trackable, cal, stage, loaded, opts, scorer) -> Int8Fix:
+    """:func:`int8_with_fixes` with ``edgenet convert``'s options and staged files."""
+    from quantization import calibration as calib
+
+    def more_calibration() -> np.ndarray | None:
+        if cal.source != "dir":
+            return None
+        more = calib.from_folder(opts.calib_data, loaded.preprocess, 4 * opts.calib_samples, progress=opts.progress)
+        return more.samples if len(more.samples) > len(cal.samples) else None
+
+    def advice(int8: bytes) -> list[str]:
+        ms = tflite_latency_ms(int8, loaded.preprocess.resolution)
+        cfg = loaded.model.config
+        return recommendations(
+            loaded.name, cfg.act, loaded.preprocess.resolution, cfg.num_classes, ms, opts.latency_budget_ms
+        )
+
+    return int8_with_fixes(
+        concrete_fn,
+        trackable,
+        cal.samples,
+        stage / "model_fp32.tflite",
+        stage / "model.onnx",
+        opts.int8_io,
+        keep_float=opts.keep_float,
+        auto_fix=opts.auto_fix,
+        max_drop=opts.max_drop,
+        full_integer_only=opts.edgetpu,
+        scorer=scorer,
+        more_calibration=more_calibration,
+        advice=advice,
+        progress=opts.progress,
+    )
