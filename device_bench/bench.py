@@ -200,8 +200,11 @@ def run_benchmarks(
 
 def _eval_inputs(info: ModelInfo, cfg: BenchConfig, opts: EvalOptions, out: Path, progress: bool):
     pre = resolve_preprocess(info, opts.mean, opts.std, opts.img_size)
-    outputs = len(info.labels) if info.labels else None
-    items = list_labeled_images(opts.data, info.labels, outputs, opts.limit)
+    if info.labels and info.num_outputs and len(info.labels) != info.num_outputs:
+        raise EdgenetError(
+            f"{info.path}: labels.txt names {len(info.labels)} classes but the model has {info.num_outputs} outputs"
+        )
+    items = list_labeled_images(opts.data, info.labels, info.num_outputs, opts.limit)
     convert = backend_module(cfg.backend).input_converter(info)
     layout = "NCHW" if cfg.backend == "torch" else info.layout
     ev = build_eval_set(items, pre, layout, convert, out, progress)

@@ -54,16 +54,16 @@ def list_labeled_images(root: Path, labels: list[str] | None, num_outputs: int |
     if not classes:
         raise EdgenetError(f"--eval-data {root}: no class folders (expected DIR/<class>/<image>)")
     if labels is None:
+        if num_outputs and len(classes) != num_outputs:
+            raise EdgenetError(
+                f"--eval-data {root}: {len(classes)} class folders but the model has {num_outputs} outputs, and no "
+                "labels.txt beside it says which output is which class"
+            )
         print(
             f"warning: no labels.txt beside the model; assuming its outputs are the sorted folder names of {root}",
             file=sys.stderr,
         )
         labels = classes
-        if num_outputs and len(classes) != num_outputs:
-            raise EdgenetError(
-                f"--eval-data {root}: {len(classes)} class folders but the model has {num_outputs} "
-                "outputs; put labels.txt beside the model"
-            )
     index = {name: i for i, name in enumerate(labels)}
     unknown = [c for c in classes if c not in index]
     if unknown:
@@ -96,7 +96,9 @@ def build_eval_set(
 
     mm, targets, skipped = None, [], 0
     partial = out.with_name(out.name + ".partial.npy")
-    for path, label in tqdm(items, desc="eval images", unit="img", file=sys.stderr, disable=not progress):
+    for path, label in tqdm(
+        items, desc="eval images", unit="img", file=sys.stderr, disable=not progress, mininterval=1
+    ):
         try:
             x = pre.to_array(pre.load_rgb(path), layout="NCHW" if layout == "NCHW" else "NHWC")
         except (OSError, ValueError, SyntaxError):

@@ -32,6 +32,7 @@ class ModelInfo:
     preprocess: Preprocess | None  # from report.json or the checkpoint; None when nothing says
     labels: list[str] | None
     ops: dict[str, int] | None = None  # TFLite op counts (Edge TPU check)
+    num_outputs: int | None = None  # size of the (first) output's last dimension: the number of classes
 
     @property
     def resolution(self) -> int | None:
@@ -134,6 +135,7 @@ def inspect_model(path: str | Path) -> ModelInfo:
             "NCHW",
             ck.preprocess,
             ck.classes,
+            num_outputs=ck.num_classes,
         )
     report, labels = _sidecars(path)
     name = str(report.get("model") or path.stem)
@@ -145,8 +147,21 @@ def inspect_model(path: str | Path) -> ModelInfo:
         dtype = t.dtype
         prec = _precision_from(path, report, "int8" if dtype in ("int8", "uint8") else "fp32")
         layout = "NCHW" if len(t.shape) == 4 and t.shape[1] == 3 and t.shape[3] != 3 else "NHWC"
+        out = tm.output_details[0].shape
         return ModelInfo(
-            path, fmt, digest, size, name, prec, t.shape, dtype, layout, _preprocess_from(report), labels, tm.op_counts
+            path,
+            fmt,
+            digest,
+            size,
+            name,
+            prec,
+            t.shape,
+            dtype,
+            layout,
+            _preprocess_from(report),
+            labels,
+            tm.op_counts,
+            num_outputs=int(out[-1]) if out else None,
         )
     import onnx
     from onnx import helper
@@ -159,4 +174,19 @@ def inspect_model(path: str | Path) -> ModelInfo:
     dtype = str(helper.tensor_dtype_to_np_dtype(tt.elem_type))
     layout = "NHWC" if len(shape) == 4 and shape[3] == 3 and shape[1] != 3 else "NCHW"
     prec = _precision_from(path, report, "fp32")
-    return ModelInfo(path, fmt, digest, size, name, prec, shape, dtype, layout, _preprocess_from(report), labels)
+    odims = m.graph.output[0].type.tensor_type.shape.dim
+    n_out = odims[-1].dim_value if odims and odims[-1].HasField("dim_value") else None
+    return ModelInfo(
+        path,
+        fmt,
+        digest,
+        size,
+        name,
+        prec,
+        shape,
+        dtype,
+        layout,
+        _preprocess_from(report),
+        labels,
+        num_outputs=n_out,
+    )

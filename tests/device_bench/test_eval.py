@@ -109,3 +109,19 @@ def test_balanced_limit_and_unreadable_images_are_skipped(tiny, tmp_path):
 
 def test_accuracy_maths():
     assert accuracy([[1, 0, 2], [2, 1, 0], [0, 2, 1]], np.array([1, 1, 1])) == (pytest.approx(100 / 3), 100.0)
+
+
+def test_class_count_must_match_the_model(tiny, tmp_path):
+    """Without labels.txt, folder count must equal the model's outputs; with it, its length must."""
+    bare = tmp_path / "m" / "model.tflite"
+    bare.parent.mkdir()
+    shutil.copy(tiny / "tflite" / "model_fp32.tflite", bare)
+    shutil.copy(tiny / "tflite" / "report.json", bare.parent)
+    two = tmp_path / "two"
+    for c in ("airplane", "bird"):
+        shutil.copytree(tiny / "eval" / c, two / c)
+    with pytest.raises(EdgenetError, match="2 class folders but the model has 3 outputs"):
+        run_benchmarks([bare], Plan(**FAST), eval_opts=EvalOptions(two), progress=False)
+    (bare.parent / "labels.txt").write_text("airplane\nbird\n")
+    with pytest.raises(EdgenetError, match=r"labels\.txt names 2 classes but the model has 3 outputs"):
+        run_benchmarks([bare], Plan(**FAST), eval_opts=EvalOptions(two), progress=False)
