@@ -14,92 +14,29 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
-import signal
 import sys
-import threading
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 
 from edgenet.atomic import write_text_atomic
-from edgenet.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from edgenet.checkpoint import Checkpoint, save_checkpoint
 from edgenet.data import build_train_data, collate, eval_loader, numpy_batches, scan_class_folders, seed_for
 from edgenet.errors import EdgenetError
 from edgenet.evaluate import EvalResult, evaluate, torch_predict
-from edgenet.models import EfficientNet, get_variant
+from edgenet.models import EfficientNet
 from edgenet.preprocess import Preprocess
 from edgenet.training import distributed
+from edgenet.training.config import TrainConfig, TrainResult, resume_config
 from edgenet.training.ema import create_ema
 from edgenet.training.recipes import build_optimizer, build_scheduler, default_warmup, get_recipe, scaled_lr
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run; saved in ``last.pt`` so that ``--resume`` needs only the run folder."""
-
-    data: str | None = None
-    out: str = "runs/train"
-    # the network: a registry name, or initial weights (an edgenet checkpoint, a peer's state dict, --pretrained)
-    model: str | None = None
-    checkpoint: str | None = None
-    weights: str | None = None
-    weights_format: str = "auto"
-    pretrained: str | None = None  # "" means --model's own ImageNet weights
-    phi: float | None = None
-    num_classes: int | None = None  # only checked: the class folders decide
-    img_size: int | None = None
-    act: str | None = None  # swap the activation (relu6, hardswish, …); weights load since activations have none
-    val: str | None = None
-    val_split: float = 0.1
-    epochs: int = 10
-    batch_size: int = 64  # per process; the learning rate is scaled with batch_size × processes
-    lr: float | None = None  # None: the recipe's, scaled with the batch
-    recipe: str | None = None  # None: "finetune" when starting from weights, else "paper"
-    freeze_backbone: bool = False
-    augment: str | None = None  # None: the recipe's
-    min_crop: float = 0.08  # smallest area fraction of RandomResizedCrop
-    warmup_epochs: float | None = None  # None: the recipe's, at most a tenth of the run
-    label_smoothing: float | None = None  # None: the recipe's
-    drop_path: float | None = None  # stochastic depth rate; None: the recipe's
-    dropout: float | None = None  # before the classifier; None: the variant's
-    ema: bool | None = None  # None: the recipe's
-    seed: int = 0
-    # how, not what: these may change on --resume
-    resume: bool = False
-    workers: int = 4
-    device: str = "auto"
-    amp: bool = False
-    progress: bool = True
-
-
-# Settings that may differ when a run is resumed; everything else must match the run's own.
-_RESUMABLE = {"data", "val", "out", "epochs", "resume", "workers", "device", "amp", "progress"}
-_INIT_WEIGHTS = {"checkpoint", "weights", "weights_format", "pretrained", "phi"}  # used once, at the start
-
-
-@dataclass
-class TrainResult:
-    out: str
-    model: str
-    recipe: str
-    classes: list[str]
-    epochs_done: int
-    steps: int
-    interrupted: bool
-    last: str
-    best: str | None
-    best_val_top1: float | None
-    metrics: dict  # the last completed epoch's line of metrics.jsonl
-    skipped_train: int
-    skipped_val: int
+from edgenet.training.state import StopRequest, rng_state, set_rng_state
 
 
 def train(cfg: TrainConfig, on_step=None, log=None) -> TrainResult:
@@ -109,53 +46,6 @@ def train(cfg: TrainConfig, on_step=None, log=None) -> TrainResult:
         return Trainer(cfg, info, on_step, log).run()
     finally:
         distributed.cleanup(info)
-
-
-class StopRequest:
-    """Ctrl-C / SIGTERM set a flag that the loop checks between steps, so the saved state is always consistent.
-
-    A second Ctrl-C raises ``KeyboardInterrupt`` at once.
-    """
-
-    def __init__(self, log) -> None:
-        self.requested, self.log, self._old = False, log, {}
-
-    def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        self.log(f"{signal.Signals(signum).name}: saving a checkpoint after this step (Ctrl-C again to abort)")
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-
-def _rng_state() -> dict:
-    """RNG states in a form ``torch.load(weights_only=True)`` accepts (tensors, lists, numbers)."""
-    np_state = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": {"key": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2])},
-        "python": list(random.getstate()[1]),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(("MT19937", state["numpy"]["key"].numpy().astype(np.uint32), state["numpy"]["pos"], 0, 0.0))
-    random.setstate((3, tuple(state["python"]), None))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def with_config(model: EfficientNet, **overrides) -> EfficientNet:
@@ -168,30 +58,6 @@ def with_config(model: EfficientNet, **overrides) -> EfficientNet:
     new.variant_name = getattr(model, "variant_name", "custom")
     new.default_resolution = getattr(model, "default_resolution", None)
     return new
-
-
-def _resume_config(cfg: TrainConfig, path: Path) -> tuple[TrainConfig, Checkpoint]:
-    """The run's own settings from ``last.pt``; a given option that contradicts them is an error, not a new run."""
-    ckpt = load_checkpoint(path, with_train_state=True)
-    ts = ckpt.train_state
-    if not ts or "config" not in ts:
-        raise EdgenetError(f"{path}: holds no training state (best.pt has only weights); resume from last.pt")
-    saved = TrainConfig(**ts["config"])
-    if cfg.model is not None and get_variant(cfg.model).name != get_variant(ckpt.model_name).name:
-        raise EdgenetError(f"{path}: the run trains {ckpt.model_name}, but --model {cfg.model} was given")
-    default = TrainConfig()
-    merged = {}
-    for f in fields(TrainConfig):
-        given, old = getattr(cfg, f.name), getattr(saved, f.name)
-        changed = given != getattr(default, f.name)
-        if changed and f.name not in _RESUMABLE | _INIT_WEIGHTS | {"model"} and given != old:
-            flag = f.name.replace("_", "-")
-            raise EdgenetError(
-                f"{path}: --{flag} {given} differs from the run's {old}; drop it to continue the run as it was, "
-                "or start a new run in another --out"
-            )
-        merged[f.name] = given if changed and f.name in _RESUMABLE else old
-    return TrainConfig(**{**merged, "resume": True, "out": cfg.out}), ckpt
 
 
 class Trainer:
@@ -212,7 +78,7 @@ class Trainer:
         if cfg.resume:
             if not self.last_path.is_file():
                 raise EdgenetError(f"{self.out}: no last.pt to resume from; start the run without --resume")
-            cfg, resume_ckpt = _resume_config(cfg, self.last_path)
+            cfg, resume_ckpt = resume_config(cfg, self.last_path)
         elif self.last_path.exists():
             raise EdgenetError(
                 f"{self.out}: already holds a run (last.pt); pass --resume to continue it, or choose another --out"
@@ -351,7 +217,7 @@ class Trainer:
         self.history = list(ts.get("history", []))
         if ts.get("world_size", 1) != self.info.world_size:
             self.log(f"resuming on {self.info.world_size} processes; the run used {ts['world_size']}")
-        _set_rng_state(ts["rng"])
+        set_rng_state(ts["rng"])
         self.log(f"resuming {self.out} at epoch {self.epoch + 1}, step {self.step_in_epoch}/{self.steps_per_epoch}")
 
     # ---------------------------------------------------------------- checkpoints
@@ -374,7 +240,7 @@ class Trainer:
                 "epoch_stats": self.partial.clone(),
                 "best_top1": self.best_top1,
                 "history": self.history,
-                "rng": _rng_state(),
+                "rng": rng_state(),
                 "world_size": self.info.world_size,
             }
         deploy = self._deploy_model()

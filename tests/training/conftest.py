@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-CIFAR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cifar10"
+# ../shared beside the checkout, or EDGENET_CIFAR (a machine that has only a copy of a few classes, e.g. a GPU box)
+CIFAR = Path(
+    os.environ.get("EDGENET_CIFAR", Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cifar10")
+)
 
 # Small enough for a busy 2-core box: lite0 at 32 px, 4 images a step, no worker processes.
 FAST = dict(model="lite0", img_size=32, batch_size=4, workers=0, progress=False)
