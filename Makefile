@@ -13,9 +13,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job: convert B1 to ONNX + TFLite fp32 + full-int8, every stage verified, and print the summary.
+# The main job: convert B1 to ONNX + TFLite fp32 + full-int8, every stage verified, print the summary,
+# then time both TFLite artefacts at 1 and 2 threads.
 demo: $(STAMP)
 	$(BIN)/edgenet convert --model b1 --int8 --out build/demo
+	$(BIN)/edgenet bench build/demo/model_int8.tflite build/demo/model_fp32.tflite --threads 1,2 --runs 50
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,7 +7,6 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import StochasticDepth
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "silu": nn.SiLU,  # B0–B7: SiLU ("swish")
@@ -128,7 +127,12 @@ class MBConv(nn.Module):
         self.se = SqueezeExcite(mid, se_channels, act) if se_channels else None
         self.project = ConvBnAct(mid, cout, 1, act=None, **norm)
         self.has_skip = skip and stride == 1 and cin == cout
-        self.drop_path = StochasticDepth(drop_path, "row") if self.has_skip and drop_path > 0 else None
+        self.drop_path = None
+        if self.has_skip and drop_path > 0:
+            # imported here: torchvision costs ~5 s at start-up, and inference-only processes never need it
+            from torchvision.ops import StochasticDepth
+
+            self.drop_path = StochasticDepth(drop_path, "row")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
