@@ -55,7 +55,13 @@ def from_folder(root: str | Path, pre: Preprocess, n: int, seed: int = 0, progre
     files = list_images(root)
     random.Random(seed).shuffle(files)
     samples, skipped = [], []
-    bar = tqdm(total=min(n, len(files)), desc="calibration images", unit="img", file=sys.stderr, disable=None if progress else True)
+    bar = tqdm(
+        total=min(n, len(files)),
+        desc="calibration images",
+        unit="img",
+        file=sys.stderr,
+        disable=None if progress else True,
+    )
     for f in files:
         if len(samples) >= n:
             break

@@ -76,7 +76,15 @@ def _representative(calibration: np.ndarray, progress: bool):
     from tqdm import tqdm
 
     def gen():
-        for x in tqdm(calibration, desc="calibrating", unit="img", file=sys.stderr, disable=None if progress else True, leave=False):
+        bar = tqdm(
+            calibration,
+            desc="calibrating",
+            unit="img",
+            file=sys.stderr,
+            leave=False,
+            disable=None if progress else True,
+        )
+        for x in bar:
             yield [np.ascontiguousarray(x.transpose(1, 2, 0))[None].astype(np.float32)]
 
     return gen
