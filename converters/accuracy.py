@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+# edgenet.data pulls in torchvision (and through it triton); loading those after TensorFlow's libraries crashes
+# the process (segfault in triton's import), so importing this module first keeps every later order safe.
+from edgenet import data as _data  # noqa: F401
 from edgenet.errors import EdgenetError
 from edgenet.evaluate import EvalResult, evaluate
 from edgenet.preprocess import Preprocess
@@ -166,11 +169,14 @@ class Scorer:
         from edgenet.evaluate import torch_predict
 
         self.es, self.threads = es, threads
-        self.torch, self._ref = score(es, torch_predict(torch_model))
+        self.torch, self.torch_pred = score(es, torch_predict(torch_model))
+
+    def predictions(self, path: str | Path) -> tuple[EvalResult, np.ndarray]:
+        return score(self.es, runner_for(path, self.threads))
 
     def artifact(self, path: str | Path) -> tuple[EvalResult, float]:
-        result, pred = score(self.es, runner_for(path, self.threads))
-        return result, float((pred == self._ref).mean()) if len(pred) else 0.0
+        result, pred = self.predictions(path)
+        return result, agreement(pred, self.torch_pred)
 
     def model_bytes(self, data: bytes) -> tuple[float, float]:
         """(top-1, agreement) of an in-memory .tflite (the candidates of ``--auto-fix``)."""
@@ -190,6 +196,11 @@ class Scorer:
             result, agreement[name] = self.artifact(path)
             accuracy[name] = _metrics(result)
         return accuracy, agreement
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of images with the same top-1 class."""
+    return float((a == b).mean()) if len(a) else 0.0
 
 
 def _metrics(r: EvalResult) -> dict:

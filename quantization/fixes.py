@@ -246,7 +246,7 @@ class Int8Fix:
                 "model_int8.tflite; not full-integer int8 (no Edge TPU)"
             )
         if self.kept_float:
-            readers = f" (and their readers {', '.join(self.float_readers)})" if self.float_readers else ""
+            readers = f" (+ their readers: {', '.join(self.float_readers)})" if self.float_readers else ""
             return (
                 f"int8: {', '.join(self.kept_float)}{readers} kept in float: the model is no longer full-integer "
                 "(Edge TPUs and microcontrollers need full-integer)"

@@ -150,7 +150,7 @@ def print_fidelity(report) -> None:
                 f"agreement {a['agreement']:.1%}, {a['seconds']:.1f} s"
             )
         if fix["kept_float"]:
-            readers = f" and their readers {', '.join(fix['float_readers'])}" if fix["float_readers"] else ""
+            readers = f" (+ their readers: {', '.join(fix['float_readers'])})" if fix["float_readers"] else ""
             click.echo(f"kept in float: {', '.join(fix['kept_float'])}{readers}: no longer full-integer (no Edge TPU)")
         elif fix["kind"] == "int16":
             click.echo("16×8 (int16 activations) written as model_int16x8.tflite: not full-integer int8 (no Edge TPU)")

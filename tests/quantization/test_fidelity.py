@@ -119,7 +119,7 @@ def test_auto_fix_stops_at_the_first_fix_within_the_bound(damaged_lite0, fidelit
         "keep-float:1", [DAMAGED], ["head"], False,
     )  # fmt: skip
     assert fix["worst_layers"][0]["layer"] == DAMAGED
-    assert "kept in float: stages.6.0.project and their readers head" in r.output
+    assert "kept in float: stages.6.0.project (+ their readers: head): no longer full-integer" in r.output
 
     report = read_report(out)
     int8 = next(a for a in report["artifacts"] if a["name"] == "int8")

@@ -1,0 +1,418 @@
+"""int8 fidelity benchmark: how much accuracy int8 costs b0 and lite0 on CIFAR-10, and what each fix buys back.
+
+For each checkpoint (the training benchmark's ``runs/bench-cifar10/<model>/last.pt`` by default), on the CIFAR-10
+test images (all 10,000 unless ``--eval-images``):
+
+- torch fp32, TFLite fp32, int8 as ``edgenet convert --int8`` makes it (per-channel weights, int8 I/O, 200
+  calibration images from the training split);
+- int8 with each fix: 4× calibration images, float fallback of the 1 and 3 worst layers of the per-layer report
+  (``--keep-float``), 16×8 (``--int16-act``), and for SiLU models the activation swap (fine-tune with ReLU6 for
+  ``--swap-epochs`` on ``--swap-images`` training images, then convert);
+- top-1, drop in points vs torch fp32, top-1 agreement with torch fp32, model size, latency at 1 thread
+  (ai-edge-litert/XNNPACK, rounds of 10 interleaved across every artefact of the model; median and p90);
+- the per-layer report's worst layers, which are what ``--keep-float`` keeps float.
+
+    python benchmarks/int8_fidelity.py [--b0 CKPT] [--lite0 CKPT] [--eval-images 200] [--swap-epochs 1]
+
+Without the training benchmark's checkpoints, train both first (seeded, 32 px, N images per class) with
+``python benchmarks/int8_fidelity.py --train 500`` (writes runs/int8-fidelity/<model>/last.pt and exits).
+
+Writes docs/benchmarks/int8.md and int8.json (numbers as measured; the machine's load average is recorded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def subset(src: Path, dest: Path, per_class: int | None) -> Path:
+    """The first ``per_class`` images of every class (sorted), as symlinks; the folder itself when None."""
+    if per_class is None:
+        return src
+    for c in sorted(p.name for p in src.iterdir() if p.is_dir()):
+        (dest / c).mkdir(parents=True, exist_ok=True)
+        for f in sorted((src / c).iterdir())[:per_class]:
+            (dest / c / f.name).symlink_to(f.resolve())
+    return dest
+
+
+def tflite_latency(paths: dict[str, Path], runs: int, threads: int = 1) -> dict[str, dict]:
+    """Interleaved rounds of 10 invokes per model until each has ``runs``: load drift hits all models alike."""
+    from converters.runtime import tflite_interpreter_class
+
+    cls, _ = tflite_interpreter_class()
+    interps = {}
+    for name, p in paths.items():
+        it = cls(model_path=str(p), num_threads=threads)
+        it.allocate_tensors()
+        d = it.get_input_details()[0]
+        it.set_tensor(d["index"], np.random.default_rng(0).integers(-100, 100, d["shape"]).astype(d["dtype"]))
+        for _ in range(5):
+            it.invoke()
+        interps[name] = it
+    times: dict[str, list[float]] = {n: [] for n in paths}
+    while min(len(t) for t in times.values()) < runs:
+        for name, it in interps.items():
+            for _ in range(10):
+                t0 = time.perf_counter()
+                it.invoke()
+                times[name].append((time.perf_counter() - t0) * 1e3)
+    return {n: {"p50_ms": float(np.median(t)), "p90_ms": float(np.percentile(t, 90))} for n, t in times.items()}
+
+
+def torch_latency(model, resolution: int, runs: int) -> dict:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    x = torch.randn(1, 3, resolution, resolution)
+    times = []
+    with torch.inference_mode():
+        for i in range(runs + 5):
+            t0 = time.perf_counter()
+            model(x)
+            if i >= 5:
+                times.append((time.perf_counter() - t0) * 1e3)
+    torch.set_num_threads(threads)
+    return {"p50_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90))}
+
+
+def convert_float(loaded, work: Path):
+    """ONNX, TF graph and fp32 TFLite of a model (the stages of ``edgenet convert``)."""
+    from converters.onnx_export import export_onnx
+    from converters.tflite import concrete_function, onnx_to_tf
+    from quantization.ptq import to_tflite
+
+    work.mkdir(parents=True, exist_ok=True)
+    export_onnx(loaded.model, loaded.preprocess.resolution, work / "model.onnx", 17, True)
+    fn, trackable = concrete_function(onnx_to_tf(work / "model.onnx"))
+    (work / "model_fp32.tflite").write_bytes(to_tflite(fn, trackable, "fp32"))
+    return fn, trackable
+
+
+def swap_activation(ckpt: Path, act: str, data: Path, epochs: int, out: Path) -> Path:
+    """Fine-tune ``ckpt`` with another activation (edgenet's training API, the fine-tuning recipe)."""
+    from edgenet.training import TrainConfig, train
+
+    cfg = TrainConfig(
+        data=str(data),
+        out=str(out),
+        checkpoint=str(ckpt),
+        act=act,
+        epochs=epochs,
+        batch_size=64,
+        recipe="finetune",
+        val_split=0.0,
+        workers=0,  # no forked loader workers: this process already holds TensorFlow's threads
+        progress=False,
+        seed=0,
+    )
+    return Path(train(cfg, log=lambda m: log(f"  {m}")).last)
+
+
+def train_checkpoints(args) -> None:
+    """b0 and lite0 from scratch with one seeded recipe (fine-tuning recipe: AdamW, cosine; no augmentation)."""
+    from edgenet.training import TrainConfig, train
+
+    out = ROOT / "runs" / "int8-fidelity"
+    data = out / f"train-{args.train}"
+    if not data.exists():
+        subset(args.data / "train", data, args.train)
+    for name in ("b0", "lite0"):
+        log(f"training {name}: {args.img_size} px, {args.train} images per class, {args.train_epochs} epochs")
+        cfg = TrainConfig(
+            data=str(data),
+            out=str(out / name),
+            model=name,
+            img_size=args.img_size,
+            epochs=args.train_epochs,
+            batch_size=32,
+            recipe="finetune",
+            lr=3e-3,
+            augment="none",
+            min_crop=0.5,
+            val_split=0.0,
+            workers=2,
+            progress=False,
+            seed=0,
+        )
+        result = train(cfg, log=lambda m: log(f"  {m}"))
+        log(f"{name}: {result.last}")
+
+
+def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
+    from converters.accuracy import Scorer, agreement, load_eval_set
+    from edgenet.loading import load_model
+    from quantization.calibration import from_folder
+    from quantization.error_report import analyse
+    from quantization.fixes import float_tensors, quantize, worst_layers
+    from quantization.ptq import to_tflite
+
+    t_model = time.perf_counter()
+    loaded = load_model(checkpoint=ckpt)
+    pre, act = loaded.preprocess, loaded.model.config.act
+    log(f"{name}: {loaded.name} @ {pre.resolution}px, act {act}; converting")
+    fn, trackable = convert_float(loaded, work)
+    cal = from_folder(args.data / "train", pre, args.calib_samples, progress=False)
+    a = analyse(fn, trackable, work / "model_fp32.tflite", work / "model.onnx", cal.samples, progress=False)
+
+    files: dict[str, Path] = {"tflite fp32": work / "model_fp32.tflite"}
+    meta: dict[str, dict] = {"tflite fp32": {"fix": "-", "full_integer": False}}
+
+    def add(label: str, data: bytes, fix: str, full_integer: bool, **extra) -> None:
+        path = work / f"{label.replace(' ', '_').replace('×', 'x')}.tflite"
+        path.write_bytes(data)
+        files[label] = path
+        meta[label] = {"fix": fix, "full_integer": full_integer, **extra}
+
+    log(f"{name}: int8 and fixes")
+    add("int8", quantize(a.calibrated, "int8"), "none (convert --int8)", True)
+    more = from_folder(args.data / "train", pre, 4 * args.calib_samples, progress=False)
+    add(
+        f"int8 calib×{len(more.samples)}",
+        to_tflite(fn, trackable, "int8", more.samples, "int8", False),
+        f"--calib-samples {len(more.samples)}",
+        True,
+    )
+    for n in (1, 3):
+        labels = worst_layers(a.layers, n)
+        tensors = float_tensors(labels, a.fp32, a.locations)
+        add(f"int8 keep-float {n}", quantize(a.calibrated, "int8", tensors), f"--keep-float {n}", False, kept=labels)
+    add("int16x8", to_tflite(fn, trackable, "int16", cal.samples, "int8", False), "--int16-act", False)
+
+    log(f"{name}: scoring on the test images")
+    es = load_eval_set(args.eval_dir, pre, loaded.classes, loaded.num_classes)
+    scorer = Scorer(es, loaded.model)
+    rows = [
+        {
+            "artefact": "torch fp32",
+            "fix": "-",
+            "top1": scorer.torch.top1,
+            "agreement": 1.0,
+            "bytes": None,
+            "full_integer": False,
+        }
+    ]
+    for label, path in files.items():
+        result, agree = scorer.artifact(path)
+        rows.append(
+            {
+                "artefact": label,
+                **meta[label],
+                "top1": result.top1,
+                "agreement": agree,
+                "bytes": path.stat().st_size,
+            }
+        )
+
+    if act == "silu" and args.swap_epochs > 0:
+        for new_act in args.swap_acts:
+            log(f"{name}: fine-tuning with {new_act} ({args.swap_epochs} epoch(s) on {args.swap_dir})")
+            t0 = time.perf_counter()
+            swapped = swap_activation(ckpt, new_act, args.swap_dir, args.swap_epochs, work / f"swap_{new_act}")
+            tuned_s = time.perf_counter() - t0
+            sl = load_model(checkpoint=swapped)
+            sw = work / f"swap_{new_act}_convert"
+            sfn, str_ = convert_float(sl, sw)
+            scal = from_folder(args.data / "train", sl.preprocess, args.calib_samples, progress=False)
+            (sw / "model_int8.tflite").write_bytes(to_tflite(sfn, str_, "int8", scal.samples, "int8", False))
+            s_scorer = Scorer(es, sl.model)
+            for label, path, full in (
+                (f"{new_act} swap fp32", sw / "model_fp32.tflite", False),
+                (f"{new_act} swap int8", sw / "model_int8.tflite", True),
+            ):
+                result, pred = s_scorer.predictions(path)
+                agree_own, agree_orig = agreement(pred, s_scorer.torch_pred), agreement(pred, scorer.torch_pred)
+                files[label] = path
+                rows.append(
+                    {
+                        "artefact": label,
+                        "fix": f"act swap: train --act {new_act} --epochs {args.swap_epochs} ({tuned_s / 60:.1f} min)",
+                        "full_integer": full,
+                        "top1": result.top1,
+                        "agreement": agree_orig,
+                        "agreement_own_float": agree_own,
+                        "swap_torch_top1": s_scorer.torch.top1,
+                        "bytes": path.stat().st_size,
+                    }
+                )
+
+    log(f"{name}: latency at 1 thread")
+    lat = tflite_latency(files, args.runs)
+    lat["torch fp32"] = torch_latency(loaded.model, pre.resolution, args.runs)
+    ref = scorer.torch.top1
+    for r in rows:
+        r["drop"] = round(100 * (ref - r["top1"]), 2)
+        r.update(lat[r["artefact"]])
+    top = [
+        {k: getattr(e, k) for k in ("rank", "layer", "op", "sqnr_db", "channel_sqnr_db", "rmse_over_scale")}
+        for e in a.layers[:8]
+    ]
+    return {
+        "model": loaded.name,
+        "checkpoint": str(ckpt),
+        "act": act,
+        "resolution": pre.resolution,
+        "eval_images": es.n,
+        "calib_samples": len(cal.samples),
+        "rows": rows,
+        "worst_layers": top,
+        "quantized_tensors": len(a.layers),
+        "seconds": round(time.perf_counter() - t_model, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    runs = ROOT / "runs" / "bench-cifar10"
+    ap.add_argument("--b0", type=Path, default=runs / "b0" / "last.pt")
+    ap.add_argument("--lite0", type=Path, default=runs / "lite0" / "last.pt")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "cifar10")
+    ap.add_argument("--calib-samples", type=int, default=200)
+    ap.add_argument("--eval-images", type=int, help="test images per class [all 1,000]")
+    ap.add_argument("--swap-images", type=int, default=500, help="training images per class for the act swap")
+    ap.add_argument("--swap-epochs", type=int, default=1, help="0 skips the activation swap")
+    ap.add_argument("--swap-acts", default="relu6", help="comma-separated: relu6, hardswish")
+    ap.add_argument("--runs", type=int, default=50, help="latency runs per artefact")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks")
+    ap.add_argument("--train", type=int, metavar="N", help="train b0 and lite0 on N images per class, then exit")
+    ap.add_argument("--train-epochs", type=int, default=4)
+    ap.add_argument("--img-size", type=int, default=32, help="for --train")
+    args = ap.parse_args()
+    if args.train:
+        train_checkpoints(args)
+        return
+    args.swap_acts = [a for a in args.swap_acts.split(",") if a]
+    for name in ("b0", "lite0"):
+        if not getattr(args, name).is_file():
+            sys.exit(f"{getattr(args, name)}: checkpoint not found; run benchmarks/train_cifar10.py or pass --{name}")
+
+    import converters.accuracy  # noqa: F401  (torchvision before TensorFlow: the other order segfaults)
+    from converters.tflite import native_stderr_captured, quiet_tensorflow
+
+    quiet_tensorflow()
+    work = Path(tempfile.mkdtemp(prefix="int8-bench-"))
+    args.eval_dir = subset(args.data / "test", work / "eval", args.eval_images)
+    args.swap_dir = subset(args.data / "train", work / "swap", args.swap_images)
+    started, load_before, t0 = datetime.now(timezone.utc), loadavg(), time.perf_counter()
+    with native_stderr_captured():
+        models = {name: bench_model(name, getattr(args, name), args, work / name) for name in ("b0", "lite0")}
+    import ai_edge_litert
+    import tensorflow as tf
+    import torch
+
+    result = {
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "env": {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "loadavg_before": load_before,
+            "loadavg_after": loadavg(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "tensorflow": tf.__version__,
+            "ai_edge_litert": getattr(ai_edge_litert, "__version__", "?"),
+        },
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "models": models,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "int8.json").write_text(json.dumps(result, indent=2) + "\n")
+    md = render(result)
+    (args.out / "int8.md").write_text(md)
+    print(md)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}"
+
+
+def render(r: dict) -> str:
+    env = r["env"]
+    out = [
+        "# int8 fidelity (CIFAR-10)",
+        "",
+        "Produced by `python benchmarks/int8_fidelity.py` — every number below is from that run, not edited.",
+        "",
+        f"Machine: {env['cpu']}, {env['cores']} cores; load average before/after "
+        f"{env['loadavg_before'][0]} / {env['loadavg_after'][0]} (other jobs were running: latencies are relative). "
+        f"TF {env['tensorflow']}, torch {env['torch']}, ai-edge-litert {env['ai_edge_litert']}. "
+        f"Run took {r['seconds'] / 60:.1f} min.",
+        "",
+    ]
+    for m in r["models"].values():
+        out += [
+            f"## {m['model']} ({m['act']}, {m['resolution']} px)",
+            "",
+            f"Checkpoint `{m['checkpoint']}`; {m['eval_images']} test images; {m['calib_samples']} calibration "
+            "images from the training split. Drop: points below torch fp32. Agreement: same top-1 as torch fp32.",
+            "",
+            "| artefact | fix | full-integer | top-1 % | drop | agreement % | size MB | p50 ms | p90 ms |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in m["rows"]:
+            size = f"{row['bytes'] / 1e6:.2f}" if row["bytes"] else "-"
+            out.append(
+                f"| {row['artefact']} | {row['fix']} | {'yes' if row['full_integer'] else 'no'} "
+                f"| {_pct(row['top1'])} | {row['drop']:+.2f} | {_pct(row['agreement'])} | {size} "
+                f"| {row['p50_ms']:.2f} | {row['p90_ms']:.2f} |"
+            )
+        kept = {row["artefact"]: row.get("kept") for row in m["rows"] if row.get("kept")}
+        out += [
+            "",
+            f"Per-layer report (`edgenet quant-report`), worst of {m['quantized_tensors']} quantized tensors:",
+            "",
+            "| # | layer | op | SQNR dB | channel SQNR dB | RMSE/scale |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {e['rank']} | {e['layer']} | {e['op']} | {e['sqnr_db']} | {e['channel_sqnr_db']} | "
+            f"{e['rmse_over_scale']} |"
+            for e in m["worst_layers"]
+        ]
+        out += ["", *[f"- {k} keeps float: {', '.join(v)} (and the layers that read them)" for k, v in kept.items()]]
+        swaps = [row for row in m["rows"] if "swap_torch_top1" in row]
+        if swaps:
+            out.append(
+                f"- act swap: the fine-tuned float model scores {_pct(swaps[0]['swap_torch_top1'])} %; its int8 agrees "
+                f"{_pct(swaps[-1]['agreement_own_float'])} % with it."
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    main()
