@@ -90,13 +90,14 @@ class SafeImageFolder(ImageFolder):
     def __getitem__(self, index: int):
         path, target = self.samples[index]
         try:
-            if self.seed is None:
-                return self.transform(self.loader(path)), target
-            with torch.random.fork_rng(devices=[]):  # leave the caller's stream untouched when workers=0
-                torch.manual_seed(seed_for(self.seed, self.epoch, index))
-                return self.transform(self.loader(path)), target
+            image = self.loader(path)  # decodes every pixel: a truncated file fails here, not in the transform
         except _BAD_IMAGE as e:
             return Skipped(path, f"{type(e).__name__}: {e}")
+        if self.seed is None:
+            return self.transform(image), target
+        with torch.random.fork_rng(devices=[]):  # leave the caller's stream untouched when workers=0
+            torch.manual_seed(seed_for(self.seed, self.epoch, index))
+            return self.transform(image), target
 
 
 _READER = Preprocess(resolution=32)  # only its load_rgb (EXIF, grayscale, RGBA, CMYK, 16-bit → RGB) is used here

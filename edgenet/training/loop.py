@@ -60,10 +60,16 @@ def with_config(model: EfficientNet, **overrides) -> EfficientNet:
     return new
 
 
+def _to_stderr(msg: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(msg, file=sys.stderr)  # above a running progress bar, not through it
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, info: distributed.DistInfo, on_step=None, log=None) -> None:
         self.cfg, self.info, self.on_step = cfg, info, on_step
-        self._log = log or (lambda msg: __import__("tqdm").tqdm.write(msg, file=sys.stderr))
+        self._log = log or _to_stderr
 
     def log(self, msg: str) -> None:
         if self.info.is_main:
