@@ -169,6 +169,8 @@ def train_checkpoints(args) -> None:
             seed=0,
         )
         result = train(cfg, log=lambda m: log(f"  {m}"))
+        if result.interrupted:
+            sys.exit(f"{name}: interrupted; continue with `edgenet train --out {out / name} --resume`")
         log(f"{name}: {result.last}")
 
 

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -189,6 +190,13 @@ def tflite_latency_ms(data: bytes, resolution: int, runs: int = 30, threads: int
     return float(np.median(times) * 1e3)
 
 
+@functools.lru_cache(maxsize=32)
+def _macs(model: str, num_classes: int, resolution: int) -> int:
+    from edgenet.profile import profile_variant
+
+    return profile_variant(model, num_classes, resolution).macs
+
+
 def recommendations(
     model: str, act: str, resolution: int, num_classes: int, int8_ms: float | None, budget_ms: float | None
 ) -> list[str]:
@@ -198,8 +206,6 @@ def recommendations(
     same resolution (Lite also drops squeeze-excite and SiLU, which cost int8 more than their MACs, so the estimate
     errs on the slow side).
     """
-    from edgenet.profile import profile_variant
-
     advice = []
     if act == "silu":
         advice.append(
@@ -208,10 +214,10 @@ def recommendations(
         )
     if "lite" in model or int8_ms is None:
         return advice
-    own = profile_variant(model, num_classes, resolution).macs
+    own = _macs(model, num_classes, resolution)
     fits = []
     for lite in ("lite0", "lite1", "lite2", "lite3", "lite4"):
-        est = int8_ms * profile_variant(lite, num_classes, resolution).macs / own
+        est = int8_ms * _macs(lite, num_classes, resolution) / own
         if budget_ms is None or est <= budget_ms:
             fits.append((lite, est))
     if fits:

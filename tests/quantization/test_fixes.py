@@ -100,3 +100,17 @@ def test_try_fixes_stops_at_the_first_candidate_within_the_bound():
     err = no_fix_error(attempts, 1.0, ["Train lite0."])
     assert "within 1 points" in str(err) and "best none −20" in str(err) and "Train lite0." in str(err)
     assert err.exit_code == 3 and "\n" not in str(err)
+
+
+def test_recommendations_scale_the_measured_latency_by_macs():
+    from edgenet.profile import profile_variant
+    from quantization.fixes import recommendations
+
+    ratio = profile_variant("lite0", 10, 64).macs / profile_variant("b0", 10, 64).macs
+    advice = recommendations("efficientnet_b0", "silu", 64, 10, int8_ms=10.0, budget_ms=None)
+    assert "--act relu6" in advice[0]
+    assert f"efficientnet_lite0 (ReLU6, no squeeze-excite; built for int8): estimated {10 * ratio:.2f} ms" in advice[1]
+    roomy = recommendations("efficientnet_b0", "silu", 64, 10, int8_ms=10.0, budget_ms=30.0)
+    assert "within your 30 ms budget" in roomy[1] and "lite0" not in roomy[1]  # the largest Lite that fits
+    assert len(recommendations("efficientnet_b0", "silu", 64, 10, int8_ms=10.0, budget_ms=1.0)) == 1  # none fits
+    assert recommendations("efficientnet_lite0", "relu6", 64, 10, int8_ms=1.0, budget_ms=None) == []
