@@ -362,6 +362,44 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
+def goals(models: dict) -> list[str]:
+    """The issue's goals, checked against the measured rows: Lite0 drop ≤ 0.3, B0 drop ≤ 1.0 (full-integer if any)."""
+    lines = []
+    for name, bound in (("lite0", 0.3), ("b0", 1.0)):
+        m = models.get(name)
+        if not m:
+            continue
+        rows = {row["artefact"]: row for row in m["rows"]}
+        plain = rows["int8"]
+        line = f"- {m['model']}: plain int8 drop {plain['drop']:+.2f} points (goal ≤ {bound}): "
+        if plain["drop"] <= bound:
+            lines.append(line + "**met without a fix**.")
+            continue
+        fixed = [
+            row for row in m["rows"] if row["drop"] <= bound and row["artefact"] not in ("torch fp32", "tflite fp32")
+        ]
+        full = [row for row in fixed if row["full_integer"]]
+        best = (full or fixed or [None])[0]
+        if best is None:
+            lines.append(line + "**not met** by any fix measured here.")
+            continue
+        cost = best["p50_ms"] / plain["p50_ms"]
+        kind = "full-integer" if best["full_integer"] else "not full-integer (no Edge TPU)"
+        lines.append(
+            line + f"met by **{best['artefact']}** ({best['fix']}; {kind}), drop {best['drop']:+.2f}, "
+            f"latency {best['p50_ms']:.2f} ms = {cost:.2f}× plain int8"
+            + ("" if full else "; no full-integer fix met it")
+        )
+    if "b0" in models and "lite0" in models:
+        b0 = {row["artefact"]: row for row in models["b0"]["rows"]}["int8"]
+        lite = {row["artefact"]: row for row in models["lite0"]["rows"]}["int8"]
+        lines.append(
+            f"- Lite instead of B0: lite0 int8 {100 * lite['top1']:.2f} % at {lite['p50_ms']:.2f} ms vs b0 int8 "
+            f"{100 * b0['top1']:.2f} % at {b0['p50_ms']:.2f} ms (1 thread, measured here)."
+        )
+    return lines
+
+
 def render(r: dict) -> str:
     env = r["env"]
     out = [
@@ -373,6 +411,10 @@ def render(r: dict) -> str:
         f"{env['loadavg_before'][0]} / {env['loadavg_after'][0]} (other jobs were running: latencies are relative). "
         f"TF {env['tensorflow']}, torch {env['torch']}, ai-edge-litert {env['ai_edge_litert']}. "
         f"Run took {r['seconds'] / 60:.1f} min.",
+        "",
+        "## Goals (computed from the tables below)",
+        "",
+        *goals(r["models"]),
         "",
     ]
     for m in r["models"].values():
