@@ -375,9 +375,7 @@ def goals(models: dict) -> list[str]:
         if plain["drop"] <= bound:
             lines.append(line + "**met without a fix**.")
             continue
-        fixed = [
-            row for row in m["rows"] if row["drop"] <= bound and row["artefact"] not in ("torch fp32", "tflite fp32")
-        ]
+        fixed = [row for row in m["rows"] if row["drop"] <= bound and not row["artefact"].endswith("fp32")]
         full = [row for row in fixed if row["full_integer"]]
         best = (full or fixed or [None])[0]
         if best is None:
