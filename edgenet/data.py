@@ -155,6 +155,7 @@ class TrainData:
     classes: list[str]
     n_train: int
     n_val: int
+    train_plain: Dataset | None = None  # the training images with deployment preprocessing (BN re-estimation)
 
 
 def split_indices(targets: Sequence[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -197,12 +198,15 @@ def build_train_data(
                 "training and validation need the same class folders"
             )
         val_ds = SafeImageFolder(val, EvalTransform(pre), classes=train.classes)
-        return TrainData(train, val_ds, train.classes, len(train), len(val_ds))
+        plain = SafeImageFolder(data, EvalTransform(pre), classes=train.classes)
+        return TrainData(train, val_ds, train.classes, len(train), len(val_ds), plain)
+    plain = SafeImageFolder(data, EvalTransform(pre), classes=train.classes)
     if val_split == 0:
-        return TrainData(train, None, train.classes, len(train), 0)
+        return TrainData(train, None, train.classes, len(train), 0, plain)
     tr_idx, va_idx = split_indices(train.targets, val_split, seed)
-    val_ds = SafeImageFolder(data, EvalTransform(pre), classes=train.classes)
-    return TrainData(Subset(train, tr_idx), Subset(val_ds, va_idx), train.classes, len(tr_idx), len(va_idx))
+    return TrainData(
+        Subset(train, tr_idx), Subset(plain, va_idx), train.classes, len(tr_idx), len(va_idx), Subset(plain, tr_idx)
+    )
 
 
 def eval_loader(dataset: Dataset, batch_size: int, workers: int = 0, pin_memory: bool = False) -> DataLoader:

@@ -42,6 +42,9 @@ _FLAGS = ("freeze_backbone", "resume", "amp")
 @click.option("--augment", type=click.Choice(["randaugment", "autoaugment", "none"]), help="[the recipe's]")
 @click.option("--min-crop", type=click.FloatRange(0.01, 1), help="Smallest area of the random crop [0.08].")
 @click.option("--ema/--no-ema", default=None, help="Keep an EMA of the weights [the recipe's].")
+@click.option(
+    "--bn-recal", type=click.IntRange(min=0), help="Batches that re-estimate BN statistics each epoch, 0: off [20]."
+)
 @click.option("--warmup-epochs", type=click.FloatRange(min=0), help="[the recipe's, at most a tenth of the run]")
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), help="[the recipe's: 0.1]")
 @click.option("--drop-path", type=click.FloatRange(0, 1, max_open=True), help="Stochastic depth [the recipe's].")

@@ -40,6 +40,7 @@ class TrainConfig:
     drop_path: float | None = None  # stochastic depth rate; None: the recipe's
     dropout: float | None = None  # before the classifier; None: the variant's
     ema: bool | None = None  # None: the recipe's
+    bn_recal: int = 20  # batches of training images that re-estimate the deployed weights' BN statistics; 0: off
     seed: int = 0
     # how, not what: these may change on --resume
     resume: bool = False

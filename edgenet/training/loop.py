@@ -11,6 +11,7 @@ draws as one that never stopped; the optimizer, schedule, EMA and loss-scaler st
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 
@@ -211,8 +213,8 @@ class Trainer:
             self.optimizer.load_state_dict(ts["optimizer"])
             self.scheduler.load_state_dict(ts["scheduler"])
             self.scaler.load_state_dict(ts["scaler"])
-            if self.ema is not None:
-                self.ema.module.load_state_dict(ckpt.state_dict)  # the deployed weights are the EMA weights
+            if self.ema is not None:  # the deployed weights are the EMA weights, its BN buffers as averaged
+                self.ema.module.load_state_dict({**ckpt.state_dict, **ts["ema_buffers"]})
                 self.ema.n_averaged.fill_(int(ts["ema_n_averaged"]))
         except (KeyError, ValueError, RuntimeError) as e:
             raise EdgenetError(f"{ckpt.path}: training state does not fit this run ({str(e)[:200]})") from None
@@ -230,7 +232,30 @@ class Trainer:
     def _deploy_model(self) -> nn.Module:
         return self.ema.module if self.ema is not None else self.model
 
-    def _checkpoint(self, with_state: bool) -> Checkpoint:
+    def _recalibrated(self) -> nn.Module:
+        """A copy of the deployed weights whose batch-norm statistics are re-estimated on training images.
+
+        Running statistics with the paper's momentum (0.99 in TF terms) average over ~100 steps of weights that
+        keep changing: after a short run they no longer match the network, and a model that trains fine predicts one
+        class in eval mode. ``torch.optim.swa_utils.update_bn`` recomputes them (exact averages) over ``bn_recal``
+        batches with the deployment preprocessing — the same fix SWA and EMA weights need. The images are drawn from
+        (seed, epoch), so a resumed run re-estimates exactly the same statistics.
+        """
+        deploy = self._deploy_model()
+        n, ds = self.cfg.bn_recal, self.data.train_plain
+        if not n or ds is None:
+            return deploy
+        model = copy.deepcopy(deploy)
+        g = torch.Generator().manual_seed(seed_for(self.cfg.seed, self.epoch, 0xB4))
+        idx = torch.randperm(len(ds), generator=g)[: n * self.cfg.batch_size].tolist()
+        loader = eval_loader(Subset(ds, idx), self.cfg.batch_size, self.cfg.workers, self.cuda)
+        dev, fmt = self.info.device, self.memory_format
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed_for(self.cfg.seed, self.epoch, 0xB5))  # stochastic depth is active meanwhile
+            update_bn((b.x.to(dev).contiguous(memory_format=fmt) for b in loader if b.x is not None), model)
+        return model.eval()
+
+    def _checkpoint(self, with_state: bool, deploy: nn.Module | None = None) -> Checkpoint:
         state = None
         if with_state:
             state = {
@@ -243,13 +268,16 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict(),
                 "scaler": self.scaler.state_dict(),
                 "ema_n_averaged": int(self.ema.n_averaged) if self.ema is not None else None,
+                "ema_buffers": {k: v.detach().cpu() for k, v in self.ema.module.named_buffers()}
+                if self.ema is not None
+                else None,
                 "epoch_stats": self.partial.clone(),
                 "best_top1": self.best_top1,
                 "history": self.history,
                 "rng": rng_state(),
                 "world_size": self.info.world_size,
             }
-        deploy = self._deploy_model()
+        deploy = deploy or self._deploy_model()
         return Checkpoint(
             model_name=self.model_name,
             config=self.model.config,
@@ -260,11 +288,11 @@ class Trainer:
             train_state=state,
         )
 
-    def _save(self, path: Path, with_state: bool) -> None:
+    def _save(self, path: Path, with_state: bool, deploy: nn.Module | None = None) -> None:
         if not self.info.is_main:
             return
         try:
-            save_checkpoint(path, self._checkpoint(with_state))
+            save_checkpoint(path, self._checkpoint(with_state, deploy))
         except (OSError, RuntimeError) as e:
             raise EdgenetError(
                 f"{path}: could not write the checkpoint ({str(e)[:160]}); the previous one is kept", exit_code=1
@@ -376,13 +404,13 @@ class Trainer:
         self.epoch_images = seen
         return True
 
-    def _validate(self) -> EvalResult | None:
+    def _validate(self, deploy: nn.Module) -> EvalResult | None:
         if self.data.val is None:
             return None
         info, val = self.info, self.data.val
         shard = Subset(val, range(info.rank, len(val), info.world_size))  # no padding: every image counted once
         loader = eval_loader(shard, self.cfg.batch_size, self.cfg.workers, self.cuda)
-        predict = torch_predict(self._deploy_model(), str(info.device), self.amp, self.cuda)
+        predict = torch_predict(deploy, str(info.device), self.amp, self.cuda)
         res = evaluate(numpy_batches(loader), predict, self.classes)
         if info.enabled:
             counts = torch.tensor([res.top5_hits, res.skipped, res.predict_s], dtype=torch.float64)
@@ -397,7 +425,8 @@ class Trainer:
         info = self.info
         totals = distributed.all_reduce_sum(self.partial, info)
         images_s = distributed.all_reduce_sum(torch.tensor([self.epoch_images], dtype=torch.float64), info)[0]
-        res = self._validate()
+        deploy = self._recalibrated()
+        res = self._validate(deploy)
         self.skipped_val = res.skipped if res is not None else 0
         self.epoch, self.step_in_epoch = self.epoch + 1, 0
         m = {
@@ -415,6 +444,7 @@ class Trainer:
             "val_images": res.n if res else 0,
             "skipped_val": self.skipped_val,
             "weights": "ema" if self.ema is not None else "raw",
+            "bn_recal_batches": self.cfg.bn_recal,
             "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         self.last_metrics = m
@@ -423,9 +453,9 @@ class Trainer:
         improved = res is not None and (self.best_top1 is None or res.top1 > self.best_top1)
         if improved:
             self.best_top1 = res.top1
-        self._save(self.last_path, with_state=True)
+        self._save(self.last_path, with_state=True, deploy=deploy)
         if improved:
-            self._save(self.best_path, with_state=False)
+            self._save(self.best_path, with_state=False, deploy=deploy)
         if info.is_main:  # from the history in last.pt, so the two always agree
             write_text_atomic(self.out / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in self.history))
         val = f", val top-1 {res.top1:.4f} top-{res.top5_k} {res.top5:.4f}" if res else ""

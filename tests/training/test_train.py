@@ -57,6 +57,11 @@ def test_loss_goes_down_and_the_checkpoint_is_complete(three_classes, tmp_path):
     assert (ts["epoch"], ts["step_in_epoch"], ts["global_step"]) == (6, 0, 36)
     assert ts["config"]["recipe"] == "finetune" and ts["scheduler"]["last_epoch"] == 36
     assert last.metrics == lines[-1] and ts["history"] == lines
+    # deployed weights = trained weights with batch-norm statistics re-estimated on training images (--bn-recal)
+    assert last.metrics["bn_recal_batches"] == 20
+    for k, v in last.state_dict.items():
+        same = torch.equal(v, ts["model"][k])
+        assert same != k.endswith(("running_mean", "running_var", "num_batches_tracked")), k
 
     best = load_checkpoint(r.best, with_train_state=True)
     assert best.train_state is None  # deployable weights only
