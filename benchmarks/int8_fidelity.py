@@ -122,7 +122,7 @@ def convert_float(loaded, work: Path):
     return fn, trackable
 
 
-def swap_activation(ckpt: Path, act: str, data: Path, epochs: int, out: Path) -> Path:
+def swap_activation(ckpt: Path, act: str, data: Path, epochs: int, lr: float, out: Path) -> Path:
     """Fine-tune ``ckpt`` with another activation (edgenet's training API, the fine-tuning recipe)."""
     from edgenet.training import TrainConfig, train
 
@@ -134,6 +134,7 @@ def swap_activation(ckpt: Path, act: str, data: Path, epochs: int, out: Path) ->
         epochs=epochs,
         batch_size=64,
         recipe="finetune",
+        lr=lr,
         val_split=0.0,
         workers=0,  # no forked loader workers: this process already holds TensorFlow's threads
         progress=False,
@@ -243,7 +244,9 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
         for new_act in args.swap_acts:
             log(f"{name}: fine-tuning with {new_act} ({args.swap_epochs} epoch(s) on {args.swap_dir})")
             t0 = time.perf_counter()
-            swapped = swap_activation(ckpt, new_act, args.swap_dir, args.swap_epochs, work / f"swap_{new_act}")
+            swapped = swap_activation(
+                ckpt, new_act, args.swap_dir, args.swap_epochs, args.swap_lr, work / f"swap_{new_act}"
+            )
             tuned_s = time.perf_counter() - t0
             sl = load_model(checkpoint=swapped)
             sw = work / f"swap_{new_act}_convert"
@@ -261,7 +264,7 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
                 rows.append(
                     {
                         "artefact": label,
-                        "fix": f"act swap: train --act {new_act} --epochs {args.swap_epochs} ({tuned_s / 60:.1f} min)",
+                        "fix": f"act swap: train --act {new_act}, {args.swap_epochs} ep. on {args.swap_images}/class ({tuned_s / 60:.1f} min)",
                         "full_integer": full,
                         "top1": result.top1,
                         "agreement": agree_orig,
@@ -307,6 +310,7 @@ def main() -> None:
     ap.add_argument("--swap-images", type=int, default=500, help="training images per class for the act swap")
     ap.add_argument("--swap-epochs", type=int, default=1, help="0 skips the activation swap")
     ap.add_argument("--swap-acts", default="relu6", help="comma-separated: relu6, hardswish")
+    ap.add_argument("--swap-lr", type=float, default=1e-3, help="AdamW learning rate of the swap fine-tune")
     ap.add_argument("--runs", type=int, default=50, help="latency runs per artefact")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks")
     ap.add_argument("--train", type=int, metavar="N", help="train b0 and lite0 on N images per class, then exit")
