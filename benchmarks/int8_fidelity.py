@@ -254,6 +254,7 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
             scal = from_folder(args.data / "train", sl.preprocess, args.calib_samples, progress=False)
             (sw / "model_int8.tflite").write_bytes(to_tflite(sfn, str_, "int8", scal.samples, "int8", False))
             s_scorer = Scorer(es, sl.model)
+            how = f"act swap: train --act {new_act}, {args.swap_epochs} ep. × {args.swap_images}/class"
             for label, path, full in (
                 (f"{new_act} swap fp32", sw / "model_fp32.tflite", False),
                 (f"{new_act} swap int8", sw / "model_int8.tflite", True),
@@ -264,7 +265,7 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
                 rows.append(
                     {
                         "artefact": label,
-                        "fix": f"act swap: train --act {new_act}, {args.swap_epochs} ep. on {args.swap_images}/class ({tuned_s / 60:.1f} min)",
+                        "fix": f"{how} ({tuned_s / 60:.1f} min)",
                         "full_integer": full,
                         "top1": result.top1,
                         "agreement": agree_orig,
