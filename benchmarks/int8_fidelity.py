@@ -23,6 +23,7 @@ Writes docs/benchmarks/int8.md and int8.json (numbers as measured; the machine's
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -289,6 +290,7 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
     return {
         "model": loaded.name,
         "checkpoint": str(ckpt),
+        "checkpoint_sha256": hashlib.sha256(Path(ckpt).read_bytes()).hexdigest()[:16],
         "act": act,
         "resolution": pre.resolution,
         "eval_images": es.n,
@@ -424,8 +426,9 @@ def render(r: dict) -> str:
         out += [
             f"## {m['model']} ({m['act']}, {m['resolution']} px)",
             "",
-            f"Checkpoint `{m['checkpoint']}`; {m['eval_images']} test images; {m['calib_samples']} calibration "
-            "images from the training split. Drop: points below torch fp32. Agreement: same top-1 as torch fp32.",
+            f"Checkpoint `{m['checkpoint']}` (sha256 {m['checkpoint_sha256']}…); {m['eval_images']} test images; "
+            f"{m['calib_samples']} calibration images from the training split. "
+            "Drop: points below torch fp32. Agreement: same top-1 as torch fp32.",
             "",
             "| artefact | fix | full-integer | top-1 % | drop | agreement % | size MB | p50 ms | p90 ms |",
             "|---|---|---|---|---|---|---|---|---|",
