@@ -88,11 +88,10 @@ def test_report_ranks_the_damaged_layer_first(damaged_lite0, fidelity_data, tmp_
     assert (first["layer"], first["stage"], first["block"], first["part"], first["op"]) == (
         DAMAGED, 6, 0, "project", "CONV_2D",
     )  # fmt: skip
-    # most channels of that tensor are flattened: per-channel SQNR ~0 dB, far below every other layer
-    assert (
-        first["channel_sqnr_db"] < 5
-        and min(second["sqnr_db"], second["channel_sqnr_db"]) > first["channel_sqnr_db"] + 10
-    )
+    # most channels of that tensor are flattened: per-channel SQNR ~0 dB, below every other layer (the margin to
+    # the runner-up depends on the tiny model's random init: 6–28 dB seen, so only the order is asserted)
+    assert first["channel_sqnr_db"] < 5
+    assert min(second["sqnr_db"], second["channel_sqnr_db"]) > first["channel_sqnr_db"]
     assert all(e["layer"] != "?" for e in report["layers"])  # every quantized tensor found its layer
     with open(out / "layers.csv", newline="") as f:
         rows = list(csv.DictReader(f))
