@@ -42,6 +42,15 @@ def trained(data, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One thread: on a busy 2-core box two OpenMP threads spin-wait for each other (several times slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 

@@ -28,6 +28,17 @@ def copy_cifar(dest: Path, classes=("airplane", "cat", "ship"), n: int = 20, spl
     return dest
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One thread: on a busy 2-core box two OpenMP threads spin-wait for each other (several times slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def three_classes(tmp_path_factory) -> Path:
     """3 classes × 20 CIFAR-10 training images."""
