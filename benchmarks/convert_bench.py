@@ -23,19 +23,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import cpu_model, loadavg
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def keras_tflite(calib: np.ndarray, out: Path) -> dict[str, Path]:
@@ -98,7 +89,7 @@ def main() -> None:
     from quantization.calibration import from_folder
 
     work = Path(tempfile.mkdtemp(prefix="convert-bench-"))
-    load_before = os.getloadavg()
+    load_before = loadavg()
     t0 = time.perf_counter()
     cmd = [
         sys.executable,
@@ -138,7 +129,7 @@ def main() -> None:
             "cores": os.cpu_count(),
             "python": platform.python_version(),
             "loadavg_before": load_before,
-            "loadavg_after": os.getloadavg(),
+            "loadavg_after": loadavg(),
         },
         "convert_wall_seconds": round(wall, 1),
         "stage_seconds": {

@@ -28,22 +28,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from _common import cpu_model, loadavg, subset
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def preload_batches(train_dir: Path, img_size: int, batch: int, n_batches: int, seed: int):
@@ -144,18 +132,6 @@ def quick_rate(model_name: str, batches, steps: int = 4) -> float:
     return len(batches[0][1]) / statistics.median(step() for _ in range(steps))
 
 
-def subset(train_dir: Path, per_class: int, dest: Path) -> Path:
-    """A class-balanced subset as symlinks (first ``per_class`` files of each class; CIFAR's order is random)."""
-    import shutil
-
-    shutil.rmtree(dest, ignore_errors=True)
-    for cls in sorted(p for p in train_dir.iterdir() if p.is_dir()):
-        (dest / cls.name).mkdir(parents=True)
-        for f in sorted(cls.iterdir())[:per_class]:
-            (dest / cls.name / f.name).symlink_to(f.resolve())
-    return dest
-
-
 def train_one(name: str, args, rate: float, runs: Path) -> dict:
     """Train ``name`` with ``edgenet train`` for about the budget; score last.pt with ``edgenet eval``."""
     train_dir, test_dir = args.data / "train", args.data / "test"
@@ -165,7 +141,7 @@ def train_one(name: str, args, rate: float, runs: Path) -> dict:
     epochs = max(1, images // n_full)
     data = train_dir
     if images < n_full:
-        data = subset(train_dir, max(images // 10, args.batch_size), runs / f"{name}-subset")
+        data = subset(train_dir, runs / f"{name}-subset", max(images // 10, args.batch_size))
     out = runs / name
     if out.exists():
         import shutil
@@ -178,7 +154,7 @@ def train_one(name: str, args, rate: float, runs: Path) -> dict:
     cmd += ["--min-crop", "0.35", "--workers", str(args.workers), "--device", "cpu", "--seed", str(args.seed)]
     cmd += ["--out", str(out), "-q", "--json"]
     print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
-    load_before = load()
+    load_before = loadavg()
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
     train_s = time.perf_counter() - t0
@@ -214,7 +190,7 @@ def train_one(name: str, args, rate: float, runs: Path) -> dict:
         "eval_images_per_s": round(ev["images_per_s"], 1),
         "per_class_top1": {k: round(v, 4) for k, v in ev["per_class"].items()},
         "loadavg_before": load_before,
-        "loadavg_after": load(),
+        "loadavg_after": loadavg(),
         "checkpoint": str((out / "last.pt").relative_to(ROOT)) if out.is_relative_to(ROOT) else str(out / "last.pt"),
     }
 
@@ -376,7 +352,7 @@ def main() -> None:
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "python": platform.python_version(),
-        "load_start": load(),
+        "load_start": loadavg(),
     }
     print(f"environment: {env}", flush=True)
     batches = preload_batches(args.data / "train", args.img_size, args.batch_size, 4, args.seed)
@@ -396,7 +372,7 @@ def main() -> None:
         rate = sp["edgenet_b0"]["images_per_s"] if name == "b0" else quick_rate(name, batches)
         runs.append(train_one(name, args, rate, args.runs))
         print(f"[{name}] {json.dumps(runs[-1])}", flush=True)
-    env["load_end"] = load()
+    env["load_end"] = loadavg()
     res = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},

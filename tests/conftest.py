@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10"
-
-
-def cifar_subset(
-    dest: Path, split: str = "test", classes: tuple[str, ...] = ("cat", "dog", "ship"), n: int = 12
-) -> Path:
-    """Copy ``n`` images per class of CIFAR-10 into ``dest`` (tests never write into ../shared)."""
-    src = SHARED_DATA / split
-    if not src.is_dir():
-        pytest.skip(f"CIFAR-10 image folder not found at {src}")
-    for c in classes:
-        (dest / c).mkdir(parents=True, exist_ok=True)
-        for f in sorted((src / c).iterdir())[:n]:
-            shutil.copy(f, dest / c / f.name)
-    return dest
+from cifar_data import cifar_subset
 
 
 @pytest.fixture(scope="session")
 def cifar_dir(tmp_path_factory) -> Path:
     """3 classes × 12 CIFAR-10 test images."""
-    return cifar_subset(tmp_path_factory.mktemp("cifar"))
+    return cifar_subset(tmp_path_factory.mktemp("cifar"), "test", ("cat", "dog", "ship"), 12)
 
 
 def realistic_bn(model, images: Path, resolution: int, n: int = 24):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgenet.cli.options import emit_json, json_option, model_options, print_table
+from edgenet.cli.options import calibration_options, emit_json, json_option, model_options, print_table
 
 EPILOG = """Examples:
 
@@ -14,8 +14,8 @@ EPILOG = """Examples:
   edgenet convert --model b1 --int8
   edgenet convert --checkpoint runs/b0/best.pt --int8 --int8-io uint8 --calib-data photos/ --out build/b0
   edgenet convert --model lite0 --fp16 --dynamic --json > report.json
-  edgenet convert --checkpoint runs/b0/best.pt --int8 --calib-data imgs/train --eval-data imgs/test \
-      --auto-fix --max-drop 1.0       (tries int8 fixes in order of cost, keeps the first within 1 point)
+  edgenet convert --checkpoint runs/b0/best.pt --int8 --calib-data imgs/train --eval-data imgs/test \\
+      --auto-fix --max-drop 1.0    # tries int8 fixes in order of cost, keeps the first within 1 point
   edgenet convert --checkpoint runs/b0/best.pt --int8 --keep-float 3 --calib-data imgs/train
 """
 
@@ -32,12 +32,7 @@ EPILOG = """Examples:
     show_default=True,
     help="Input/output type of the int8 model (uint8 for Edge TPU apps; float32 keeps float I/O).",
 )
-@click.option(
-    "--calib-data",
-    type=click.Path(path_type=Path),
-    help="Folder of representative images (any depth). Without it, generated images are used (with a warning).",
-)
-@click.option("--calib-samples", type=click.IntRange(min=1), default=100, show_default=True)
+@calibration_options
 @click.option(
     "--parity-samples",
     type=click.IntRange(min=1),

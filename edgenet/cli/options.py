@@ -92,6 +92,19 @@ def model_options(f):
     return f
 
 
+def calibration_options(f):
+    """``--calib-data`` and ``--calib-samples``: what int8 ranges are measured on, for convert and quant-report.
+
+    A report is only useful if it quantizes exactly like the conversion it explains, so both read one definition.
+    """
+    f = click.option("--calib-samples", type=click.IntRange(min=1), default=100, show_default=True)(f)
+    return click.option(
+        "--calib-data",
+        type=click.Path(path_type=Path),
+        help="Folder of representative images (any depth). Without it, generated images are used (with a warning).",
+    )(f)
+
+
 def load_from_options(
     model: str | None = None,
     checkpoint: Path | None = None,

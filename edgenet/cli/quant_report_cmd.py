@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgenet.cli.options import emit_json, json_option, model_options, print_table
+from edgenet.cli.options import calibration_options, emit_json, json_option, model_options, print_table
 
 EPILOG = """Examples:
 
@@ -24,12 +24,7 @@ error_by_depth.png and report.json to --out. Fix the worst layers with `edgenet 
 
 @click.command("quant-report", epilog=EPILOG)
 @model_options
-@click.option(
-    "--calib-data",
-    type=click.Path(path_type=Path),
-    help="Representative images (any depth), as for convert. Without it, generated images (with a warning).",
-)
-@click.option("--calib-samples", type=click.IntRange(min=1), default=100, show_default=True)
+@calibration_options
 @click.option(
     "--samples",
     type=click.IntRange(min=1),

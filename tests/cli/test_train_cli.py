@@ -11,25 +11,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from cifar_data import cifar_subset
 from click.testing import CliRunner
 
 from edgenet.checkpoint import load_checkpoint
 from edgenet.cli.main import cli
 
-CIFAR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cifar10" / "train"
 TINY = ["--model", "lite0", "--img-size", "32", "--batch-size", "4", "--workers", "0", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    if not CIFAR.is_dir():
-        pytest.skip(f"CIFAR-10 image folder not found at {CIFAR}")
-    root = tmp_path_factory.mktemp("cli_data")
-    for c in ("airplane", "cat"):
-        (root / c).mkdir()
-        for f in sorted((CIFAR / c).iterdir())[:12]:
-            shutil.copy(f, root / c / f.name)
-    return root
+    return cifar_subset(tmp_path_factory.mktemp("cli_data"), "train", ("airplane", "cat"), 12)
 
 
 @pytest.fixture(scope="module")

@@ -7,34 +7,23 @@ Quantization error only means something on trained weights and real images, so t
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from cifar_data import cifar_subset
 
-CIFAR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cifar10"
 CLASSES = ("airplane", "cat", "ship")
 OUTLIER = 200.0  # scale of the damaged channel
-
-
-def _copy(dest: Path, split: str, n: int) -> Path:
-    src = CIFAR / split
-    if not src.is_dir():
-        pytest.skip(f"CIFAR-10 image folder not found at {src}")
-    for c in CLASSES:
-        (dest / c).mkdir(parents=True, exist_ok=True)
-        for f in sorted((src / c).iterdir())[:n]:
-            shutil.copy(f, dest / c / f.name)
-    return dest
 
 
 @pytest.fixture(scope="session")
 def fidelity_data(tmp_path_factory) -> SimpleNamespace:
     """3 classes: 60 training images each (training, calibration) and 30 test images each (evaluation)."""
     root = tmp_path_factory.mktemp("fidelity_data")
-    return SimpleNamespace(train=_copy(root / "train", "train", 60), test=_copy(root / "test", "test", 30))
+    train = cifar_subset(root / "train", "train", CLASSES, 60)
+    return SimpleNamespace(train=train, test=cifar_subset(root / "test", "test", CLASSES, 30))
 
 
 def _recalibrate_bn(model, images: Path, resolution: int) -> None:

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-
-# ../shared beside the checkout, or EDGENET_CIFAR (a machine that has only a copy of a few classes, e.g. a GPU box)
-CIFAR = Path(
-    os.environ.get("EDGENET_CIFAR", Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cifar10")
-)
+from cifar_data import cifar_subset
 
 # Small enough for a busy 2-core box: lite0 at 32 px, 4 images a step, no worker processes.
 FAST = dict(model="lite0", img_size=32, batch_size=4, workers=0, progress=False)
-
-
-def copy_cifar(dest: Path, classes=("airplane", "cat", "ship"), n: int = 20, split: str = "train") -> Path:
-    src = CIFAR / split
-    if not src.is_dir():
-        pytest.skip(f"CIFAR-10 image folder not found at {src}")
-    for c in classes:
-        (dest / c).mkdir(parents=True, exist_ok=True)
-        for f in sorted((src / c).iterdir())[:n]:
-            shutil.copy(f, dest / c / f.name)
-    return dest
 
 
 @pytest.fixture(autouse=True)
@@ -42,13 +26,13 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def three_classes(tmp_path_factory) -> Path:
     """3 classes × 20 CIFAR-10 training images."""
-    return copy_cifar(tmp_path_factory.mktemp("three"))
+    return cifar_subset(tmp_path_factory.mktemp("three"), "train", ("airplane", "cat", "ship"), 20)
 
 
 @pytest.fixture(scope="session")
 def two_classes(tmp_path_factory) -> Path:
     """2 classes × 12 images: the smallest set that still has a validation split."""
-    return copy_cifar(tmp_path_factory.mktemp("two"), ("airplane", "cat"), 12)
+    return cifar_subset(tmp_path_factory.mktemp("two"), "train", ("airplane", "cat"), 12)
 
 
 def corrupt_copy(src: Path, dest: Path) -> tuple[Path, list[Path]]:

@@ -1,0 +1,42 @@
+"""What every benchmark script records about its machine, and the class-balanced image subsets they run on.
+
+Numbers in docs/ are only comparable with the CPU and the load they were taken under, so each script stores both.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+
+def log(msg: str) -> None:
+    """A timestamped progress line on stderr (stdout carries the table)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def subset(src: Path, dest: Path, per_class: int) -> Path:
+    """The first ``per_class`` images of every class (sorted; CIFAR's order is random) as symlinks in ``dest``."""
+    shutil.rmtree(dest, ignore_errors=True)
+    for cls in sorted(p for p in src.iterdir() if p.is_dir()):
+        (dest / cls.name).mkdir(parents=True)
+        for f in sorted(cls.iterdir())[:per_class]:
+            (dest / cls.name / f.name).symlink_to(f.resolve())
+    return dest
