@@ -24,6 +24,7 @@ Writes docs/benchmarks/int8.md and int8.json (numbers as measured; the machine's
 from __future__ import annotations
 
 import argparse
+import ast
 import faulthandler
 import hashlib
 import json
@@ -193,9 +194,9 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
         True,
     )
     for n in (1, 3):
-        labels = worst_layers(a.layers, n)
-        tensors = float_tensors(labels, a.fp32, a.locations)
-        add(f"int8 keep-float {n}", quantize(a.calibrated, "int8", tensors), f"--keep-float {n}", False, kept=labels)
+        worst = worst_layers(a.layers, n)
+        tensors = float_tensors(worst, a.fp32, a.locations)
+        add(f"int8 keep-float {n}", quantize(a.calibrated, "int8", tensors), f"--keep-float {n}", False, kept=worst)
     add("int16x8", to_tflite(fn, trackable, "int16", cal.samples, "int8", False), "--int16-act", False)
 
     log(f"{name}: scoring on the test images")
@@ -241,9 +242,9 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
             log(f"{name}: converting and scoring the {new_act} model")
             sl = load_model(checkpoint=swapped)
             sw = work / f"swap_{new_act}_convert"
-            sfn, str_ = convert_float(sl, sw)
-            scal = from_folder(args.data / "train", sl.preprocess, args.calib_samples, progress=False)
-            (sw / "model_int8.tflite").write_bytes(to_tflite(sfn, str_, "int8", scal.samples, "int8", False))
+            s_fn, s_trackable = convert_float(sl, sw)
+            s_cal = cal if sl.preprocess == pre else from_folder(args.data / "train", sl.preprocess, args.calib_samples)
+            (sw / "model_int8.tflite").write_bytes(to_tflite(s_fn, s_trackable, "int8", s_cal.samples, "int8", False))
             s_scorer = Scorer(es, sl.model)
             control = new_act == act  # the same fine-tune without a swap: what the extra training alone buys
             kind = "fine-tune (control)" if control else "swap"
@@ -300,7 +301,7 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
     }
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     runs = ROOT / "runs" / "bench-cifar10"
     ap.add_argument("--b0", type=Path, default=runs / "b0" / "last.pt")
@@ -322,10 +323,31 @@ def main() -> None:
     ap.add_argument("--train-epochs", type=int, default=4)
     ap.add_argument("--img-size", type=int, default=32, help="for --train")
     ap.add_argument("--models", default="b0,lite0", help="comma-separated: which of --b0/--lite0 to run")
-    ap.add_argument("--render", type=Path, metavar="JSON", help="rewrite int8.md from a recorded int8.json, then exit")
-    args = ap.parse_args()
+    ap.add_argument(
+        "--render", type=Path, metavar="JSON", help="rewrite the .md beside a recorded int8.json, then exit"
+    )
+    return ap
+
+
+def command(recorded: dict[str, str]) -> str:
+    """The command that produced a recorded run: the script and each option whose recorded value is not its default."""
+    parts = ["python benchmarks/int8_fidelity.py"]
+    for action in parser()._actions:
+        value = recorded.get(action.dest)
+        if not action.option_strings or value is None or value == "None" or action.dest == "render":
+            continue
+        if value.startswith("["):  # lists were recorded after splitting "a,b"
+            value = ",".join(ast.literal_eval(value))
+        default = "None" if action.default is None else str(action.default)
+        if _shown(value) != _shown(default):
+            parts.append(f"{action.option_strings[0]} {_shown(value)}")
+    return " ".join(parts)
+
+
+def main() -> None:
+    args = parser().parse_args()
     if args.render:
-        (args.out / "int8.md").write_text(render(json.loads(args.render.read_text())))
+        args.render.with_suffix(".md").write_text(render(json.loads(args.render.read_text())))
         return
     if args.train:
         train_checkpoints(args)
@@ -456,7 +478,7 @@ def render(r: dict) -> str:
     out = [
         "# int8 fidelity (CIFAR-10)",
         "",
-        "Produced by `python benchmarks/int8_fidelity.py` — every number below is from that run, not edited.",
+        f"Produced by `{command(r['args'])}` — every number below is from that run, not edited.",
         "",
         f"Machine: {env['cpu']}, {env['cores']} cores; load average before/after "
         f"{env['loadavg_before'][0]} / {env['loadavg_after'][0]} (other jobs were running: latencies are relative). "

@@ -11,6 +11,17 @@ import pytest
 from cifar_data import cifar_subset
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One thread: on a busy 2-core box two OpenMP threads spin-wait for each other (several times slower)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def cifar_dir(tmp_path_factory) -> Path:
     """3 classes × 12 CIFAR-10 test images."""

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from edgenet.checkpoint import load_checkpoint
 from edgenet.cli.main import cli
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = ["--model", "lite0", "--img-size", "32", "--batch-size", "4", "--workers", "0", "--device", "cpu"]
 
 
@@ -33,15 +34,6 @@ def trained(data, tmp_path_factory) -> Path:
     result = json.loads(r.stdout)
     assert result["epochs_done"] == 1 and result["best"] == str(out / "best.pt") and result["recipe"] == "paper"
     return out
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread: on a busy 2-core box two OpenMP threads spin-wait for each other (several times slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def invoke(*args):

@@ -13,14 +13,8 @@ FAST = dict(model="lite0", img_size=32, batch_size=4, workers=0, progress=False)
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread: on a busy 2-core box two OpenMP threads spin-wait for each other (several times slower)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_threaded(one_torch_thread):
+    """Every training test runs on one torch thread (see ``one_torch_thread``)."""
 
 
 @pytest.fixture(scope="session")
