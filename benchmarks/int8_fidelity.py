@@ -39,64 +39,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model, loadavg, log, subset
+from _common import cpu_model, loadavg, log, paired_drop, subset, tflite_latency, torch_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-def tflite_latency(paths: dict[str, Path], runs: int, threads: int = 1) -> dict[str, dict]:
-    """Interleaved rounds of 10 invokes per model until each has ``runs``: load drift hits all models alike."""
-    from converters.runtime import tflite_interpreter_class
-
-    cls, _ = tflite_interpreter_class()
-    interps = {}
-    for name, p in paths.items():
-        it = cls(model_path=str(p), num_threads=threads)
-        it.allocate_tensors()
-        d = it.get_input_details()[0]
-        it.set_tensor(d["index"], np.random.default_rng(0).integers(-100, 100, d["shape"]).astype(d["dtype"]))
-        for _ in range(5):
-            it.invoke()
-        interps[name] = it
-    times: dict[str, list[float]] = {n: [] for n in paths}
-    while min(len(t) for t in times.values()) < runs:
-        for name, it in interps.items():
-            for _ in range(10):
-                t0 = time.perf_counter()
-                it.invoke()
-                times[name].append((time.perf_counter() - t0) * 1e3)
-    return {n: {"p50_ms": float(np.median(t)), "p90_ms": float(np.percentile(t, 90))} for n, t in times.items()}
-
-
-def torch_latency(model, resolution: int, runs: int) -> dict:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    x = torch.randn(1, 3, resolution, resolution)
-    times = []
-    with torch.inference_mode():
-        for i in range(runs + 5):
-            t0 = time.perf_counter()
-            model(x)
-            if i >= 5:
-                times.append((time.perf_counter() - t0) * 1e3)
-    torch.set_num_threads(threads)
-    return {"p50_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90))}
-
-
-def paired_drop(ref_correct: np.ndarray, correct: np.ndarray) -> tuple[float, float]:
-    """Drop in points and the half-width of its 95 % interval, from per-image correctness on the same images.
-
-    The two models answer the same images, so the interval comes from the paired differences (only images where
-    they disagree contribute): far tighter than two independent binomial intervals, and the honest scale against
-    which a 0.3-point goal can be read.
-    """
-    d = ref_correct.astype(np.float64) - correct.astype(np.float64)
-    half = 1.96 * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-    return round(100 * float(d.mean()), 2), round(100 * float(half), 2)
 
 
 def convert_float(loaded, work: Path):

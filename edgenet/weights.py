@@ -1,4 +1,5 @@
-"""Import pretrained state dicts saved from torchvision or timm (local files only; nothing is downloaded here).
+"""Import pretrained state dicts saved from torchvision, timm or efficientnet_pytorch (local files only; nothing is
+downloaded here).
 
 The peers name the same tensors differently; each format is a small function mapping an edgenet key to the
 peer's key, derived from edgenet's own module structure (so it covers every variant and any depth). Loading is
@@ -7,6 +8,7 @@ strict: a missing, unexpected or mis-shaped tensor is reported by name, never si
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,7 +18,9 @@ import torch
 from edgenet.errors import EdgenetError
 from edgenet.models import EfficientNet
 
-FORMATS = ("torchvision", "timm", "timm-tf")
+# "lukemelas": lukemelas' efficientnet_pytorch (B0–B8) and its efficientnet_lite_pytorch fork (Lite0–4), the most used
+# PyTorch EfficientNet before timm/torchvision had one; both are ports of the TF checkpoints.
+FORMATS = ("torchvision", "timm", "timm-tf", "lukemelas")
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
@@ -45,16 +49,19 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def detect_format(sd: Mapping[str, torch.Tensor], path: str | Path | None = None) -> str:
-    """torchvision and timm are told apart by their stem's key; timm's TF ports by the file name (``tf_*``)."""
+    """Each peer names its stem differently, so one key tells them apart; timm's TF ports (same keys as its own
+    weights, other padding) only by the file name (``tf_*``)."""
     if "features.0.0.weight" in sd:
         return "torchvision"
     if "conv_stem.weight" in sd:
         return "timm-tf" if path is not None and Path(path).name.startswith("tf_") else "timm"
+    if "_conv_stem.weight" in sd:
+        return "lukemelas"
     if "stem.conv.weight" in sd:
         return "edgenet"
     raise EdgenetError(
         f"{path or 'state dict'}: unrecognised weight layout (first keys: {list(sd)[:3]}); "
-        f"expected a torchvision or timm EfficientNet state dict"
+        f"expected a torchvision, timm or efficientnet_pytorch EfficientNet state dict"
     )
 
 
@@ -62,7 +69,7 @@ def config_for_format(fmt: str) -> dict:
     """Model options under which a format's weights reproduce the peer's outputs."""
     if fmt in ("torchvision", "timm"):
         return {"bn_eps": 1e-5, "same_padding": False}
-    if fmt == "timm-tf":
+    if fmt in ("timm-tf", "lukemelas"):  # TF ports: TF's batch-norm epsilon and "SAME" padding
         return {"bn_eps": 1e-3, "same_padding": True}
     return {}
 
@@ -119,10 +126,45 @@ def _timm_key(key: str, model: EfficientNet) -> str:
     return f"{prefix}.{conv if part == 'conv' else bn}.{rest}"
 
 
+_LUKEMELAS_PARTS = {
+    ("expand", "conv"): "_expand_conv",
+    ("expand", "bn"): "_bn0",
+    ("depthwise", "conv"): "_depthwise_conv",
+    ("depthwise", "bn"): "_bn1",
+    ("se", "reduce"): "_se_reduce",
+    ("se", "expand"): "_se_expand",
+    ("project", "conv"): "_project_conv",
+    ("project", "bn"): "_bn2",
+}
+
+
+def _lukemelas_key(key: str, model: EfficientNet) -> str:
+    """efficientnet_pytorch numbers its blocks flat across stages and names each layer by its phase, so a block
+    without an expansion (ratio 1) simply has no ``_expand_conv``/``_bn0``."""
+    top = {
+        "stem.conv": "_conv_stem",
+        "stem.bn": "_bn0",
+        "head.conv": "_conv_head",
+        "head.bn": "_bn1",
+        "classifier": "_fc",
+    }
+    for ours, theirs in top.items():
+        if key.startswith(ours + "."):
+            return theirs + key[len(ours) :]
+    m = _BLOCK.match(key)
+    if not m:
+        raise KeyError(key)
+    s, b, sub, rest = m.groups()
+    flat = sum(len(stage) for stage in model.stages[: int(s)]) + int(b)
+    part, rest = rest.split(".", 1)
+    return f"_blocks.{flat}.{_LUKEMELAS_PARTS[sub, part]}.{rest}"
+
+
 _KEY_MAPS: dict[str, Callable[[str, EfficientNet], str]] = {
     "torchvision": _torchvision_key,
     "timm": _timm_key,
     "timm-tf": _timm_key,
+    "lukemelas": _lukemelas_key,
     "edgenet": lambda k, m: k,
 }
 
@@ -136,6 +178,9 @@ def convert_state_dict(
     out, missing, bad_shape = {}, [], []
     for key, ref in target.items():
         peer = key_map(key, model)
+        if peer not in sd and key.endswith("num_batches_tracked"):  # a counter, absent from pre-0.4.1 saves
+            out[key] = ref
+            continue
         if peer not in sd:
             missing.append(peer)
             continue
@@ -182,7 +227,8 @@ def create_from_weights(name: str, path: str | Path, fmt: str = "auto", **overri
     fmt = detect_format(sd, path) if fmt == "auto" else fmt
     if fmt not in _KEY_MAPS:
         raise EdgenetError(f"unknown weight format {fmt!r}; choose from {', '.join(FORMATS)} or auto")
-    head = sd.get("classifier.1.weight" if fmt == "torchvision" else "classifier.weight")
+    # the classifier's key needs no model to map (it sits outside the stages), and it tells the class count
+    head = sd.get(_KEY_MAPS[fmt]("classifier.weight", None))
     opts = {**config_for_format(fmt), **overrides}
     if head is not None and "num_classes" not in overrides:
         opts["num_classes"] = int(head.shape[0])
@@ -205,13 +251,29 @@ _TORCHVISION_EVAL = {
 }
 
 
+def tf_crop_pct(resolution: int) -> float:
+    """TF's reference eval crop (``CROP_PADDING = 32``): the centre ``res / (res + 32)`` of the short side, which
+    timm's ``tf_*`` configs also use (0.875 at 224 px, 0.882 at 240, 0.904 at 300).
+
+    Nudged down where float rounding would make :class:`Preprocess`'s ``floor(res / crop_pct)`` land on
+    ``res + 31``, so the resize is exactly ``res + 32`` at every resolution.
+    """
+    pct = resolution / (resolution + 32)
+    while math.floor(resolution / pct) < resolution + 32:
+        pct = math.nextafter(pct, 0.0)
+    return pct
+
+
 def peer_preprocess(fmt: str, variant: str, resolution: int | None = None):
     """The preprocessing a peer's weights were trained with, so that imported weights see the inputs they expect.
 
-    TF-ported Lite/EdgeTPU weights take inputs scaled to [-1, 1] (mean = std = 0.5); torchvision's B-series use
-    their own resize/crop per variant; everything else ImageNet mean/std with a 0.875 crop.
+    TF ports (timm's ``tf_*``, efficientnet_pytorch) are evaluated as TF does: a ``res / (res + 32)`` centre crop,
+    bicubic, and inputs scaled to [-1, 1] (mean = std = 0.5, TF Lite's 127/128) for Lite/EdgeTPU but ImageNet
+    mean/std for the B-series; torchvision's B-series use their own resize/crop per variant; timm's own weights
+    ImageNet mean/std with a 0.875 crop.
     """
     from edgenet.models import get_variant
+    from edgenet.models.arch import EFFICIENTNET_B0
     from edgenet.preprocess import Preprocess
 
     v = get_variant(variant)
@@ -220,8 +282,9 @@ def peer_preprocess(fmt: str, variant: str, resolution: int | None = None):
         crop, resize, interp = _TORCHVISION_EVAL[v.name]
         res = resolution or crop
         return Preprocess(resolution=res, interpolation=interp, crop_pct=crop / resize)
-    if fmt in ("timm-tf", "timm") and not v.name.startswith("efficientnet_b"):
-        return Preprocess(resolution=res, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=0.882)
+    if fmt in ("timm-tf", "lukemelas"):
+        scaled = {} if v.config.arch == EFFICIENTNET_B0 else {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
+        return Preprocess(resolution=res, interpolation="bicubic", crop_pct=tf_crop_pct(res), **scaled)
     return Preprocess(resolution=res)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cifar_data import cifar_subset
+from photos import photo_folder
 
 
 @pytest.fixture
@@ -26,6 +27,12 @@ def one_torch_thread():
 def cifar_dir(tmp_path_factory) -> Path:
     """3 classes × 12 CIFAR-10 test images."""
     return cifar_subset(tmp_path_factory.mktemp("cifar"), "test", ("cat", "dog", "ship"), 12)
+
+
+@pytest.fixture(scope="session")
+def photos_dir(tmp_path_factory) -> Path:
+    """3 ImageNet classes × 8 images made from the real photos shipped in tests/fixtures/photos."""
+    return photo_folder(tmp_path_factory.mktemp("photos"))
 
 
 def realistic_bn(model, images: Path, resolution: int, n: int = 24):

@@ -75,6 +75,9 @@ EPILOG = """Examples:
 @click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: build/<model>].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Print the traceback when a third-party converter fails (always logged)."
+)
 @json_option
 def convert(
     int8: bool,
@@ -96,6 +99,7 @@ def convert(
     opset: int,
     out: Path | None,
     quiet: bool,
+    verbose: bool,
     as_json: bool,
     **model_kw,
 ) -> None:
@@ -126,6 +130,7 @@ def convert(
         opset=opset,
         edgetpu=edgetpu,
         progress=not quiet,
+        verbose=verbose,
         int16=int16_act,
         keep_float=keep_float,
         eval_data=eval_data,

