@@ -12,6 +12,7 @@ EPILOG = """Examples:
 
 \b
   edgenet convert --model b1 --int8
+  edgenet convert --pretrained lite0 --int8 --calib-data photos/ --eval-data val/ --out build/lite0
   edgenet convert --checkpoint runs/b0/best.pt --int8 --int8-io uint8 --calib-data photos/ --out build/b0
   edgenet convert --model lite0 --fp16 --dynamic --json > report.json
   edgenet convert --checkpoint runs/b0/best.pt --int8 --calib-data imgs/train --eval-data imgs/test \\

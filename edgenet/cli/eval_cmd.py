@@ -100,8 +100,16 @@ def eval_(
         )
         for i, c in enumerate(result.classes)
     ]
+    if len(rows) > MAX_TABLE_ROWS:  # ImageNet's 1,000 classes: the weakest ones say more than a 1,000-line table
+        seen = [r for r in rows if r["acc"] != "-"]
+        rows = sorted(seen, key=lambda r: (float(r["acc"]), -r["n"]))[:10]
+        which = f"the {len(rows)} weakest of {len(seen)}" if len(seen) > len(rows) else f"the {len(seen)}"
+        click.echo(f"{which} classes with images, of {len(result.classes)} (every class in metrics.json):")
     print_table(rows, [("cls", "class"), ("n", "images"), ("acc", "top-1")])
     click.echo(f"wrote {out}/metrics.json, confusion.csv, confusion.png")
+
+
+MAX_TABLE_ROWS = 30
 
 
 def _triple(param, value: str | None) -> tuple[float, float, float] | None:

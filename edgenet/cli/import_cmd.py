@@ -77,7 +77,8 @@ def import_weights(classes_file: Path | None, out: Path, as_json: bool, **model_
     if model_kw["weights"] is None and model_kw["pretrained"] is None:
         raise EdgenetError("import-weights needs --weights FILE (a torchvision/timm state dict) or --pretrained")
     loaded = load_from_options(**model_kw)
-    classes = read_classes(classes_file, loaded.num_classes) if classes_file is not None else None
+    # --classes-file, else the names the weights come with (ImageNet-1k's for a 1,000-way peer head)
+    classes = read_classes(classes_file, loaded.num_classes) if classes_file is not None else loaded.classes
     save_checkpoint(out, checkpoint_from_model(loaded.model, classes, loaded.preprocess))
     report = ImportReport(
         out=str(out),
@@ -92,6 +93,8 @@ def import_weights(classes_file: Path | None, out: Path, as_json: bool, **model_
         emit_json(report)
         return
     labels = f", class names from {classes_file}" if classes_file is not None else ""
+    if classes_file is None and classes:
+        labels = ", ImageNet-1k class names"
     click.echo(
         f"wrote {out}: {report.model} ({human(report.params)} params, {report.num_classes} classes{labels}, "
         f"{report.resolution} px) from {report.source}"
