@@ -16,6 +16,7 @@ import numpy as np
 
 from device_bench.modelinfo import ModelInfo
 from edgenet.errors import EdgenetError
+from edgenet.imagenet import folder_aliases
 from edgenet.preprocess import Preprocess
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -65,6 +66,7 @@ def list_labeled_images(root: Path, labels: list[str] | None, num_outputs: int |
         )
         labels = classes
     index = {name: i for i, name in enumerate(labels)}
+    index |= {wnid: index[name] for wnid, name in folder_aliases(labels).items()}  # ImageNet's WordNet-ID folders
     unknown = [c for c in classes if c not in index]
     if unknown:
         raise EdgenetError(f"--eval-data {root}: classes {', '.join(unknown[:5])} are not among the model's labels")

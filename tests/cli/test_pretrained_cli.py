@@ -30,3 +30,26 @@ def test_pretrained_lite0_evaluates_real_photos(photos_dir, tmp_path, no_network
     assert "the 3 classes with images, of 1000" in r.stdout  # 1,000 classes: no 1,000-line table
     assert {"tabby", "espresso", "missile"} <= set(r.stdout.split())
     assert not no_network
+
+
+def test_pretrained_lite0_converts_and_benches_on_imagenet_folders(photos_dir, tmp_path):
+    """convert → bench --eval-data: the TFLite file's labels.txt holds names, the folders WordNet IDs."""
+    import json
+
+    runner = CliRunner()
+    out = tmp_path / "lite0"
+    r = runner.invoke(
+        cli, ["convert", "--pretrained", "lite0", "--eval-data", str(photos_dir), "-q", "--out", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    assert (out / "labels.txt").read_text().splitlines()[281] == "tabby"
+    report = json.loads((out / "report.json").read_text())
+    assert report["accuracy"]["fp32"]["top5"] == report["accuracy"]["torch"]["top5"] == 1.0
+    r = runner.invoke(
+        cli, ["bench", str(out / "model_fp32.tflite"), "--runs", "3", "--eval-data", str(photos_dir), "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    (row,) = json.loads(r.stdout)
+    assert row["eval_samples"] == 24 and row["top1"] == pytest.approx(
+        100 * report["accuracy"]["fp32"]["top1"]
+    )  # bench: percent
