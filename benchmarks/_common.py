@@ -44,7 +44,7 @@ def subset(src: Path, dest: Path, per_class: int) -> Path:
     return dest
 
 
-def tflite_latency(paths: dict[str, Path], runs: int, threads: int = 1) -> dict[str, dict]:
+def tflite_latency(paths: dict[str, Path], runs: int, threads: int = 1, warmup: int = 5) -> dict[str, dict]:
     """Interleaved rounds of 10 invokes per model until each has ``runs``: load drift hits all models alike."""
     from converters.runtime import tflite_interpreter_class
 
@@ -54,8 +54,8 @@ def tflite_latency(paths: dict[str, Path], runs: int, threads: int = 1) -> dict[
         it = cls(model_path=str(p), num_threads=threads)
         it.allocate_tensors()
         d = it.get_input_details()[0]
-        it.set_tensor(d["index"], np.random.default_rng(0).integers(-100, 100, d["shape"]).astype(d["dtype"]))
-        for _ in range(5):
+        it.set_tensor(d["index"], np.random.default_rng(0).integers(0, 100, d["shape"]).astype(d["dtype"]))
+        for _ in range(warmup):
             it.invoke()
         interps[name] = it
     times: dict[str, list[float]] = {n: [] for n in paths}
@@ -65,7 +65,10 @@ def tflite_latency(paths: dict[str, Path], runs: int, threads: int = 1) -> dict[
                 t0 = time.perf_counter()
                 it.invoke()
                 times[name].append((time.perf_counter() - t0) * 1e3)
-    return {n: {"p50_ms": float(np.median(t)), "p90_ms": float(np.percentile(t, 90))} for n, t in times.items()}
+    return {
+        n: {"p50_ms": float(np.median(t)), "p90_ms": float(np.percentile(t, 90)), "runs": len(t)}
+        for n, t in times.items()
+    }
 
 
 def torch_latency(model, resolution: int, runs: int) -> dict:

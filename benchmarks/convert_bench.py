@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model, loadavg
+from _common import cpu_model, loadavg, tflite_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -48,33 +48,6 @@ def keras_tflite(calib: np.ndarray, out: Path) -> dict[str, Path]:
     paths["keras_int8"] = out / "keras_int8.tflite"
     paths["keras_int8"].write_bytes(conv.convert())
     return paths
-
-
-def latency(paths: dict[str, Path], threads: int, runs: int, warmup: int = 10) -> dict[str, dict]:
-    """Interleaved timing: every model runs a round of 10 in turn, so drifting machine load hits all alike."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interps = {}
-    for name, p in paths.items():
-        it = Interpreter(model_path=str(p), num_threads=threads)
-        it.allocate_tensors()
-        d = it.get_input_details()[0]
-        x = np.random.default_rng(0).integers(0, 127, d["shape"]).astype(d["dtype"])
-        it.set_tensor(d["index"], x)
-        for _ in range(warmup):
-            it.invoke()
-        interps[name] = it
-    times: dict[str, list[float]] = {n: [] for n in paths}
-    while min(len(t) for t in times.values()) < runs:
-        for name, it in interps.items():
-            for _ in range(10):
-                t0 = time.perf_counter()
-                it.invoke()
-                times[name].append((time.perf_counter() - t0) * 1e3)
-    return {
-        n: {"p50_ms": float(np.median(t)), "p90_ms": float(np.percentile(t, 90)), "runs": len(t)}
-        for n, t in times.items()
-    }
 
 
 def main() -> None:
@@ -122,7 +95,7 @@ def main() -> None:
     paths.update(keras_tflite(raw.astype(np.float32), work))
 
     ops = {n: read_tflite(p).op_counts for n, p in paths.items()}
-    lat = {t: latency(paths, t, args.runs) for t in (1, 2)}
+    lat = {t: tflite_latency(paths, args.runs, t, warmup=10) for t in (1, 2)}
     result = {
         "env": {
             "cpu": cpu_model(),
