@@ -282,6 +282,11 @@ def render(r: dict) -> str:
             )
         out.append("")
     out += ["## Goals", "", *goals(r["models"]), ""]
+    if "auto_fix_command" in r:
+        out += [
+            f"The auto-fix lines come from `{r['auto_fix_command']}` (the same photos, calibration and scoring).",
+            "",
+        ]
     return "\n".join(out)
 
 
