@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test test-fast lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,9 +19,14 @@ demo: $(STAMP)
 	$(BIN)/edgenet convert --model b1 --int8 --out build/demo
 	$(BIN)/edgenet bench build/demo/model_int8.tflite build/demo/model_fp32.tflite --threads 1,2 --runs 50
 
+# What CI runs (.ci/run): ruff and the whole suite, slow tests included.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The edit-test loop: every test not marked slow, under a minute on a 2-core machine.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -287,11 +287,9 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
             (stage / "labels.txt").write_text("\n".join(loaded.classes) + "\n", encoding="utf-8")
         report.total_seconds = round(time.perf_counter() - t_start, 3)
         (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        out = Path(opts.out)
-        produced = {p.name for p in stage.iterdir()}
-        for stale in OWNED_FILES - produced:  # an earlier run's artefacts that this run did not rebuild
-            (out / stale).unlink(missing_ok=True)
-        publish_dir(stage, out)
+        # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
+        # did not rebuild (OWNED_FILES) dropped
+        publish_dir(stage, opts.out, owned=OWNED_FILES)
     return report
 
 

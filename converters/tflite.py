@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -64,7 +65,9 @@ def onnx_to_tf(onnx_path: str | Path, model_name: str | None = None, verbose: bo
         stack.enter_context(contextlib.redirect_stderr(log))
         try:
             model = onnx2tf.convert(
-                input_onnx_file_path=str(onnx_path),
+                # a private copy: onnx2tf rewrites its input file in place, and the published model.onnx must
+                # stay the file that was checked against PyTorch
+                input_onnx_file_path=shutil.copy(onnx_path, tmp / onnx_path.name),
                 output_folder_path=str(tmp / "saved_model"),
                 disable_model_save=True,
                 not_use_onnxsim=True,  # already slimmed by onnxslim at export

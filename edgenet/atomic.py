@@ -1,17 +1,85 @@
-"""Atomic writes: a crash or a failed check never leaves a half-written artefact in place of a good one.
+"""Atomic output: a crash, a failed check or a SIGKILL never leaves a half-written artefact or a mixed set of them.
 
-Everything is written next to its destination (same filesystem, so ``os.replace`` is atomic) and renamed
-only once complete.
+* One file (:func:`atomic_path`): written beside its destination and renamed over it (``os.replace`` is atomic on
+  one filesystem).
+* A folder of artefacts that belong together (``convert``, ``bundle``, ``eval``; :func:`staging_dir` then
+  :func:`publish_dir`): the complete new folder is built beside ``--out`` and exchanged with it in one rename
+  (Linux ``renameat2(RENAME_EXCHANGE)``), so at every instant ``--out`` is the complete old set or the complete new
+  set — never new models beside an old report. The old folder is removed only after the swap.
+
+A process killed half-way leaves its temporary beside the destination, named ``.NAME.HOST.PID.XXXXXXXX.partial``
+(a folder) or ``.NAME.HOST.PID.XXXXXXXX.tmp`` (a file). The next run writing to the same destination removes
+those whose process is gone, and only those: a run still in progress elsewhere is never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
+import re
 import shutil
+import socket
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from edgenet.errors import EdgenetError
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_NO_EXCHANGE = {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP}  # kernel, libc or filesystem lacks it
+
+
+def _host() -> str:
+    """This machine's name, reduced to a token that cannot contain the ``.`` separating the name's fields."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "host"
+
+
+def _prefix(name: str) -> str:
+    """Start of a temporary's name for ``name``: its writer (host, pid) is readable from it after a SIGKILL."""
+    return f".{name}.{_host()}.{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def _dead_writer(entry: str, name: str, suffix: str) -> bool:
+    """Whether ``entry`` is a temporary for ``name`` left by a process of this host that no longer runs.
+
+    Temporaries of other hosts (a shared filesystem) are left alone: their pids mean nothing here. A reused pid can
+    only delay a removal, never remove the folder of a live run.
+    """
+    m = re.fullmatch(rf"\.{re.escape(name)}\.([A-Za-z0-9_-]+)\.(\d+)\.[A-Za-z0-9_]+{re.escape(suffix)}", entry)
+    return m is not None and m[1] == _host() and not _alive(int(m[2]))
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Finish or undo what killed writers of ``parent/name`` left behind (see the module docstring)."""
+    if not parent.is_dir():
+        return
+    dest = parent / name
+    for entry in sorted(os.listdir(parent)):
+        path = parent / entry
+        if _dead_writer(entry, name, ".old"):
+            # killed between the two renames of the fallback swap: the old set is complete, so put it back
+            if not dest.exists() and not dest.is_symlink():
+                os.rename(path, dest)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+        elif _dead_writer(entry, name, ".partial"):
+            shutil.rmtree(path, ignore_errors=True)
+        elif _dead_writer(entry, name, ".tmp"):
+            path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -19,11 +87,10 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success it replaces ``dest``, on error it is removed."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    _remove_stale(dest.parent, dest.name)
+    fd, tmp = tempfile.mkstemp(prefix=_prefix(dest.name), suffix=".tmp", dir=dest.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a published artefact gets the usual permissions
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; a published artefact gets the usual permissions
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -44,34 +111,99 @@ def write_bytes_atomic(dest: str | os.PathLike[str], data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def publish_dir(staging: Path, out: Path) -> list[Path]:
-    """Move every file of ``staging`` into ``out`` (created if needed), each by an atomic rename.
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
-    Files of an earlier run in ``out`` that this run also produced are replaced; others are left alone.
-    ``staging`` must be on the same filesystem as ``out`` (create it with :func:`staging_dir`).
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the paths ``a`` and ``b`` in one atomic step; False where the kernel, libc or filesystem cannot."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)  # glibc ≥ 2.28; absent on macOS
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in _NO_EXCHANGE:
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """A hard link (instant, and the same file: nothing can differ); a copy where the filesystem refuses links."""
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _carry(src: Path, dst: Path) -> None:
+    """Put a user's entry of the old folder into the new one without touching the original."""
+    if src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    elif src.is_dir():
+        shutil.copytree(src, dst, symlinks=True, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(str(src), str(dst))
+
+
+def publish_dir(staging: Path, out: str | os.PathLike[str], owned: Iterable[str] = ()) -> list[Path]:
+    """Make ``out`` the folder ``staging`` holds, swapped in whole; returns the paths of the files this run wrote.
+
+    Entries of the old ``out`` that this run did not write are carried into the new folder first (hard links), so
+    a user's own files survive — except names in ``owned``: artefacts of an earlier run that this run did not
+    rebuild, which must not sit beside the new report. ``staging`` must come from :func:`staging_dir` (same
+    filesystem); after the swap it holds the old folder, which :func:`staging_dir` then removes.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    moved = []
-    for src in sorted(staging.iterdir()):
-        if src.is_file():
-            dst = out / src.name
-            os.replace(src, dst)
-            moved.append(dst)
-    return moved
+    out = Path(out).resolve()
+    produced = sorted(p.name for p in staging.iterdir())
+    if out.is_dir():
+        dropped = set(produced) | set(owned)
+        for entry in sorted(out.iterdir()):
+            if entry.name not in dropped:
+                _carry(entry, staging / entry.name)
+        os.chmod(staging, stat.S_IMODE(out.stat().st_mode))  # the folder keeps its permissions
+        if not _exchange(staging, out):
+            # two renames: for an instant --out is absent; a kill there leaves .old, which the next run restores
+            old = staging.with_name(staging.name.removesuffix(".partial") + ".old")
+            os.rename(out, old)
+            os.rename(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp creates 0700
+        os.rename(staging, out)
+    return [out / name for name in produced]
+
+
+def _holds_cwd(out: Path) -> bool:
+    try:
+        cwd = Path.cwd().resolve()
+    except FileNotFoundError:  # the current folder was deleted: it cannot be inside --out
+        return False
+    return cwd == out or out in cwd.parents
 
 
 @contextlib.contextmanager
 def staging_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary folder beside ``out`` (so renames into it are atomic), removed afterwards whatever happens."""
-    out = Path(out).resolve()
+    """A temporary folder beside ``out`` to build the new set in, removed afterwards whatever happens.
+
+    Checked before any work: ``out`` must be a folder (or absent) whose parent is writable, and must not hold the
+    current folder — the swap would leave the caller's shell in the old, deleted folder.
+    """
+    out = Path(out).resolve()  # a symlinked --out: the swap happens at its target, the link stays
+    if _holds_cwd(out):
+        raise EdgenetError(
+            f"{out}: --out is (or holds) the current folder; the new set replaces the whole folder, which would "
+            f"leave your shell in the old, deleted one: choose a subfolder, e.g. --out {out / 'model'}"
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.exists() and not out.is_dir():
             raise NotADirectoryError(20, "exists and is not a folder")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        _remove_stale(out.parent, out.name)
+        tmp = Path(tempfile.mkdtemp(prefix=_prefix(out.name), suffix=".partial", dir=out.parent))
     except OSError as e:
-        from edgenet.errors import EdgenetError
-
         raise EdgenetError(f"{out}: output folder is not writable ({e.strerror or e}); choose another --out") from None
     try:
         yield tmp

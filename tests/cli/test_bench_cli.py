@@ -113,17 +113,19 @@ def test_empty_db_report_is_an_error(tiny, tmp_path):
     assert r.exit_code == 2 and "holds no results yet" in r.stderr and not (tmp_path / "r.html").exists()
 
 
-def test_bench_a_real_edgenet_conversion(converted_lite0_uint8, tmp_path):
+@pytest.mark.slow
+def test_bench_a_real_edgenet_conversion(converted_lite0_uint8, photos_dir, tmp_path):
     """The converter's own output (uint8 I/O, report.json + labels.txt): preprocessing and labels are read from
     the model's folder, inputs quantized with the tensor's scale and zero point."""
+    from edgenet.imagenet import folder_aliases, imagenet_classes
+
     out, _, _ = converted_lite0_uint8
     images = tmp_path / "val"
-    for i in range(2):  # class folders named as the checkpoint's labels
-        (images / f"class_{i}").mkdir(parents=True)
-        for src in sorted(tiny_models.CIFAR.glob("*/*.jpg"))[3 * i : 3 * i + 3]:
-            (images / f"class_{i}" / src.name).write_bytes(src.read_bytes())
-    if not any(images.rglob("*.jpg")):
-        pytest.skip("CIFAR-10 not available")
+    names = folder_aliases(imagenet_classes())
+    for wnid in sorted(p.name for p in photos_dir.iterdir()):  # class folders named as the checkpoint's labels
+        (images / names[wnid]).mkdir(parents=True)
+        for src in sorted((photos_dir / wnid).glob("*.jpg"))[:2]:
+            (images / names[wnid] / src.name).write_bytes(src.read_bytes())
     r = run("bench", out / "model_int8.tflite", out / "model_fp32.tflite", "--eval-data", images, "--json", *FAST)
     assert r.exit_code == 0, r.output
     int8, fp32 = json.loads(r.stdout)

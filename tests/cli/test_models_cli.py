@@ -53,6 +53,7 @@ def models_json():
     return json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_models_json_contract(models_json):
     assert [row["name"] for row in models_json] == list_models()
     for row in models_json:

@@ -55,6 +55,7 @@ def test_help_lists_the_commands():
     assert "torchrun" in invoke("train", "--help").output and "confusion.png" in invoke("eval", "--help").output
 
 
+@pytest.mark.slow
 def test_eval_prints_and_writes_the_report(trained, data, tmp_path):
     r = invoke("eval", "--checkpoint", trained / "best.pt", "--data", data, "--workers", "0", "--out", tmp_path / "ev")
     assert r.exit_code == 0, r.output
@@ -70,6 +71,7 @@ def test_eval_prints_and_writes_the_report(trained, data, tmp_path):
     assert (trained / f"eval-{data.name}" / "confusion.csv").is_file()  # default: beside the checkpoint
 
 
+@pytest.mark.slow  # its `trained` run folder takes a real training epoch
 def test_bad_inputs_are_one_line_errors(trained, data, tmp_path):
     empty = tmp_path / "empty"
     shutil.copytree(data, empty)

@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 import tflite_builders as tb
 from click.testing import CliRunner
+from helpers import LITE0_HEAD
 
 from converters.bundle import bundle
 from converters.metadata import read_metadata
 from converters.tflite_model import dequantize, quantize, read_tflite
 from edgenet.cli.main import cli
 from edgenet.errors import EdgenetError
+from edgenet.imagenet import imagenet_classes
 from edgenet.preprocess import Preprocess
 
 PRE = {"resolution": 16, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3], "interpolation": "bicubic", "crop_pct": 1.0}
@@ -55,6 +57,7 @@ def kotlin_constants(text: str) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_round_trip_from_a_convert_folder(tmp_path):
     src = converted_dir(tmp_path)
     out = tmp_path / "app"
@@ -128,16 +131,17 @@ def test_swift_snippet_matches_the_model_types(tmp_path):
     assert not (tmp_path / "app" / "EdgenetClassifier.kt").exists()
 
 
+@pytest.mark.slow
 def test_checkpoint_supplies_preprocessing_and_classes(tmp_path, converted_lite0_uint8):
     out_dir, _, ckpt = converted_lite0_uint8
     model = tmp_path / "model_int8.tflite"
     shutil.copy(out_dir / "model_int8.tflite", model)  # no report.json / labels.txt beside it
     r = bundle(model, tmp_path / "app", checkpoint=ckpt)
-    assert r.labels == 10 and r.labels_from == f"checkpoint:{ckpt}" and r.preprocess["resolution"] == 64
+    assert r.labels == 9 and r.labels_from == f"checkpoint:{ckpt}" and r.preprocess["resolution"] == 64
     meta = read_metadata(tmp_path / "app" / "model_int8.tflite")
-    assert meta["packed_files"]["labels.txt"].split() == [f"class_{i}" for i in range(10)]
+    assert meta["packed_files"]["labels.txt"].splitlines() == [imagenet_classes()[i] for i in LITE0_HEAD]
     labels = tmp_path / "names.txt"
-    labels.write_text("\n".join(f"n{i}" for i in range(10)))
+    labels.write_text("\n".join(f"n{i}" for i in range(9)))
     r = bundle(model, tmp_path / "app2", checkpoint=ckpt, labels_path=labels)
     assert r.labels_from == str(labels)
 
@@ -224,7 +228,7 @@ def _bench_row(model: Path, **kw):
 
 
 def test_model_card_reads_the_results_db(tmp_path):
-    ResultsDB = pytest.importorskip("device_bench.db").ResultsDB
+    from device_bench.db import ResultsDB
 
     src = converted_dir(tmp_path)
     model = src / "model_int8.tflite"

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import LITE0_HEAD
 
 from converters.pipeline import ARTIFACT_FILES, ConvertOptions, convert
 from converters.runtime import OnnxRunner, TFLiteRunner
@@ -41,6 +42,8 @@ def test_report_contract(converted_b0):
     for a in on_disk["artifacts"]:
         assert a.keys() >= ARTIFACT_KEYS and a["parity"].keys() >= PARITY_KEYS
         assert (out / a["file"]).stat().st_size == a["bytes"]
+    # the published ONNX is the file checked against PyTorch (onnx2tf used to rewrite it in place)
+    assert (out / "model.onnx").stat().st_size == on_disk["onnx"]["bytes"]
     assert sorted(p.name for p in out.iterdir()) == sorted(["model.onnx", "report.json", *ARTIFACT_FILES.values()][:6])
 
 
@@ -48,13 +51,18 @@ def test_parity_and_graph(converted_b0):
     out, report, *_ = converted_b0
     onnx_check, tflite_check = report.checks[:2]
     assert onnx_check.name == "onnx_vs_torch" and onnx_check.passed and tflite_check.passed
-    assert report.onnx["parity"]["top1_agreement"] == 1.0 and report.onnx["parity"]["cosine"] > 0.999999
     by_name = {a.name: a for a in report.artifacts}
     fp32, int8 = by_name["fp32"], by_name["int8"]
+    # logits on a real scale (realistic BatchNorm statistics): a layout or padding bug errs by O(1) of it, float
+    # reordering by ~1e-5 of it, so the bounds below cannot pass by rounding noise
+    assert fp32.parity.reference_max_abs > 10
+    assert report.onnx["parity"]["top1_agreement"] == 1.0
+    assert report.onnx["parity"]["max_abs_diff"] <= 1e-4 * report.onnx["parity"]["reference_max_abs"]
     assert fp32.parity.reference == "onnx" and fp32.parity.top1_agreement == 1.0
-    assert by_name["fp16"].parity.cosine > 0.999
-    assert by_name["dynamic"].parity.cosine > 0.95
-    assert int8.parity.reference == "fp32" and 0 <= int8.parity.top1_agreement <= 1  # fidelity: see rerun test
+    assert fp32.parity.max_abs_diff <= 3e-4 * fp32.parity.reference_max_abs  # measured 6e-5
+    # quantized b0 with random SiLU/SE weights is chaotic (int8 cosine ~0.3 however right the graph): its
+    # fidelity is checked on real weights in test_quantized_fidelity_on_real_weights; here the int8 graph itself
+    assert all(by_name[k].parity.reference == "fp32" for k in ("fp16", "dynamic", "int8"))
     assert int8.input_dtype == int8.output_dtype == "int8" and int8.full_integer
     # NHWC all the way: onnx2tf must not leave layout transposes in a standard variant
     assert all(a.transpose_ops == 0 for a in report.artifacts)
@@ -66,28 +74,66 @@ def test_parity_and_graph(converted_b0):
     assert weights.dtype == "int8" and len(weights.scale) == weights.shape[0] > 1
 
 
-def test_artefacts_agree_when_rerun(converted_b0, cifar_dir):
-    """The published files themselves (not just the in-memory report) reproduce the recorded parity.
+def run_by_hand(path, x: np.ndarray) -> np.ndarray:
+    """Logits of a .tflite file for an NCHW batch, quantizing I/O with the interpreter's own scale and zero point
+    (not converters.runtime's code, which the pipeline used)."""
+    from ai_edge_litert.interpreter import Interpreter
 
-    (Random-weight networks are chaotic under int8, so int8 *fidelity* is measured on trained checkpoints by
-    benchmarks/int8_fidelity.py; here we check that the recorded numbers are the artefacts' own.)
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    inp, outp = it.get_input_details()[0], it.get_output_details()[0]
+    logits = []
+    for sample in x:
+        v = sample.transpose(1, 2, 0)[None]
+        if inp["dtype"] != np.float32:
+            scale, zero = inp["quantization"]
+            v = np.clip(np.round(v / scale + zero), np.iinfo(inp["dtype"]).min, np.iinfo(inp["dtype"]).max)
+        it.set_tensor(inp["index"], v.astype(inp["dtype"]))
+        it.invoke()
+        y = it.get_tensor(outp["index"])[0].astype(np.float64)
+        if outp["dtype"] != np.float32:
+            scale, zero = outp["quantization"]
+            y = (y - zero) * scale
+        logits.append(y)
+    return np.stack(logits)
+
+
+def _agreement_and_cosine(ref: np.ndarray, out: np.ndarray) -> tuple[float, float]:
+    """Top-1 agreement and mean per-image cosine, computed here (not by converters.verify) from raw logits."""
+    ref, out = ref.astype(np.float64), out.astype(np.float64)
+    agree = np.mean([np.argmax(r) == np.argmax(o) for r, o in zip(ref, out)])
+    cos = np.mean([r @ o / (np.linalg.norm(r) * np.linalg.norm(o)) for r, o in zip(ref, out)])
+    return float(agree), float(cos)
+
+
+@pytest.mark.parametrize("fixture", ["converted_b0", "converted_lite0_uint8"])
+def test_artefacts_agree_when_rerun(fixture, photos_dir, request):
+    """The published files themselves (not the in-memory report) reproduce every recorded parity number.
+
+    Each artefact is run again from disk on the pipeline's own parity inputs, and agreement and cosine are
+    recomputed with this file's arithmetic, so a report that recorded another file's numbers, or a metric
+    computed wrongly, shows up.
     """
     from edgenet.preprocess import Preprocess
-
-    out, report, *_ = converted_b0
-    pre = Preprocess.from_dict(report.preprocess)
-    x = np.stack([pre(p) for p in sorted(cifar_dir.rglob("*.jpg"))[:4]])
-    onnx_logits = OnnxRunner(out / "model.onnx")(x)
-    tfl_logits = TFLiteRunner(out / "model_fp32.tflite")(x)
-    assert np.abs(onnx_logits - tfl_logits).max() < 1e-3 + 1e-3 * np.abs(onnx_logits).max()
-    from converters.verify import compare
     from quantization.calibration import from_folder
 
-    x = from_folder(cifar_dir, pre, 24, progress=False).samples[:8]  # the very inputs the pipeline compared on
-    again = compare("fp32", TFLiteRunner(out / "model_fp32.tflite")(x), TFLiteRunner(out / "model_int8.tflite")(x))
-    recorded = next(a for a in report.artifacts if a.name == "int8").parity
-    assert again.top1_agreement == recorded.top1_agreement
-    assert again.cosine == pytest.approx(recorded.cosine, abs=1e-6)
+    out, report, *_ = request.getfixturevalue(fixture)
+    pre = Preprocess.from_dict(report.preprocess)
+    x = np.stack([pre(p) for p in sorted(photos_dir.rglob("*.jpg"))[::5]])
+    onnx_logits = OnnxRunner(out / "model.onnx")(x)
+    tfl_logits = TFLiteRunner(out / "model_fp32.tflite")(x)
+    assert np.abs(onnx_logits - tfl_logits).max() <= 3e-4 * np.abs(onnx_logits).max()
+
+    recorded = {a.name: a for a in report.artifacts}
+    n = recorded["fp32"].parity.samples
+    x = from_folder(photos_dir, pre, 24, progress=False).samples[:n]  # the very inputs the pipeline compared on
+    fp32 = run_by_hand(out / "model_fp32.tflite", x)
+    for name, art in recorded.items():
+        if name == "fp32":
+            continue
+        agree, cos = _agreement_and_cosine(fp32, run_by_hand(out / art.file, x))
+        assert agree == art.parity.top1_agreement, name
+        assert cos == pytest.approx(art.parity.cosine, abs=1e-6), name
 
 
 def test_offline_and_clean_cwd(converted_b0):
@@ -98,14 +144,32 @@ def test_offline_and_clean_cwd(converted_b0):
 
 
 def test_uint8_io_from_checkpoint(converted_lite0_uint8):
+    from edgenet.imagenet import imagenet_classes
+
     out, report, ckpt = converted_lite0_uint8
     int8 = next(a for a in report.artifacts if a.name == "int8")
     assert int8.input_dtype == "uint8" and int8.output_dtype == "uint8" and int8.full_integer
     assert report.weights == f"checkpoint:{ckpt.name}"
-    assert (out / "labels.txt").read_text().split() == [f"class_{i}" for i in range(10)]
-    assert int8.parity.cosine > 0.5
+    assert (out / "labels.txt").read_text().splitlines() == [imagenet_classes()[i] for i in LITE0_HEAD]
     info = read_tflite(out / "model_int8.tflite")
     assert info.input_details[0].scale and 0 <= info.input_details[0].zero_point[0] <= 255
+
+
+def test_quantized_fidelity_on_real_weights(converted_lite0_uint8):
+    """Real ImageNet weights on 24 real photos: each quantized artefact keeps fp32's answers.
+
+    Measured here: fp16 cosine 1.00000, dynamic 0.99976, int8 0.9992 with 23/24 top-1 (one near-tied cat breed).
+    Bugs land far below: per-tensor instead of per-channel weights gives dynamic cosine below 0 and int8 0.97
+    (15/24); calibrating on mis-scaled inputs (×0.25) gives int8 0.976 (12/24).
+    """
+    _, report, _ = converted_lite0_uint8
+    by_name = {a.name: a.parity for a in report.artifacts}
+    assert all(p.samples == 24 and p.reference_max_abs > 10 for p in by_name.values())
+    assert by_name["fp32"].top1_agreement == 1.0
+    assert by_name["fp32"].max_abs_diff <= 2e-5 * by_name["fp32"].reference_max_abs  # measured 2.4e-6
+    assert by_name["fp16"].top1_agreement == 1.0 and by_name["fp16"].cosine > 0.9999
+    assert by_name["dynamic"].top1_agreement == 1.0 and by_name["dynamic"].cosine > 0.999
+    assert by_name["int8"].top1_agreement >= 0.9 and by_name["int8"].cosine > 0.995
 
 
 def test_failed_check_leaves_previous_output_untouched(tmp_path, monkeypatch):

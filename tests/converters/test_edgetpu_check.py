@@ -94,6 +94,7 @@ def test_prediction_matches_real_log_of_the_same_network(io, log):
     assert predicted.counts == real.counts()
 
 
+@pytest.mark.slow
 def test_fully_quantized_lite0_predicted_all_on_edgetpu(converted_lite0_uint8):
     """edgenet convert --model lite0 --int8 --int8-io uint8 (shared session conversion)."""
     out, report, _ = converted_lite0_uint8

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import tflite
 import tflite_builders as tb
+from helpers import missing_tool
 
 from converters.metadata import ClassifierMetadata, read_metadata, write_metadata
 from edgenet.errors import EdgenetError
@@ -25,7 +26,14 @@ from edgenet.errors import EdgenetError
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "converters" / "metadata_schema.fbs"
 FLATC = shutil.which("flatc")
-needs_flatc = pytest.mark.skipif(FLATC is None, reason="flatc not installed (apt-get install flatbuffers-compiler)")
+needs_flatc = pytest.mark.usefixtures("flatc_installed")
+
+
+@pytest.fixture
+def flatc_installed() -> None:
+    if FLATC is None:
+        missing_tool("flatc not installed (apt-get install flatbuffers-compiler)")
+
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 LABELS = ["cat", "dog", "ship", "frog", "horse"]

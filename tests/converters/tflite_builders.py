@@ -10,8 +10,10 @@ on import, and the session's conversion fixtures need them. ``python tflite_buil
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 _DIR = Path(tempfile.mkdtemp(prefix="edgenet-tflite-"))
+atexit.register(shutil.rmtree, _DIR, ignore_errors=True)  # one per session, gone with it
 
 
 def _keras():
@@ -106,10 +109,25 @@ BUILDS = {
 }
 
 
+_build: subprocess.Popen | None = None
+
+
+def start() -> None:
+    """Begin building every model in the background; the first model asked for waits for it (tests/conftest.py
+    calls this at session start, so the build, mostly TensorFlow's import, overlaps the first tests)."""
+    global _build
+    if _build is None:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+        pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _build = subprocess.Popen([sys.executable, __file__, str(_DIR)], env=env, **pipes)
+
+
 @functools.cache
 def _built() -> Path:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    subprocess.run([sys.executable, __file__, str(_DIR)], check=True, env=env, capture_output=True)
+    start()
+    out, err = _build.communicate()
+    if _build.returncode:
+        raise subprocess.CalledProcessError(_build.returncode, _build.args, out, err)
     return _DIR
 
 

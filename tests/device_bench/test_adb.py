@@ -7,6 +7,7 @@ import socket
 import subprocess
 
 import pytest
+from helpers import missing_tool
 
 from device_bench.bench import Plan, run_benchmarks
 from device_bench.targets import TargetOptions
@@ -19,7 +20,7 @@ FAST = dict(warmup=1, runs=3)
 def adb_port(monkeypatch):
     """A private adb server port, so the test neither uses nor disturbs a real server; killed afterwards."""
     if shutil.which("adb") is None:
-        pytest.skip("adb client not installed (apt-get install adb)")
+        missing_tool("adb client not installed (apt-get install adb)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = str(s.getsockname()[1])

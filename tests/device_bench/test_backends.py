@@ -60,6 +60,7 @@ def test_onnxruntime_fixed_batch_and_missing_gpu(tiny):
         run_benchmarks([tiny / "torch" / "model.onnx"], Plan(device="cuda", **FAST), progress=False)
 
 
+@pytest.mark.slow
 def test_torch_cpu_channels_last(tiny):
     plan = Plan(backend="torch", channels_last=True, **FAST)
     (r,) = run_benchmarks([tiny / "torch" / "model.pt"], plan, progress=False)
@@ -69,7 +70,8 @@ def test_torch_cpu_channels_last(tiny):
 
 
 def test_torch_autocast_choice():
-    torch = pytest.importorskip("torch")
+    import torch
+
     from device_bench.backends.torch import _autocast
 
     cpu = torch.device("cpu")
@@ -97,7 +99,8 @@ def test_torch_fp16_needs_cuda(tiny):
 @pytest.mark.gpu
 def test_torch_cuda_fp32_fp16_batches(tmp_path):
     """CUDA path: fp32 and fp16 autocast at batch 1 and 8, CUDA-event timing, the GPU named as the machine."""
-    torch = pytest.importorskip("torch")
+    import torch
+
     if not torch.cuda.is_available():
         pytest.skip("no CUDA")
     from edgenet.checkpoint import checkpoint_from_model, save_checkpoint

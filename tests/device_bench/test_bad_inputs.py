@@ -81,6 +81,7 @@ def test_no_tflite_interpreter_names_the_package(monkeypatch, tiny):
     assert e.value.kind == "no_interpreter"
 
 
+@pytest.mark.slow
 def test_fallback_to_tensorflow_lite(tiny):
     """Without ai-edge-litert and tflite-runtime the runner uses tf.lite (own process: TF next to torch crashes)."""
     code = (

@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from device_bench import remote_runner
 
 SOURCE = Path(remote_runner.__file__).read_text()
@@ -32,7 +30,6 @@ def test_no_newer_features_or_edgenet_imports():
 
 def test_vermin_minimum_version():
     """vermin (a dev dependency) finds the minimum Python version from every stdlib/builtin use."""
-    pytest.importorskip("vermin")
     exe = Path(sys.executable).with_name("vermin")
     out = subprocess.run(
         [str(exe), "-t=3.7-", "--no-tips", "--violations", "--eval-annotations", remote_runner.__file__],

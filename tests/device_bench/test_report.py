@@ -12,7 +12,32 @@ from device_bench.report import pareto, render_html, render_markdown
 FAST = dict(warmup=1, runs=5)
 
 
-def test_report_from_db(tiny, tmp_path):
+HINT = "no accuracy measured yet:\nrun edgenet bench … --eval-data DIR --db FILE"
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> list[list[str]]:
+    """Every text drawn into each figure the report embeds, in order.
+
+    The figures reach the page as PNGs, so the HTML cannot show what they say; this reads their text artists as
+    they are rendered.
+    """
+    from matplotlib.text import Text
+
+    import device_bench.report as report
+
+    figures: list[list[str]] = []
+    real = report._png
+
+    def spy(fig) -> str:
+        figures.append([t.get_text() for t in fig.findobj(Text) if t.get_text()])
+        return real(fig)
+
+    monkeypatch.setattr(report, "_png", spy)
+    return figures
+
+
+def test_report_from_db(tiny, tmp_path, drawn):
     path = tmp_path / "r.sqlite"
     models = [tiny / "tflite" / "model_fp32.tflite", tiny / "tflite" / "model_int8.tflite"]
     with ResultsDB(path) as db:
@@ -27,17 +52,20 @@ def test_report_from_db(tiny, tmp_path):
         png = base64.b64decode(b64)
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     assert page.count("<tr>") == 1 + 4  # header + 4 configurations
-    assert "no accuracy measured yet" not in page and "tiny_keras" in page
+    assert "tiny_keras" in page
+    assert len(drawn) == 3 and HINT not in drawn[0]  # accuracy measured: the scatter, not the hint
+    assert "top-1 %" in drawn[0] and "Pareto front" in drawn[0]
     assert "http" not in page.split("<body>")[1]  # self-contained: nothing fetched
     md = render_markdown(rows, path.name)
     assert md.count("\n| tiny_keras |") == 4 and "| p50 ms |" in md
 
 
-def test_report_without_accuracy_says_how_to_get_it(tiny, tmp_path):
+def test_report_without_accuracy_says_how_to_get_it(tiny, tmp_path, drawn):
     with ResultsDB(tmp_path / "r.sqlite") as db:
         run_benchmarks([tiny / "torch" / "model.onnx"], Plan(**FAST), db=db, progress=False)
         page = render_html(db.rows(), "r.sqlite")
     assert page.count("data:image/png;base64,") == 3
+    assert drawn[0] == [HINT, "Top-1 vs latency"]  # the first figure says how to measure accuracy, and only that
 
 
 def test_pareto_front():

@@ -12,7 +12,7 @@ from device_bench.bench import EvalOptions, Plan, run_benchmarks
 from device_bench.targets import TargetOptions
 from edgenet.errors import EdgenetError
 
-pytestmark = pytest.mark.ssh
+pytestmark = [pytest.mark.ssh, pytest.mark.slow]  # a real sshd and remote runs: seconds each
 FAST = dict(warmup=1, runs=5)
 
 

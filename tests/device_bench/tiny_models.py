@@ -19,16 +19,15 @@ from pathlib import Path
 import numpy as np
 
 CLASSES = ["airplane", "automobile", "bird"]
-REPO = Path(__file__).resolve().parents[2]
-CIFAR = REPO.parent / "shared" / "data" / "cifar10" / "test"  # shared/ sits beside the checkout (here and in CI)
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 PREPROCESS = {"resolution": 32, "mean": list(MEAN), "std": list(STD), "interpolation": "bilinear", "crop_pct": 1.0}
 
 
-def _sidecars(folder: Path, model: str, artifacts: list[dict]) -> None:
-    report = {"model": model, "resolution": 32, "num_classes": 3, "preprocess": PREPROCESS, "artifacts": artifacts}
+def _sidecars(folder: Path, model: str, artifacts: list[dict], classes: list[str] = CLASSES) -> None:
+    n = len(classes)
+    report = {"model": model, "resolution": 32, "num_classes": n, "preprocess": PREPROCESS, "artifacts": artifacts}
     (folder / "report.json").write_text(json.dumps(report))
-    (folder / "labels.txt").write_text("\n".join(CLASSES) + "\n")
+    (folder / "labels.txt").write_text("\n".join(classes) + "\n")
 
 
 def build_tflite(folder: Path) -> None:
@@ -53,7 +52,7 @@ def build_tflite(folder: Path) -> None:
     _sidecars(folder, "tiny_keras", arts)
 
 
-def build_torch(folder: Path) -> None:
+def build_torch(folder: Path, classes: list[str] = CLASSES) -> None:
     import torch
 
     from edgenet.checkpoint import checkpoint_from_model, save_checkpoint
@@ -61,11 +60,11 @@ def build_torch(folder: Path) -> None:
     from edgenet.preprocess import Preprocess
 
     torch.manual_seed(0)
-    net = create_model("b0", num_classes=3, width_mult=0.25, depth_mult=0.25, head_channels=64).eval()
+    net = create_model("b0", num_classes=len(classes), width_mult=0.25, depth_mult=0.25, head_channels=64).eval()
     net.default_resolution = 32
     folder.mkdir(parents=True, exist_ok=True)
     pre = Preprocess(32, MEAN, STD, "bilinear", 1.0)
-    save_checkpoint(folder / "model.pt", checkpoint_from_model(net, classes=CLASSES, preprocess=pre))
+    save_checkpoint(folder / "model.pt", checkpoint_from_model(net, classes=classes, preprocess=pre))
     torch.onnx.export(
         net,
         torch.randn(1, 3, 32, 32),
@@ -75,21 +74,36 @@ def build_torch(folder: Path) -> None:
         input_names=["input"],
         output_names=["logits"],
     )
-    _sidecars(folder, "efficientnet_b0", [{"name": "fp32", "file": "model.onnx"}])
+    _sidecars(folder, "efficientnet_b0", [{"name": "fp32", "file": "model.onnx"}], classes)
 
 
 def build_eval(folder: Path, per_class: int = 4) -> None:
-    """CIFAR-10 test images when shared/ is there, else deterministic synthetic JPEGs (same layout)."""
+    """CIFAR-10 test images where the other tests find them (EDGENET_CIFAR or shared/ beside the checkout), else
+    deterministic synthetic JPEGs (same layout)."""
+    from cifar_data import CIFAR  # imported here: this file also runs as a script, where tests/ is not on the path
     from PIL import Image
 
     rng = np.random.default_rng(0)
     for c in CLASSES:
         (folder / c).mkdir(parents=True, exist_ok=True)
-        sources = sorted((CIFAR / c).glob("*.jpg"))[:per_class]
+        sources = sorted((CIFAR / "test" / c).glob("*.jpg"))[:per_class]
         for src in sources:
             shutil.copy(src, folder / c / src.name)
         for i in range(per_class - len(sources)):
             Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / c / f"syn{i}.jpg")
+
+
+_started: dict[Path, list[subprocess.Popen]] = {}
+
+
+def start(base: Path) -> None:
+    """Begin building under ``base`` in the background; :func:`ensure` waits for it (tests/conftest.py calls this at
+    session start, so the builds, mostly framework imports, overlap the first tests)."""
+    if (base / ".complete").exists() or base in _started:
+        return
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    parts = ("tflite", "torch")  # side by side, each in its own process
+    _started[base] = [subprocess.Popen([sys.executable, __file__, p, str(base / p)], **pipes) for p in parts]
 
 
 def ensure(base: Path) -> Path:
@@ -99,12 +113,16 @@ def ensure(base: Path) -> Path:
     crashes on this stack."""
     done = base / ".complete"
     if not done.exists():
-        for part in ("tflite", "torch"):
-            subprocess.run([sys.executable, __file__, part, str(base / part)], check=True, capture_output=True)
+        start(base)
+        for proc in _started.pop(base):
+            out, err = proc.communicate()
+            if proc.returncode:
+                raise subprocess.CalledProcessError(proc.returncode, proc.args, out, err)
         build_eval(base / "eval")
         done.touch()
     return base
 
 
-if __name__ == "__main__":
-    {"tflite": build_tflite, "torch": build_torch}[sys.argv[1]](Path(sys.argv[2]))
+if __name__ == "__main__":  # python tiny_models.py tflite|torch FOLDER [CLASS,CLASS,...]
+    build = {"tflite": build_tflite, "torch": build_torch}[sys.argv[1]]
+    build(Path(sys.argv[2]), *([sys.argv[3].split(",")] if len(sys.argv) > 3 else []))

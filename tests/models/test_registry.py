@@ -40,13 +40,21 @@ PEERS = {
 PAPER_GMACS = {f"efficientnet_b{i}": g for i, g in enumerate([0.39, 0.70, 1.0, 1.8, 4.2, 9.9, 19, 37])}
 
 
+# the smallest of each family, in the fast tier; every other variant runs with the slow tests (0.3–0.6 s each)
+FAST_TIER = {"efficientnet_b0", "efficientnet_lite0", "efficientnet_edgetpu_s"}
+
+
+def tiered(names: list[str]) -> list:
+    return [n if n in FAST_TIER else pytest.param(n, marks=pytest.mark.slow) for n in names]
+
+
 def peer_on_meta(name: str) -> nn.Module:
     lib, peer, _ = PEERS[name]
     with torch.device("meta"):
         return torchvision.models.get_model(peer) if lib == "torchvision" else timm.create_model(peer)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", tiered(list_models()))
 def test_params_equal_issue_and_peer(name):
     assert name in PEERS, f"{name} is registered but has no peer/published count here: add one"
     with torch.device("meta"):
@@ -55,7 +63,7 @@ def test_params_equal_issue_and_peer(name):
     assert ours == count_params(peer_on_meta(name))
 
 
-@pytest.mark.parametrize("name", list(PAPER_GMACS))
+@pytest.mark.parametrize("name", tiered(list(PAPER_GMACS)))
 def test_macs_within_5_percent_of_paper(name):
     prof = profile_variant(name)
     assert prof.resolution == get_variant(name).resolution
@@ -122,6 +130,7 @@ def test_bad_phi_name(bad):
 
 
 @pytest.mark.parametrize("name, size", [("b0", 64), ("lite0", 32), ("edgetpu_s", 64), ("phi:0.5", 48)])
+@pytest.mark.slow
 def test_forward_shape_per_family(name, size):
     torch.manual_seed(0)
     m = create_model(name, num_classes=10).eval()
@@ -133,6 +142,7 @@ def test_forward_shape_per_family(name, size):
         assert torch.equal(m(x), y)  # eval mode is deterministic (dropout, drop-path off)
 
 
+@pytest.mark.slow
 def test_backward_reaches_the_stem():
     m = create_model("lite0", num_classes=3).train()
     F.cross_entropy(m(torch.randn(2, 3, 32, 32)), torch.tensor([0, 2])).backward()

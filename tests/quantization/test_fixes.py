@@ -102,6 +102,7 @@ def test_try_fixes_stops_at_the_first_candidate_within_the_bound():
     assert err.exit_code == 3 and "\n" not in str(err)
 
 
+@pytest.mark.slow
 def test_recommendations_scale_the_measured_latency_by_macs():
     from edgenet.profile import profile_variant
     from quantization.fixes import recommendations

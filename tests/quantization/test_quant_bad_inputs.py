@@ -51,6 +51,7 @@ def images(tmp_path_factory, fidelity_data):
     return root
 
 
+@pytest.mark.slow
 def test_artifact_without_report_asks_for_its_preprocessing(onnx_artifact, fidelity_data):
     model = onnx_artifact / "lone" / "model.onnx"
     line = one_line_error(invoke("eval", "--model-file", model, "--data", fidelity_data.test))
@@ -73,6 +74,7 @@ def test_eval_names_the_classes_the_model_does_not_know(onnx_artifact, images):
     assert "['truck']" in line and "airplane, cat, ship" in line
 
 
+@pytest.mark.slow
 def test_eval_wrong_resolution_and_source_choice(onnx_artifact, fidelity_data, trained_lite0):
     model = onnx_artifact / "with_report" / "model.onnx"
     line = one_line_error(invoke("eval", "--model-file", model, "--data", fidelity_data.test, "--img-size", "64"))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import corrupt_copy
+from train_helpers import corrupt_copy
 
 from edgenet.data import (
     EvalTransform,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FAST, corrupt_copy
+from train_helpers import FAST, corrupt_copy
 
 from edgenet.checkpoint import load_checkpoint
 from edgenet.errors import EdgenetError
@@ -40,6 +40,7 @@ def metrics(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_loss_goes_down_and_the_checkpoint_is_complete(three_classes, tmp_path):
     out = tmp_path / "run"
     easy = dict(augment="none", min_crop=1, label_smoothing=0, drop_path=0, dropout=0)  # 36 steps: no regularisation
@@ -102,6 +103,7 @@ def _assert_same_run(a, b):
         assert x == pytest.approx(y, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(two_classes, tmp_path):
     a = run(data=two_classes, out=tmp_path / "a", **PAPER)
     assert a.steps == 8 and a.recipe == "paper"
@@ -129,6 +131,7 @@ def test_resume_continues_exactly(two_classes, tmp_path):
     assert len(metrics(tmp_path / "c")) == 2
 
 
+@pytest.mark.slow
 def test_resume_with_another_model_class_set_or_setting(two_classes, three_classes, tmp_path):
     out = tmp_path / "run"
     run(data=two_classes, out=out, epochs=1, val_split=0)
@@ -144,6 +147,7 @@ def test_resume_with_another_model_class_set_or_setting(two_classes, three_class
         run(data=two_classes, out=tmp_path / "empty", resume=True)
 
 
+@pytest.mark.slow
 def test_failed_checkpoint_write_keeps_the_previous_one(two_classes, tmp_path, monkeypatch):
     out = tmp_path / "run"
     run(data=two_classes, out=out, epochs=1, val_split=0)
@@ -162,6 +166,7 @@ def test_failed_checkpoint_write_keeps_the_previous_one(two_classes, tmp_path, m
     assert load_checkpoint(out / "last.pt", with_train_state=True).train_state["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_unreadable_images_are_skipped_and_counted(two_classes, tmp_path):
     data, _ = corrupt_copy(two_classes, tmp_path / "bad")
     r = run(data=data, val=data, out=tmp_path / "run", epochs=1)  # 24 images, batch 4: every image is drawn
@@ -170,6 +175,7 @@ def test_unreadable_images_are_skipped_and_counted(two_classes, tmp_path):
     assert (m["train_images"], m["skipped_train"], m["val_images"], m["skipped_val"]) == (22, 2, 22, 2)
 
 
+@pytest.mark.slow
 def test_finetune_a_checkpoint_to_new_classes_frozen_backbone_and_swapped_activation(
     two_classes, three_classes, tmp_path
 ):

@@ -1,0 +1,85 @@
+"""Helpers shared by test folders, in a module of their own.
+
+Test modules import these from here, never ``from conftest import``: pytest registers every folder's conftest.py
+under the one name ``conftest``, so which file that import finds depends on which folders a run collects (a subset
+such as ``pytest tests/training tests/device_bench`` failed to collect).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import NoReturn
+
+import numpy as np
+import pytest
+from photos import PLAUSIBLE
+
+# ImageNet-1k classes of the real pretrained Lite0's head that converted_lite0_uint8 keeps: each photo's own class
+# and its near neighbours (tabby / tiger cat / Egyptian cat, …), so int8 must keep close calls apart
+LITE0_HEAD = sorted(set().union(*PLAUSIBLE.values()))
+
+
+def realistic_bn(model, images: Path, resolution: int, n: int = 24):
+    """Give a randomly initialised network the BatchNorm statistics of real images.
+
+    Freshly initialised EfficientNets in eval mode shrink activations block after block (logits ~1e-15), which
+    makes every parity metric meaningless; re-estimating BN statistics on real photos gives trained-like,
+    O(1)–O(10) logits, so quantization error is measured on a realistic activation range.
+    """
+    import torch
+
+    from edgenet.preprocess import Preprocess
+
+    pre = Preprocess(resolution=resolution)
+    x = torch.from_numpy(np.stack([pre(p) for p in sorted(Path(images).rglob("*.jpg"))[:n]]))
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the batches below
+    model.train()
+    with torch.no_grad():
+        for batch in x.split(8):
+            model(batch)
+    return model.eval()
+
+
+class NetworkBlocked(OSError):
+    pass
+
+
+def block_network(mp: pytest.MonkeyPatch) -> list:
+    """Refuse every non-loopback connection, recording the attempts (proves a step runs offline)."""
+    attempts: list = []
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        loopback = isinstance(host, str) and (host.startswith("127.") or host in ("::1", "localhost"))
+        if self.family == socket.AF_UNIX or loopback:
+            return real_connect(self, address)
+        attempts.append(address)
+        raise NetworkBlocked(f"network blocked in tests: {address}")
+
+    mp.setattr(socket.socket, "connect", guarded)
+    mp.setattr(socket.socket, "connect_ex", lambda self, a: guarded(self, a) or 0)
+    return attempts
+
+
+def assert_close_logits(a: np.ndarray, b: np.ndarray, atol: float) -> None:
+    assert np.abs(a - b).max() <= atol, np.abs(a - b).max()
+
+
+REQUIRE_TOOLS = os.environ.get("EDGENET_REQUIRE_TOOLS") == "1"
+
+
+def missing_tool(message: str) -> NoReturn:
+    """Skip a test whose system tool (sshd, adb, flatc) is absent — or fail it where that tool was promised.
+
+    ``.ci/run`` installs the tools and sets EDGENET_REQUIRE_TOOLS=1: there, a missing tool means a broken CI image,
+    which must turn the run red instead of quietly skipping the tests that need it.
+    """
+    if REQUIRE_TOOLS:
+        pytest.fail(f"{message}; EDGENET_REQUIRE_TOOLS=1 (set by .ci/run) makes this a failure", pytrace=False)
+    pytest.skip(message)
