@@ -286,8 +286,7 @@ def model_card(
     lines += ["", "## Accuracy and latency", ""]
     acc = src.report.get("accuracy") or src.metrics
     if acc:
-        lines.append(f"Recorded with the model: `{json.dumps(acc, sort_keys=True)}`")
-        lines.append("")
+        lines += _recorded_accuracy(acc)
     if rows is None:
         lines.append("No results database given (`--db results.sqlite` adds measured latency and accuracy here).")
     elif not rows:
@@ -300,8 +299,9 @@ def model_card(
             "|---|---|---|---|---:|---:|---:|---:|---:|---|",
         ]
         for r in rows:
-            top1 = f"{r['top1']:.2%}" if r.get("top1") is not None else "—"
-            top5 = f"{r['top5']:.2%}" if r.get("top5") is not None else "—"
+            # the results db stores accuracy in percent already
+            top1 = f"{r['top1']:.2f} %" if r.get("top1") is not None else "—"
+            top5 = f"{r['top5']:.2f} %" if r.get("top5") is not None else "—"
             lines.append(
                 f"| {r['backend']} | {r['delegate']} | {r['device']} | {r['target']} | {r['threads']} | "
                 f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {top1} | {top5} | {r['created_at']} |"
@@ -564,3 +564,17 @@ final class EdgenetClassifier {{
     }}
 }}
 """
+
+
+def _recorded_accuracy(acc: dict) -> list[str]:
+    """The accuracy ``edgenet convert --eval-data`` (fractions per artefact) or training recorded, as a table."""
+    rows = {k: v for k, v in acc.items() if isinstance(v, dict) and "top1" in v}
+    if not rows:  # a checkpoint's training metrics: plain numbers
+        items = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(acc.items()))
+        return [f"Recorded with the model: {items}", ""]
+    lines = ["Recorded with the model (`edgenet convert --eval-data`):", "", "| artefact | top-1 | top-5 | images |"]
+    lines.append("|---|---:|---:|---:|")
+    for name, m in rows.items():
+        top5 = "—" if m.get("top5") is None else f"{100 * m['top5']:.2f} %"
+        lines.append(f"| {name} | {100 * m['top1']:.2f} % | {top5} | {m.get('n', '—')} |")
+    return [*lines, ""]

@@ -15,6 +15,7 @@ from edgenet.errors import EdgenetError
 from edgenet.imagenet import imagenet_classes
 from edgenet.models import EfficientNet, create_model, get_variant
 from edgenet.preprocess import Preprocess
+from edgenet.scaling import MAX_RESOLUTION
 
 
 @dataclass
@@ -151,6 +152,8 @@ def load_model(
     res = img_size or variant.resolution
     if img_size is not None and img_size < 32:
         raise EdgenetError(f"--img-size {img_size}: EfficientNet downsamples 32×; use at least 32")
+    if img_size is not None and img_size > MAX_RESOLUTION:
+        raise EdgenetError(f"--img-size {img_size}: at most {MAX_RESOLUTION} (B8 is 672); larger only exhausts memory")
     if weights is not None or pretrained:
         from edgenet.weights import config_for_format, convert_state_dict, create_from_weights, peer_preprocess
 

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image, ImageOps
 
+from edgenet.errors import EdgenetError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _INTERP = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
@@ -27,6 +29,15 @@ class Preprocess:
     std: tuple[float, float, float] = IMAGENET_STD
     interpolation: str = "bicubic"
     crop_pct: float = 0.875
+
+    def __post_init__(self) -> None:
+        # a zero std turns every input into NaN/inf: every image then lands in one class with a plausible top-1
+        if len(self.std) != 3 or not all(math.isfinite(s) and s > 0 for s in self.std):
+            raise EdgenetError(f"std {tuple(self.std)}: give three positive numbers, e.g. 0.229,0.224,0.225")
+        if len(self.mean) != 3 or not all(math.isfinite(m) for m in self.mean):
+            raise EdgenetError(f"mean {tuple(self.mean)}: give three finite numbers, e.g. 0.485,0.456,0.406")
+        if not 0 < self.crop_pct <= 1:
+            raise EdgenetError(f"crop_pct {self.crop_pct}: must be in (0, 1]")
 
     def to_dict(self) -> dict:
         return asdict(self)

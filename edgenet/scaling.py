@@ -46,6 +46,10 @@ class CompoundScale:
     flops_factor: float  # (α·β²·γ²)^φ: how much more compute than the base, to first order
 
 
+MAX_PHI = 10.0
+MAX_RESOLUTION = 2048  # above B8's 672 px with room for φ ≤ 10 (904 px); a 100,000-px input only exhausts memory
+
+
 def compound_scale(
     phi: float,
     alpha: float = ALPHA,
@@ -56,6 +60,8 @@ def compound_scale(
     """Multipliers for ``phi``; resolution is rounded to a multiple of 8 (stride-32 nets pad less on it)."""
     if not math.isfinite(phi) or phi < 0:
         raise ValueError(f"phi must be a finite number >= 0, got {phi}")
+    if phi > MAX_PHI:  # the network's size grows ~2^φ: φ = 100 would take minutes to build, φ = 1000 overflows
+        raise ValueError(f"phi {phi:g} is too large: at most {MAX_PHI:g} (φ = 7 is already about B7's size)")
     for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
         if not math.isfinite(value) or value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")

@@ -88,8 +88,10 @@ def model_options(f):
             type=click.IntRange(min=1),
             help="Classifier size; imported weights with another size get a new classifier (fine-tuning).",
         ),
-        click.option("--img-size", type=click.IntRange(min=32), help="Input resolution [default: the variant's]."),
-        click.option("--phi", type=click.FloatRange(min=0), help="Shorthand for --model phi:F (compound-scaled B0)."),
+        click.option("--img-size", type=click.IntRange(32, 2048), help="Input resolution [default: the variant's]."),
+        click.option(
+            "--phi", type=click.FloatRange(0, 10), help="Shorthand for --model phi:F (compound-scaled B0, φ ≤ 10)."
+        ),
     ]
     for option in reversed(options):
         f = option(f)

@@ -24,7 +24,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 
 @click.command(epilog="Examples:\n\n  edgenet scale --phi 1\n\n  edgenet scale --phi 2.5 --json")
 @click.option(
-    "--phi", type=click.FloatRange(min=0), required=True, callback=_finite, help="Compound coefficient φ (>= 0)."
+    "--phi", type=click.FloatRange(0, 10), required=True, callback=_finite, help="Compound coefficient φ (0 to 10)."
 )
 @click.option("--alpha", type=float, default=ALPHA, show_default=True, callback=_multiplier, help="Depth base α.")
 @click.option("--beta", type=float, default=BETA, show_default=True, callback=_multiplier, help="Width base β.")

@@ -109,3 +109,19 @@ def test_third_party_failure_is_one_line(lite0_ckpt, tmp_path, monkeypatch, verb
         assert "Traceback (most recent call last)" in res.stderr
     else:
         one_line_error(res, "onnx2tf failed")
+
+
+def test_absurd_sizes_and_normalisation_are_refused_in_one_line():
+    """--img-size 100000 ran out of memory, phi:1000 overflowed, phi:100 built for minutes, std 0 gave NaN inputs."""
+    from edgenet.errors import EdgenetError
+    from edgenet.preprocess import Preprocess
+
+    res = run("--model", "b0", "--img-size", "100000")
+    assert res.exit_code == 2 and "100000 is not in the range 32<=x<=2048" in res.output
+    res = run("--phi", "1000")
+    assert res.exit_code == 2 and "1000.0 is not in the range 0<=x<=10" in res.output
+    one_line_error(run("--model", "phi:100"), "phi 100 is too large: at most 10")
+    with pytest.raises(EdgenetError, match="give three positive numbers"):
+        Preprocess(resolution=224, std=(0.0, 0.0, 0.0))
+    with pytest.raises(EdgenetError, match="three finite numbers"):
+        Preprocess(resolution=224, mean=(float("nan"), 0.0, 0.0))

@@ -220,8 +220,8 @@ def _bench_row(model: Path, **kw):
         env={},
         created_at="2025-01-01T00:00:00+00:00",
         config_key="k1",
-        top1=0.75,
-        top5=0.95,
+        top1=75.0,  # percent, as bench stores them (device_bench.evaldata.accuracy)
+        top5=95.0,
         eval_samples=20,
     )
     return BenchResult(**{**base, **kw})
@@ -241,7 +241,7 @@ def test_model_card_reads_the_results_db(tmp_path):
     r = bundle(model, tmp_path / "app", db=db)
     assert r.db_rows == 1
     card = (tmp_path / "app" / "MODEL_CARD.md").read_text()
-    assert "| tflite | xnnpack | cpu | local | 1 | 1.25 | 1.50 | 75.00% | 95.00% |" in card
+    assert "| tflite | xnnpack | cpu | local | 1 | 1.25 | 1.50 | 75.00 % | 95.00 % |" in card  # (was 7500.00%)
     empty = tmp_path / "empty.sqlite"
     ResultsDB(empty).close()
     bundle(model, tmp_path / "app2", db=empty)
@@ -261,3 +261,11 @@ def test_cli(tmp_path):
     args = ["bundle", str(src / "model_int8.tflite"), "--out", str(tmp_path / "b"), "--labels", str(wrong)]
     res = runner.invoke(cli, args)
     assert res.exit_code == 2 and "1 labels in" in res.output and "outputs 5 classes" in res.output
+
+
+def test_model_card_tabulates_recorded_accuracy():
+    from converters.bundle import _recorded_accuracy
+
+    acc = {"torch": {"top1": 0.8867, "top5": 0.9767, "n": 900}, "int8": {"top1": 0.8778, "top5": 0.9756, "n": 900}}
+    assert _recorded_accuracy(acc)[4:6] == ["| torch | 88.67 % | 97.67 % | 900 |", "| int8 | 87.78 % | 97.56 % | 900 |"]
+    assert _recorded_accuracy({"val_top1": 0.5, "epoch": 3}) == ["Recorded with the model: epoch 3, val_top1 0.5", ""]
