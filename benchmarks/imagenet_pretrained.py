@@ -57,14 +57,13 @@ def split(data: Path, work: Path, every: int, eval_images: int | None) -> tuple[
     cal, ev = work / "calib", work / "eval"
     for d in (cal, ev):
         shutil.rmtree(d, ignore_errors=True)
-    scored = [c for i, c in enumerate(classes) if i % every]
+    scored = set([c for i, c in enumerate(classes) if i % every][:eval_images])
     for i, c in enumerate(classes):
-        if i % every and c not in scored[:eval_images]:
-            continue
-        dest = (cal if i % every == 0 else ev) / c
-        dest.mkdir(parents=True)
-        for f in sorted((data / c).iterdir()):
-            (dest / f.name).symlink_to(f.resolve())
+        if i % every == 0 or c in scored:
+            dest = (cal if i % every == 0 else ev) / c
+            dest.mkdir(parents=True)
+            for f in sorted((data / c).iterdir()):
+                (dest / f.name).symlink_to(f.resolve())
     return cal, ev
 
 
