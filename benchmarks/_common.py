@@ -46,7 +46,7 @@ def subset(src: Path, dest: Path, per_class: int) -> Path:
 
 def tflite_latency(paths: dict[str, Path], runs: int, threads: int = 1, warmup: int = 5) -> dict[str, dict]:
     """Interleaved rounds of 10 invokes per model until each has ``runs``: load drift hits all models alike."""
-    from converters.runtime import tflite_interpreter_class
+    from edgenet.artifacts.runtime import tflite_interpreter_class
 
     cls, _ = tflite_interpreter_class()
     interps = {}

@@ -57,7 +57,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks")
     args = ap.parse_args()
 
-    from converters.tflite_model import read_tflite
+    from edgenet.artifacts.tflite_model import read_tflite
     from edgenet.preprocess import Preprocess
     from quantization.calibration import from_folder
 

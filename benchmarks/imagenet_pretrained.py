@@ -68,8 +68,8 @@ def split(data: Path, work: Path, every: int, eval_images: int | None) -> tuple[
 
 
 def bench_model(name: str, args, cal: Path, ev: Path) -> dict:
-    from converters.accuracy import Scorer, agreement, load_eval_set
     from converters.pipeline import ConvertOptions, convert
+    from edgenet.artifacts.scoring import Scorer, agreement, load_eval_set
     from edgenet.loading import load_model
 
     t_model = time.perf_counter()

@@ -107,7 +107,7 @@ def train_checkpoints(args) -> None:
 
 
 def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
-    from converters.accuracy import Scorer, agreement, load_eval_set
+    from edgenet.artifacts.scoring import Scorer, agreement, load_eval_set
     from edgenet.loading import load_model
     from quantization.calibration import from_folder
     from quantization.error_report import analyse
@@ -305,7 +305,7 @@ def main() -> None:
         if not getattr(args, name).is_file():
             sys.exit(f"{getattr(args, name)}: checkpoint not found; run benchmarks/train_cifar10.py or pass --{name}")
 
-    import converters.accuracy  # noqa: F401  (torchvision before TensorFlow: the other order segfaults)
+    import edgenet.artifacts.scoring  # noqa: F401  (torchvision before TensorFlow: the other order segfaults)
     from converters.tflite import native_stderr_captured, quiet_tensorflow
 
     quiet_tensorflow()

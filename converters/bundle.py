@@ -9,14 +9,14 @@ input/output types rather than written by hand.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from converters.metadata import LABELS_FILE, ClassifierMetadata, read_metadata, write_metadata
-from converters.tflite_model import TensorInfo, TFLiteModel, read_tflite
 from edgenet import __version__
+from edgenet.artifacts.sidecar import REPORT_FILE, read_labels, read_report, report_preprocess
+from edgenet.artifacts.tflite_model import TensorInfo, TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
 from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
@@ -59,25 +59,10 @@ class BundleReport:
         return asdict(self)
 
 
-def _read_labels(path: Path) -> list[str]:
-    if not path.is_file():
-        raise EdgenetError(f"{path}: labels file not found")
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
-    labels = [x.strip() for x in lines if x.strip()]
-    if not labels:
-        raise EdgenetError(f"{path}: no labels in the file (one class name per line)")
-    return labels
-
-
 def resolve_source(model_path: Path, checkpoint: Path | None, labels_path: Path | None) -> BundleSource:
     """Find preprocessing and labels: --checkpoint, else report.json/labels.txt beside the model; --labels wins."""
-    report_path = model_path.parent / "report.json"
-    report: dict = {}
-    if report_path.is_file():
-        try:
-            report = json.loads(report_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise EdgenetError(f"{report_path}: not valid JSON ({e.msg}); delete it or pass --checkpoint") from None
+    report_path = model_path.parent / REPORT_FILE
+    report = read_report(model_path)
     labels, labels_from, metrics = None, "", {}
     if checkpoint is not None:
         from edgenet.checkpoint import load_checkpoint
@@ -86,11 +71,7 @@ def resolve_source(model_path: Path, checkpoint: Path | None, labels_path: Path 
         pre, pre_from, name, metrics = ckpt.preprocess, f"checkpoint:{checkpoint}", ckpt.model_name, ckpt.metrics
         if ckpt.classes:
             labels, labels_from = list(ckpt.classes), f"checkpoint:{checkpoint}"
-    elif isinstance(report.get("preprocess"), dict):
-        try:
-            pre = Preprocess.from_dict(report["preprocess"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise EdgenetError(f"{report_path}: bad 'preprocess' entry ({e}); pass --checkpoint") from None
+    elif (pre := report_preprocess(report, model_path)) is not None:
         pre_from, name = str(report_path), str(report.get("model") or model_path.stem)
         if report.get("classes"):
             labels, labels_from = list(report["classes"]), str(report_path)
@@ -100,9 +81,9 @@ def resolve_source(model_path: Path, checkpoint: Path | None, labels_path: Path 
             "edgenet convert wrote next to the model"
         )
     if labels_path is not None:
-        labels, labels_from = _read_labels(labels_path), str(labels_path)
+        labels, labels_from = read_labels(labels_path), str(labels_path)
     elif labels is None and (model_path.parent / LABELS_FILE).is_file():
-        labels, labels_from = _read_labels(model_path.parent / LABELS_FILE), str(model_path.parent / LABELS_FILE)
+        labels, labels_from = read_labels(model_path.parent / LABELS_FILE), str(model_path.parent / LABELS_FILE)
     if labels is None:
         raise EdgenetError(f"{model_path}: no class names; pass --labels labels.txt (one per line) or --checkpoint")
     return BundleSource(pre, labels, name, pre_from, labels_from, report, metrics)

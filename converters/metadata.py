@@ -34,7 +34,7 @@ import flatbuffers
 import numpy as np
 
 from converters import metadata_schema_generated as md
-from converters.tflite_model import _schema, read_tflite
+from edgenet.artifacts.tflite_model import _schema, read_tflite
 from edgenet.atomic import write_bytes_atomic
 from edgenet.errors import EdgenetError
 

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from converters.failures import third_party
-from converters.runtime import OnnxRunner, TFLiteRunner, TorchRunner
-from converters.tflite_model import read_tflite
 from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 from edgenet import __version__
+from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, TorchRunner
+from edgenet.artifacts.tflite_model import read_tflite
 from edgenet.atomic import publish_dir, staging_dir
 from edgenet.errors import EdgenetError
 from edgenet.loading import LoadedModel
@@ -63,7 +63,7 @@ class ConvertOptions:
     progress: bool = True
     verbose: bool = False  # print third-party tracebacks (they always go to a log file)
     threads: int | None = None
-    # int8 fidelity (issue 6: converters.accuracy, quantization.fixes)
+    # int8 fidelity (issue 6: edgenet.artifacts.scoring, quantization.fixes)
     eval_data: Path | None = None
     keep_float: str | None = None  # "N" (the N worst layers) or "layer,layer"
     auto_fix: bool = False
@@ -187,7 +187,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
             print(f"WARNING: {msg}", file=sys.stderr)
         scorer = None
         if opts.eval_data is not None:  # read before converting: class folders the model lacks fail now, named
-            from converters.accuracy import Scorer, load_eval_set
+            from edgenet.artifacts.scoring import Scorer, load_eval_set
 
             es = load_eval_set(opts.eval_data, pre, loaded.classes, loaded.num_classes)
             scorer = Scorer(es, loaded.model, opts.threads)

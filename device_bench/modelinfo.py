@@ -4,11 +4,11 @@ that ``edgenet convert`` stored beside it (``report.json``, ``labels.txt``)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgenet.artifacts.sidecar import report_preprocess, sidecars
 from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
 
@@ -81,36 +81,12 @@ def _looks_like_onnx(path: Path) -> bool:
     return m.ir_version > 0 and len(m.graph.node) > 0 and len(m.graph.input) > 0
 
 
-def _sidecars(path: Path) -> tuple[dict, list[str] | None]:
-    """report.json (written by ``edgenet convert``) and labels.txt from the model's folder, if there."""
-    report, labels = {}, None
-    rp, lp = path.parent / "report.json", path.parent / "labels.txt"
-    if rp.is_file():
-        try:
-            report = json.loads(rp.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise EdgenetError(f"{rp}: not valid JSON ({e}); re-run edgenet convert or remove it") from None
-    if lp.is_file():
-        labels = [ln.strip() for ln in lp.read_text().splitlines() if ln.strip()]
-    return report, labels
-
-
 def _precision_from(path: Path, report: dict, fallback: str) -> str:
     for art in report.get("artifacts", []) or []:
         if Path(str(art.get("file", ""))).name == path.name and art.get("name"):
             return str(art["name"])
     m = re.search(r"(fp32|fp16|dynamic|int8|uint8)", path.stem)
     return m.group(1) if m else fallback
-
-
-def _preprocess_from(report: dict) -> Preprocess | None:
-    pre = report.get("preprocess")
-    if isinstance(pre, dict) and "resolution" in pre:
-        try:
-            return Preprocess.from_dict(pre)
-        except (KeyError, TypeError, ValueError):
-            return None
-    return None
 
 
 def inspect_model(path: str | Path) -> ModelInfo:
@@ -137,10 +113,10 @@ def inspect_model(path: str | Path) -> ModelInfo:
             ck.classes,
             num_outputs=ck.num_classes,
         )
-    report, labels = _sidecars(path)
+    report, labels = sidecars(path)
     name = str(report.get("model") or path.stem)
     if fmt == "tflite":
-        from converters.tflite_model import read_tflite
+        from edgenet.artifacts.tflite_model import read_tflite
 
         tm = read_tflite(path)
         t = tm.input_details[0]
@@ -158,7 +134,7 @@ def inspect_model(path: str | Path) -> ModelInfo:
             t.shape,
             dtype,
             layout,
-            _preprocess_from(report),
+            report_preprocess(report, path),
             labels,
             tm.op_counts,
             num_outputs=int(out[-1]) if out else None,
@@ -186,7 +162,7 @@ def inspect_model(path: str | Path) -> ModelInfo:
         shape,
         dtype,
         layout,
-        _preprocess_from(report),
+        report_preprocess(report, path),
         labels,
         num_outputs=n_out,
     )

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.tflite_model import TFLiteModel, read_tflite
 from edgenet import __version__
+from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
 from edgenet.loading import LoadedModel
 from quantization.debugger import LayerError, layer_errors, write_csv, write_png
@@ -108,9 +108,9 @@ def quant_report(
 
 
 def _report(loaded, out, calib_data, calib_samples, debug_samples, eval_data, top, budget, progress) -> QuantReport:
-    from converters.accuracy import load_eval_set, runner_for, score
     from converters.onnx_export import export_onnx
     from converters.tflite import concrete_function, onnx_to_tf
+    from edgenet.artifacts.scoring import load_eval_set, runner_for, score
     from quantization import calibration as calib
     from quantization import fixes
     from quantization.ptq import to_tflite

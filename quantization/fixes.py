@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from converters.tflite_model import TFLiteModel
+from edgenet.artifacts.tflite_model import TFLiteModel
 from edgenet.errors import EdgenetError, VerificationError
 from quantization.debugger import LayerError
 from quantization.layer_names import Location
@@ -173,7 +173,7 @@ def no_fix_error(attempts: Sequence[FixAttempt], max_drop: float, advice: Sequen
 
 def tflite_latency_ms(data: bytes, resolution: int, runs: int = 30, threads: int = 1) -> float:
     """Median single-image latency of a model on this CPU (a relative measure for recommendations)."""
-    from converters.runtime import tflite_interpreter_class
+    from edgenet.artifacts.runtime import tflite_interpreter_class
 
     cls, _ = tflite_interpreter_class()
     interp = cls(model_content=data, num_threads=threads)
@@ -285,7 +285,7 @@ def int8_with_fixes(
 ) -> Int8Fix:
     """The int8 artefact with ``--keep-float`` applied, or the first ``--auto-fix`` candidate within ``max_drop``.
 
-    ``scorer`` (a :class:`converters.accuracy.Scorer`) measures candidates; ``more_calibration`` returns a larger
+    ``scorer`` (a :class:`edgenet.artifacts.scoring.Scorer`) measures candidates; ``more_calibration`` returns a larger
     calibration set (or None when the folder holds no more images); ``advice(int8_bytes)`` says what to do when no
     candidate is good enough.
     """

@@ -95,8 +95,8 @@ def match_tensors(fp32_tflite: str | Path, onnx_path: str | Path, sample: np.nda
 
     ``sample`` is one preprocessed image (CHW float32); a real image gives distinct values to every tensor.
     """
-    from converters.runtime import tflite_interpreter_class
-    from converters.tflite_model import read_tflite
+    from edgenet.artifacts.runtime import tflite_interpreter_class
+    from edgenet.artifacts.tflite_model import read_tflite
 
     info = read_tflite(fp32_tflite)
     cls, _ = tflite_interpreter_class()

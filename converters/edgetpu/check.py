@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from converters.edgetpu.ops import SUPPORTED, fix_for_unsupported
-from converters.tflite_model import OpInfo, TFLiteModel
+from edgenet.artifacts.tflite_model import OpInfo, TFLiteModel
 
 # Status strings exactly as edgetpu_compiler prints them (see the recorded logs).
 MAPPED = "Mapped to Edge TPU"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from converters.tflite_model import OpInfo, TFLiteModel
+from edgenet.artifacts.tflite_model import OpInfo, TFLiteModel
 
 Check = Callable[[TFLiteModel, OpInfo], str | None]
 

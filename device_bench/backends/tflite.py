@@ -2,7 +2,7 @@
 
 The measuring code is :mod:`device_bench.remote_runner`, shared with boards reached over ssh; this module adds what
 needs edgenet itself: the Edge TPU compilation check and quantizing eval inputs with the model's own scale and
-zero point (``converters.tflite_model``)."""
+zero point (``edgenet.artifacts.tflite_model``)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def check(info: ModelInfo, delegate: str) -> None:
 
 def input_converter(info: ModelInfo) -> Callable[[np.ndarray], np.ndarray]:
     """Float NHWC images → the input tensor's type, quantized with its scale/zero point when it is int8/uint8."""
-    from converters.tflite_model import quantize, read_tflite
+    from edgenet.artifacts.tflite_model import quantize, read_tflite
 
     tensor = read_tflite(info.path).input_details[0]
     return lambda x: quantize(x, tensor)

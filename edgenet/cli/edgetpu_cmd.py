@@ -33,7 +33,7 @@ Exit codes: 0 the whole graph is predicted on the Edge TPU, 3 only part of it (o
 def check(ctx: click.Context, model: Path, verbose: bool, as_json: bool) -> None:
     """Predict, per operation in execution order, whether edgetpu_compiler maps it to the Edge TPU or the CPU."""
     from converters.edgetpu.check import check_model
-    from converters.tflite_model import read_tflite
+    from edgenet.artifacts.tflite_model import read_tflite
 
     result = check_model(read_tflite(model))
     if as_json:

@@ -73,7 +73,7 @@ def eval_(
     if (checkpoint is None) == (model_file is None):
         raise EdgenetError("give either --checkpoint FILE or --model-file X.tflite|X.onnx")
     if model_file is not None:
-        from converters.accuracy import evaluate_artifact
+        from edgenet.artifacts.scoring import evaluate_artifact
 
         result = evaluate_artifact(model_file, data, mean, std, img_size, threads, progress=not quiet and not as_json)
     else:

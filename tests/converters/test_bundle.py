@@ -16,7 +16,7 @@ from helpers import LITE0_HEAD
 
 from converters.bundle import bundle
 from converters.metadata import read_metadata
-from converters.tflite_model import dequantize, quantize, read_tflite
+from edgenet.artifacts.tflite_model import dequantize, quantize, read_tflite
 from edgenet.cli.main import cli
 from edgenet.errors import EdgenetError
 from edgenet.imagenet import imagenet_classes

@@ -9,9 +9,9 @@ import pytest
 from helpers import LITE0_HEAD
 
 from converters.pipeline import ARTIFACT_FILES, ConvertOptions, convert
-from converters.runtime import OnnxRunner, TFLiteRunner
 from converters.tflite import ONNX2TF_SAMPLE
-from converters.tflite_model import read_tflite
+from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner
+from edgenet.artifacts.tflite_model import read_tflite
 from edgenet.errors import EdgenetError, VerificationError
 from edgenet.loading import load_model
 
@@ -76,7 +76,7 @@ def test_parity_and_graph(converted_b0):
 
 def run_by_hand(path, x: np.ndarray) -> np.ndarray:
     """Logits of a .tflite file for an NCHW batch, quantizing I/O with the interpreter's own scale and zero point
-    (not converters.runtime's code, which the pipeline used)."""
+    (not edgenet.artifacts.runtime's code, which the pipeline used)."""
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_path=str(path))

@@ -16,7 +16,7 @@ from converters.edgetpu import check as ck
 from converters.edgetpu.check import check_model
 from converters.edgetpu.compiler import parse_log
 from converters.edgetpu.ops import SUPPORTED
-from converters.tflite_model import OpInfo, TensorInfo, TFLiteModel, read_tflite
+from edgenet.artifacts.tflite_model import OpInfo, TensorInfo, TFLiteModel, read_tflite
 from edgenet.cli.main import cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "edgetpu_compiler"

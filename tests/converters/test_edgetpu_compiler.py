@@ -95,7 +95,7 @@ def test_refusals_and_failures(name, error):
 def test_float_efficientnet_refused_like_the_prediction_says():
     """google-coral/edgetpu#213: the compiler refuses a float EfficientNetB0 outright; so does the prediction."""
     from converters.edgetpu.check import check_model
-    from converters.tflite_model import read_tflite
+    from edgenet.artifacts.tflite_model import read_tflite
 
     real = parse_log(body("issue213_efficientnetb0_float.txt"))
     predicted = check_model(read_tflite(tb.tiny(None)))

@@ -17,8 +17,8 @@ from photos import LABELS, PLAUSIBLE
 
 from converters.onnx_export import export_onnx
 from converters.pipeline import ConvertOptions, convert
-from converters.runtime import OnnxRunner, TFLiteRunner, TorchRunner
 from converters.verify import compare
+from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, TorchRunner
 from edgenet.loading import LoadedModel, load_model
 from edgenet.weights import config_for_format
 

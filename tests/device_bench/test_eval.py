@@ -80,7 +80,7 @@ def interpreter_top1(model: Path, items: list[tuple[Path, int]]) -> float:
     NHWC layout, labels by index."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from converters.tflite_model import quantize, read_tflite
+    from edgenet.artifacts.tflite_model import quantize, read_tflite
     from edgenet.preprocess import Preprocess
 
     pre = Preprocess.from_dict(json.loads((model.parent / "report.json").read_text())["preprocess"])

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from converters.tflite_model import read_tflite
+from edgenet.artifacts.tflite_model import read_tflite
 from edgenet.cli.main import cli
 from quantization.layer_names import match_tensors
 

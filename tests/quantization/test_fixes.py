@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from converters.tflite_model import OpInfo, TensorInfo, TFLiteModel
+from edgenet.artifacts.tflite_model import OpInfo, TensorInfo, TFLiteModel
 from edgenet.errors import EdgenetError
 from quantization.debugger import LayerError, _channel_sqnr, _noise, _signal, rank
 from quantization.fixes import Candidate, float_tensors, no_fix_error, parse_keep_float, readers_of, try_fixes

@@ -2,13 +2,12 @@
 
 Batches come from :func:`edgenet.data.eval_batches` — the checkpoint's own preprocessing — and are scored by
 :func:`edgenet.evaluate.evaluate`; only ``predict`` changes between backends, and integer models quantize their
-input and dequantize their output with their own parameters (:mod:`converters.runtime`). A converted artefact
+input and dequantize their output with their own parameters (:mod:`edgenet.artifacts.runtime`). A converted artefact
 finds its preprocessing and class names in the ``report.json`` that ``edgenet convert`` writes beside it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,8 @@ import numpy as np
 # edgenet.data pulls in torchvision (and through it triton); loading those after TensorFlow's libraries crashes
 # the process (segfault in triton's import), so importing this module first keeps every later order safe.
 from edgenet import data as _data  # noqa: F401
+from edgenet.artifacts.runtime import runner_for
+from edgenet.artifacts.sidecar import labels_beside, read_report, report_preprocess
 from edgenet.errors import EdgenetError
 from edgenet.evaluate import EvalResult, evaluate
 from edgenet.preprocess import Preprocess
@@ -79,20 +80,6 @@ def score(
     return result, np.concatenate(preds) if preds else np.zeros(0, np.int64)
 
 
-def runner_for(path: str | Path, threads: int | None = None):
-    """A ``predict`` for a .tflite or .onnx file (NCHW float in, float logits out)."""
-    from converters.runtime import OnnxRunner, TFLiteRunner
-
-    path = Path(path)
-    if path.suffix == ".tflite":
-        return TFLiteRunner(path, threads)
-    if path.suffix == ".onnx":
-        if not path.is_file():
-            raise EdgenetError(f"{path}: file not found")
-        return OnnxRunner(path, threads)
-    raise EdgenetError(f"{path}: unknown model type; pass a .tflite or .onnx file")
-
-
 def artifact_preprocess(
     path: str | Path,
     mean: Sequence[float] | None = None,
@@ -104,31 +91,20 @@ def artifact_preprocess(
     Options override the report; without a report all three (mean, std, size) are needed — guessing them is how
     deployed models silently lose accuracy.
     """
-    report = Path(path).parent / "report.json"
-    if report.is_file():
-        try:
-            meta = json.loads(report.read_text(encoding="utf-8"))
-            pre = Preprocess.from_dict(meta["preprocess"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise EdgenetError(f"{report}: unreadable conversion report ({e}); convert again") from None
+    report = read_report(path)
+    pre = report_preprocess(report, path)
+    if pre is not None:
         overrides = {
             k: v for k, v in (("mean", mean), ("std", std), ("resolution", img_size)) if v is not None and v != ()
         }
         pre = Preprocess.from_dict({**pre.to_dict(), **overrides})
-        return pre, meta.get("classes")
+        return pre, report.get("classes")
     if not mean or not std or img_size is None:
         raise EdgenetError(
             f"{path}: preprocessing unknown (no report.json from edgenet convert beside it); "
             "pass --mean R,G,B --std R,G,B --img-size N"
         )
     return Preprocess(resolution=img_size, mean=tuple(mean), std=tuple(std)), None
-
-
-def _labels_beside(path: Path) -> list[str] | None:
-    labels = path.parent / "labels.txt"
-    if labels.is_file():
-        return [line.strip() for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return None
 
 
 def io_sizes(runner) -> tuple[int | None, int]:
@@ -158,7 +134,7 @@ def evaluate_artifact(
     res, n_out = io_sizes(runner)
     if res is not None and res != pre.resolution:
         raise EdgenetError(f"{path}: takes {res}×{res} images, not {pre.resolution}; drop --img-size or pass {res}")
-    es = load_eval_set(data, pre, classes or _labels_beside(path), n_out, cache=False)
+    es = load_eval_set(data, pre, classes or labels_beside(path), n_out, cache=False)
     return score(es, runner, progress)[0]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.tflite_model import dequantize, quantize, read_tflite
+from edgenet.artifacts.tflite_model import dequantize, quantize, read_tflite
 from edgenet.errors import EdgenetError
 
 
@@ -88,3 +88,15 @@ class TorchRunner:
 
         with torch.inference_mode():
             return self.model(torch.from_numpy(np.ascontiguousarray(x))).float().numpy()
+
+
+def runner_for(path: str | Path, threads: int | None = None):
+    """A ``predict`` for a .tflite or .onnx file (NCHW float in, float logits out)."""
+    path = Path(path)
+    if path.suffix == ".tflite":
+        return TFLiteRunner(path, threads)
+    if path.suffix == ".onnx":
+        if not path.is_file():
+            raise EdgenetError(f"{path}: file not found")
+        return OnnxRunner(path, threads)
+    raise EdgenetError(f"{path}: unknown model type; pass a .tflite or .onnx file")
