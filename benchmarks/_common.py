@@ -45,47 +45,16 @@ def subset(src: Path, dest: Path, per_class: int) -> Path:
 
 
 def tflite_latency(paths: dict[str, Path], runs: int, threads: int = 1, warmup: int = 5) -> dict[str, dict]:
-    """Interleaved rounds of 10 invokes per model until each has ``runs``: load drift hits all models alike."""
-    from edgenet.artifacts.runtime import tflite_interpreter_class
+    """Interleaved rounds of 10 invokes per model until each has ``runs`` (edgenet's own loop)."""
+    from device_bench.latency import tflite_latency as measure
 
-    cls, _ = tflite_interpreter_class()
-    interps = {}
-    for name, p in paths.items():
-        it = cls(model_path=str(p), num_threads=threads)
-        it.allocate_tensors()
-        d = it.get_input_details()[0]
-        it.set_tensor(d["index"], np.random.default_rng(0).integers(0, 100, d["shape"]).astype(d["dtype"]))
-        for _ in range(warmup):
-            it.invoke()
-        interps[name] = it
-    times: dict[str, list[float]] = {n: [] for n in paths}
-    while min(len(t) for t in times.values()) < runs:
-        for name, it in interps.items():
-            for _ in range(10):
-                t0 = time.perf_counter()
-                it.invoke()
-                times[name].append((time.perf_counter() - t0) * 1e3)
-    return {
-        n: {"p50_ms": float(np.median(t)), "p90_ms": float(np.percentile(t, 90)), "runs": len(t)}
-        for n, t in times.items()
-    }
+    return measure(paths, runs, threads, warmup)
 
 
 def torch_latency(model, resolution: int, runs: int) -> dict:
-    import torch
+    from device_bench.latency import torch_latency as measure
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    x = torch.randn(1, 3, resolution, resolution)
-    times = []
-    with torch.inference_mode():
-        for i in range(runs + 5):
-            t0 = time.perf_counter()
-            model(x)
-            if i >= 5:
-                times.append((time.perf_counter() - t0) * 1e3)
-    torch.set_num_threads(threads)
-    return {"p50_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90))}
+    return measure(model, resolution, runs)
 
 
 def paired_drop(ref_correct: np.ndarray, correct: np.ndarray) -> tuple[float, float]:

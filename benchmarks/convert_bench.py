@@ -86,7 +86,7 @@ def main() -> None:
 
     # Keras' model takes 0–255 pixels and normalizes inside, so calibrate it on the same images before mean/std.
     pre = Preprocess(resolution=224)
-    cal = from_folder(args.calib_data, pre, 100, progress=False).samples
+    cal = from_folder(args.calib_data, pre, 100).samples
     raw = (cal.transpose(0, 2, 3, 1) * np.array(pre.std) + np.array(pre.mean)) * 255.0
     paths = {
         "edgenet_fp32": work / "edgenet" / "model_fp32.tflite",

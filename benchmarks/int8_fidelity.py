@@ -46,17 +46,21 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def convert_float(loaded, work: Path):
-    """ONNX, TF graph and fp32 TFLite of a model (the stages of ``edgenet convert``)."""
-    from converters.onnx_export import export_onnx
-    from converters.tflite import concrete_function, onnx_to_tf
-    from quantization.ptq import to_tflite
+def convert_float(loaded, work: Path, parity_x: np.ndarray):
+    """The float graph (ONNX, fp32 TFLite, both checked), exactly as ``edgenet convert`` builds it."""
+    from converters.graph import export_float
 
     work.mkdir(parents=True, exist_ok=True)
-    export_onnx(loaded.model, loaded.preprocess.resolution, work / "model.onnx", 17, True)
-    fn, trackable = concrete_function(onnx_to_tf(work / "model.onnx"))
-    (work / "model_fp32.tflite").write_bytes(to_tflite(fn, trackable, "fp32"))
-    return fn, trackable
+    return export_float(loaded.model, loaded.name, loaded.preprocess.resolution, work, parity_x)
+
+
+def build(kind: str, graph, samples: np.ndarray) -> bytes:
+    """An artefact through the same stage ``edgenet convert`` runs (int8 I/O, the reference quantizer)."""
+    from converters.kinds import BuildContext
+    from converters.pipeline import build_artifact
+    from quantization.quantizers import get_quantizer
+
+    return build_artifact(kind, BuildContext(graph, samples, get_quantizer("tflite"), "int8"))[0]
 
 
 def swap_activation(ckpt: Path, act: str, data: Path, epochs: int, lr: float, out: Path) -> Path:
@@ -110,17 +114,19 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
     from edgenet.artifacts.scoring import Scorer, agreement, load_eval_set
     from edgenet.loading import load_model
     from quantization.calibration import from_folder
-    from quantization.error_report import analyse
-    from quantization.fixes import float_tensors, quantize, worst_layers
-    from quantization.ptq import to_tflite
+    from quantization.debugger import analyse
+    from quantization.fixes import float_tensors, worst_layers
+    from quantization.quantizers import get_quantizer
 
     t_model = time.perf_counter()
     loaded = load_model(checkpoint=ckpt)
     pre, act = loaded.preprocess, loaded.model.config.act
     log(f"{name}: {loaded.name} @ {pre.resolution}px, act {act}; converting")
-    fn, trackable = convert_float(loaded, work)
-    cal = from_folder(args.data / "train", pre, args.calib_samples, progress=False)
-    a = analyse(fn, trackable, work / "model_fp32.tflite", work / "model.onnx", cal.samples, progress=False)
+    cal = from_folder(args.data / "train", pre, args.calib_samples)
+    graph = convert_float(loaded, work, cal.samples[:8])
+    q = get_quantizer("tflite")
+    calibrated = graph.calibrated(q, cal.samples)
+    a = analyse(q, graph.fp32_path, graph.onnx_path, calibrated, cal.samples)
 
     files: dict[str, Path] = {"tflite fp32": work / "model_fp32.tflite"}
     meta: dict[str, dict] = {"tflite fp32": {"fix": "-", "full_integer": False}}
@@ -132,19 +138,19 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
         meta[label] = {"fix": fix, "full_integer": full_integer, **extra}
 
     log(f"{name}: int8 and fixes")
-    add("int8", quantize(a.calibrated, "int8"), "none (convert --int8)", True)
-    more = from_folder(args.data / "train", pre, 4 * args.calib_samples, progress=False)
+    add("int8", build("int8", graph, cal.samples), "none (convert --int8)", True)
+    more = from_folder(args.data / "train", pre, 4 * args.calib_samples)
     add(
         f"int8 calib×{len(more.samples)}",
-        to_tflite(fn, trackable, "int8", more.samples, "int8", False),
+        build("int8", graph, more.samples),
         f"--calib-samples {len(more.samples)}",
         True,
     )
     for n in (1, 3):
         worst = worst_layers(a.layers, n)
         tensors = float_tensors(worst, a.fp32, a.locations)
-        add(f"int8 keep-float {n}", quantize(a.calibrated, "int8", tensors), f"--keep-float {n}", False, kept=worst)
-    add("int16x8", to_tflite(fn, trackable, "int16", cal.samples, "int8", False), "--int16-act", False)
+        add(f"int8 keep-float {n}", q.int8(calibrated, "int8", tensors), f"--keep-float {n}", False, kept=worst)
+    add("int16x8", build("int16", graph, cal.samples), "--int16-act", False)
 
     log(f"{name}: scoring on the test images")
     es = load_eval_set(args.eval_dir, pre, loaded.classes, loaded.num_classes)
@@ -189,9 +195,9 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
             log(f"{name}: converting and scoring the {new_act} model")
             sl = load_model(checkpoint=swapped)
             sw = work / f"swap_{new_act}_convert"
-            s_fn, s_trackable = convert_float(sl, sw)
             s_cal = cal if sl.preprocess == pre else from_folder(args.data / "train", sl.preprocess, args.calib_samples)
-            (sw / "model_int8.tflite").write_bytes(to_tflite(s_fn, s_trackable, "int8", s_cal.samples, "int8", False))
+            s_graph = convert_float(sl, sw, s_cal.samples[:8])
+            (sw / "model_int8.tflite").write_bytes(build("int8", s_graph, s_cal.samples))
             s_scorer = Scorer(es, sl.model)
             control = new_act == act  # the same fine-tune without a swap: what the extra training alone buys
             kind = "fine-tune (control)" if control else "swap"
@@ -306,7 +312,7 @@ def main() -> None:
             sys.exit(f"{getattr(args, name)}: checkpoint not found; run benchmarks/train_cifar10.py or pass --{name}")
 
     import edgenet.artifacts.scoring  # noqa: F401  (torchvision before TensorFlow: the other order segfaults)
-    from converters.tflite import native_stderr_captured, quiet_tensorflow
+    from edgenet.quiet import native_stderr_captured, quiet_tensorflow
 
     quiet_tensorflow()
     work = Path(tempfile.mkdtemp(prefix="int8-bench-"))

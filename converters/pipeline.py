@@ -1,33 +1,39 @@
-"""``edgenet convert``: PyTorch → ONNX → TFLite (fp32 / fp16 / dynamic / int8), each stage verified.
+"""``edgenet convert``: PyTorch → ONNX → TFLite artefacts, each stage verified, published in one swap.
 
-Everything is built in a staging folder beside ``--out`` and moved into place only when every stage and check
-has passed, so a failed run leaves no partial files and an earlier good output untouched.
+The stages, each returning a dataclass the report serializes:
+
+1. :func:`converters.graph.export_float` — ONNX and the fp32 ``.tflite`` (:class:`FloatGraph`), checked;
+2. :func:`build_artifact` — any registered kind (:mod:`converters.kinds`) from that graph, with a quantizer
+   (:mod:`quantization.quantizers`) and calibration samples;
+3. :func:`verify_artifact` — outputs against the kind's reference on the parity inputs, op census, full-integer
+   check (:class:`Artifact`);
+4. :func:`edgenet.atomic.publish_dir` — everything was built in a staging folder beside ``--out`` and replaces the
+   earlier output only when every check has passed, so a failed run leaves no partial files.
+
+``quant-report`` (:mod:`converters.quant_report`) and the benchmarks run the same stages.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from converters.failures import third_party
-from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
+import numpy as np
+
+from converters.graph import FloatGraph, export_float
+from converters.kinds import KINDS, BuildContext, get_kind
+from converters.verify import Check, Parity, compare, raise_on_failures
 from edgenet import __version__
-from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, TorchRunner
-from edgenet.artifacts.tflite_model import read_tflite
+from edgenet.artifacts.runtime import TFLiteRunner
+from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
 from edgenet.errors import EdgenetError
 from edgenet.loading import LoadedModel
+from edgenet.progress import SILENT, Progress
 
-ARTIFACT_FILES = {
-    "fp32": "model_fp32.tflite",
-    "fp16": "model_fp16.tflite",
-    "dynamic": "model_dynamic.tflite",
-    "int8": "model_int8.tflite",
-    "int16": "model_int16x8.tflite",
-}
+ARTIFACT_FILES = {name: kind.file for name, kind in KINDS.items()}
 OWNED_FILES = {
     "model.onnx",
     "labels.txt",
@@ -36,13 +42,6 @@ OWNED_FILES = {
     "model_int8_edgetpu.log",
     *ARTIFACT_FILES.values(),
 }
-
-# ONNX Runtime vs PyTorch: same float32 maths, only op fusion and summation order differ (measured ≤ 2e-6 on B0).
-ONNX_ATOL, ONNX_RTOL = 1e-4, 1e-4
-# TFLite (XNNPACK) vs ONNX Runtime: NHWC kernels with other accumulation orders, fused activations and a
-# polynomial sigmoid; measured ≤ 3e-5 abs on random-weight B0/Lite0 with logits ~1. 1e-3 + 1e-3·max|logit| keeps
-# a ~30× margin for trained nets (logits ~20) while still catching any real layout or padding bug (errors ~1).
-TFLITE_ATOL, TFLITE_RTOL = 1e-3, 1e-3
 
 
 @dataclass
@@ -53,6 +52,7 @@ class ConvertOptions:
     int8: bool = False
     int16: bool = False
     int8_io: str = "int8"
+    quantizer: str = "tflite"
     calib_data: Path | None = None
     calib_samples: int = 100
     parity_samples: int = 8
@@ -60,15 +60,18 @@ class ConvertOptions:
     simplify: bool = True
     opset: int = 17
     edgetpu: bool = False
-    progress: bool = True
     verbose: bool = False  # print third-party tracebacks (they always go to a log file)
     threads: int | None = None
-    # int8 fidelity (issue 6: edgenet.artifacts.scoring, quantization.fixes)
+    # int8 fidelity (quantization.fixes)
     eval_data: Path | None = None
     keep_float: str | None = None  # "N" (the N worst layers) or "layer,layer"
     auto_fix: bool = False
     max_drop: float = 1.0  # accuracy points, for auto_fix
     latency_budget_ms: float | None = None
+
+    def kinds(self) -> list[str]:
+        """The artefact kinds asked for, fp32 always first (every other kind is checked against it)."""
+        return ["fp32"] + [k for k in ("fp16", "dynamic", "int8", "int16") if getattr(self, k)]
 
 
 @dataclass
@@ -99,6 +102,7 @@ class ConvertReport:
     artifacts: list[Artifact] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    quantizer: str | None = None  # which quantizer made the int8/16×8 models
     edgetpu: dict | None = None
     accuracy: dict | None = None  # {"torch": {"top1", "top5", "n"}, "onnx": ..., "fp32": ..., "int8": ...}
     agreement: dict | None = None  # {"onnx": top-1 agreement with torch, "fp32": ..., "int8": ...}
@@ -110,37 +114,74 @@ class ConvertReport:
         return asdict(self)
 
 
-def _log(opts: ConvertOptions, msg: str) -> None:
-    if opts.progress:
-        print(msg, file=sys.stderr, flush=True)
-
-
-def _full_integer(info) -> bool:
+def full_integer(info: TFLiteModel) -> bool:
     """True when no op computes in float (Edge TPU / microcontroller requirement)."""
     float_ops = [o for o in info.ops if any(info.tensors[i].dtype.startswith("float") for i in o.outputs)]
     return not float_ops and "DEQUANTIZE" not in info.op_counts
 
 
-def convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
-    """Run every stage for ``loaded`` and publish the artefacts into ``opts.out``."""
-    from converters.tflite import native_stderr_captured, quiet_tensorflow
+def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
+    """Stage 2: the bytes of ``kind`` and the seconds they took."""
+    from converters.failures import third_party
+
+    k = get_kind(kind)
+    t0 = time.perf_counter()
+    if kind == "fp32":
+        return ctx.graph.fp32, ctx.graph.tf_seconds
+    tool = "TFLiteConverter" if not k.calibrated else f"{ctx.quantizer.name} quantizer"
+    with third_party(f"TFLite {kind}", tool, ctx.graph.name):
+        data = k.build(ctx)
+    return data, time.perf_counter() - t0
+
+
+def verify_artifact(
+    graph: FloatGraph, kind: str, path: Path, seconds: float, min_agreement: float | None = None
+) -> tuple[Artifact, list[Check], list[str]]:
+    """Stage 3: compare ``path`` with its reference on the parity inputs; the artefact, its checks and warnings."""
+    k = get_kind(kind)
+    info = read_tflite(path)
+    checks, warnings = [], []
+    if kind == "fp32":
+        parity = graph.fp32_parity
+    else:
+        out = TFLiteRunner(path, graph.threads)(graph.parity_x)
+        parity = compare("fp32", graph.fp32_out, out)
+        if min_agreement is not None:
+            ok = parity.top1_agreement >= min_agreement
+            checks.append(Check(f"{kind}_top1_agreement", f">= {min_agreement}", parity.top1_agreement, ok))
+    transposes = info.op_counts.get("TRANSPOSE", 0)
+    if transposes:
+        warnings.append(f"{kind}: {transposes} TRANSPOSE op(s) left by conversion")
+    is_full = full_integer(info) if k.full_integer else None
+    artifact = Artifact(
+        name=kind,
+        file=path.name,
+        bytes=path.stat().st_size,
+        input_dtype=info.input_details[0].dtype,
+        output_dtype=info.output_details[0].dtype,
+        ops=info.op_counts,
+        transpose_ops=transposes,
+        seconds=round(seconds, 3),
+        parity=parity,
+        full_integer=is_full,
+    )
+    return artifact, checks, warnings
+
+
+def convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress = SILENT) -> ConvertReport:
+    """Run every stage for ``loaded`` and publish the artefacts into ``opts.out``; returns the report."""
+    from edgenet.quiet import native_stderr_captured, quiet_tensorflow
 
     quiet_tensorflow()
     with native_stderr_captured():
-        return _convert(loaded, opts)
+        return _convert(loaded, opts, progress)
 
 
-def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
-    from converters.onnx_export import export_onnx
-    from converters.tflite import concrete_function, onnx_to_tf
-    from quantization import calibration as calib
-    from quantization.ptq import to_tflite
-
-    t_start = time.perf_counter()
-    pre = loaded.preprocess
-    res = pre.resolution
-    if res < 32:
-        raise EdgenetError(f"resolution {res}: EfficientNet downsamples 32×; use --img-size 32 or more")
+def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
+    if loaded.preprocess.resolution < 32:
+        raise EdgenetError(
+            f"resolution {loaded.preprocess.resolution}: EfficientNet downsamples 32×; use --img-size 32 or more"
+        )
     if opts.edgetpu:
         opts.int8 = True
         if opts.int8_io == "float32":
@@ -151,10 +192,20 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
         from quantization.fixes import check_fix_options
 
         check_fix_options(opts, loaded.model)
+
+
+def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> ConvertReport:
+    from quantization.calibration import calibration_set
+    from quantization.quantizers import get_quantizer
+
+    t_start = time.perf_counter()
+    _check_options(loaded, opts)
+    quantizer = get_quantizer(opts.quantizer)
+    pre = loaded.preprocess
     report = ConvertReport(
         edgenet_version=__version__,
         model=loaded.name,
-        resolution=res,
+        resolution=pre.resolution,
         num_classes=loaded.num_classes,
         weights=loaded.weights,
         preprocess=pre.to_dict(),
@@ -163,28 +214,25 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
         onnx={},
         out=str(opts.out),
     )
+
+    def warn(msg: str) -> None:
+        report.warnings.append(msg)
+        progress.warn(msg)
+
+    kinds = opts.kinds()
+    needs_calib = any(get_kind(k).calibrated for k in kinds)
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
-        # Calibration / parity inputs: read first, so a bad --calib-data fails before minutes of conversion.
-        needs_calib = opts.int8 or opts.int16
-        if opts.calib_data is not None:
-            n = opts.calib_samples if needs_calib else opts.parity_samples
-            cal = calib.from_folder(opts.calib_data, pre, n, progress=opts.progress)
-        else:
-            cal = calib.synthetic(pre, opts.calib_samples if needs_calib else opts.parity_samples)
-            if needs_calib:
-                msg = (
-                    "no --calib-data: int8 ranges are calibrated on generated images; int8 accuracy needs "
-                    "representative data (pass a folder of your images)"
-                )
-                report.warnings.append(msg)
-                print(f"WARNING: {msg}", file=sys.stderr)
+        # Calibration / parity inputs first, so a bad --calib-data fails before minutes of conversion.
+        cal, synthetic_warning = calibration_set(
+            opts.calib_data, pre, opts.calib_samples if needs_calib else opts.parity_samples, progress
+        )
         if needs_calib:
             report.calibration = cal.summary()
-        parity_x = cal.samples[: opts.parity_samples]
+            report.quantizer = quantizer.name
+            if synthetic_warning:
+                warn(synthetic_warning)
         if loaded.weights == "random":
-            msg = "no weights given: converting the randomly initialised network (pass --checkpoint or --weights)"
-            report.warnings.append(msg)
-            print(f"WARNING: {msg}", file=sys.stderr)
+            warn("no weights given: converting the randomly initialised network (pass --checkpoint or --weights)")
         scorer = None
         if opts.eval_data is not None:  # read before converting: class folders the model lacks fail now, named
             from edgenet.artifacts.scoring import Scorer, load_eval_set
@@ -192,96 +240,48 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
             es = load_eval_set(opts.eval_data, pre, loaded.classes, loaded.num_classes)
             scorer = Scorer(es, loaded.model, opts.threads)
 
-        # 1. ONNX
-        _log(opts, f"[1/3] exporting ONNX (opset {opts.opset}, {res}×{res})")
-        tool = "torch.onnx + onnxslim" if opts.simplify else "torch.onnx"
-        with third_party("ONNX export", tool, loaded.name, opts.verbose):
-            exp = export_onnx(loaded.model, res, stage / "model.onnx", opts.opset, opts.simplify)
-        torch_out = TorchRunner(loaded.model)(parity_x)
-        onnx_out = OnnxRunner(stage / "model.onnx", opts.threads)(parity_x)
-        onnx_parity = compare("torch", torch_out, onnx_out)
-        report.onnx = {**asdict(exp), "parity": asdict(onnx_parity)}
-        report.checks.append(tolerance_check("onnx_vs_torch", onnx_parity, torch_out, ONNX_ATOL, ONNX_RTOL))
-        raise_on_failures("ONNX export", report.checks)
+        graph = export_float(
+            loaded.model, loaded.name, pre.resolution, stage, cal.samples[: opts.parity_samples], opts.opset,
+            opts.simplify, opts.verbose, opts.threads, progress,
+        )  # fmt: skip
+        report.onnx = graph.onnx_summary()
+        report.checks += graph.checks
+        if float(np.abs(graph.fp32_out).max()) < 1e-6:
+            report.warnings.append(
+                "logits are ~0 on every input (an untrained network): top-1 agreement is not meaningful; "
+                "convert trained weights to measure int8 fidelity"
+            )
 
-        # 2. TF graph, then each TFLite artefact
-        _log(opts, "[2/3] ONNX → TensorFlow graph (onnx2tf, NHWC)")
-        t0 = time.perf_counter()
-        tf_model = onnx_to_tf(stage / "model.onnx", loaded.name, opts.verbose)
-        with third_party("ONNX → TensorFlow", "tf.function", loaded.name, opts.verbose):
-            fn, trackable = concrete_function(tf_model)
-        graph_seconds = time.perf_counter() - t0
-
-        kinds = ["fp32"] + [k for k in ("fp16", "dynamic", "int8", "int16") if getattr(opts, k)]
-        fp32_out = None
+        ctx = BuildContext(graph, cal.samples if needs_calib else None, quantizer, opts.int8_io, progress)
         fixed = None
         for i, kind in enumerate(kinds):
             if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
                 continue
-            _log(opts, f"[3/3] TFLite {kind} ({i + 1}/{len(kinds)})")
-            t0 = time.perf_counter()
+            progress.step(f"[3/3] TFLite {kind} ({i + 1}/{len(kinds)})")
             if kind == "int8" and (opts.keep_float or opts.auto_fix):
-                from quantization.fixes import int8_for_convert
-
-                fixed = int8_for_convert(fn, trackable, cal, stage, loaded, opts, scorer)
-                data, kind = fixed.data, fixed.kind
+                t0 = time.perf_counter()
+                fixed = _int8_fix(ctx, loaded, opts, scorer)
+                data, kind, seconds = fixed.data, fixed.kind, time.perf_counter() - t0
                 report.int8_fix = fixed.summary()
             else:
-                with third_party(f"TFLite {kind}", "TFLiteConverter", loaded.name, opts.verbose):
-                    data = to_tflite(fn, trackable, kind, cal.samples, opts.int8_io, opts.progress)
-            path = stage / ARTIFACT_FILES[kind]
+                data, seconds = build_artifact(kind, ctx)
+            path = stage / get_kind(kind).file
             path.write_bytes(data)
-            seconds = time.perf_counter() - t0 + (graph_seconds if kind == "fp32" else 0.0)
-            info = read_tflite(path)
-            out = TFLiteRunner(path, opts.threads)(parity_x)
-            if kind == "fp32":
-                fp32_out = out
-                if float(abs(out).max()) < 1e-6:
-                    report.warnings.append(
-                        "logits are ~0 on every input (an untrained network): top-1 agreement is not meaningful; "
-                        "convert trained weights to measure int8 fidelity"
-                    )
-                parity = compare("onnx", onnx_out, out)
-                report.checks.append(tolerance_check("tflite_fp32_vs_onnx", parity, onnx_out, TFLITE_ATOL, TFLITE_RTOL))
-            else:
-                parity = compare("fp32", fp32_out, out)
-                if opts.min_agreement is not None:
-                    report.checks.append(
-                        Check(
-                            f"{kind}_top1_agreement",
-                            f">= {opts.min_agreement}",
-                            parity.top1_agreement,
-                            parity.top1_agreement >= opts.min_agreement,
-                        )
-                    )
-            transposes = info.op_counts.get("TRANSPOSE", 0)
-            if transposes:
-                report.warnings.append(f"{kind}: {transposes} TRANSPOSE op(s) left by conversion")
-            report.artifacts.append(
-                Artifact(
-                    name=kind,
-                    file=path.name,
-                    bytes=path.stat().st_size,
-                    input_dtype=info.input_details[0].dtype,
-                    output_dtype=info.output_details[0].dtype,
-                    ops=info.op_counts,
-                    transpose_ops=transposes,
-                    seconds=round(seconds, 3),
-                    parity=parity,
-                    full_integer=_full_integer(info) if kind == "int8" else None,
-                )
-            )
+            artifact, checks, warnings = verify_artifact(graph, kind, path, seconds, opts.min_agreement)
+            report.artifacts.append(artifact)
+            report.checks += checks
+            report.warnings += warnings
             if fixed is not None and kind == fixed.kind and fixed.warning():
                 report.warnings.append(fixed.warning())
-            elif kind == "int8" and not report.artifacts[-1].full_integer:
-                report.checks.append(Check("int8_full_integer", "True", 0.0, False))
+            elif artifact.full_integer is False:
+                report.checks.append(Check(f"{kind}_full_integer", "True", 0.0, False))
         raise_on_failures("TFLite conversion", report.checks)
 
         if opts.edgetpu:
-            report.edgetpu = _edgetpu(stage / ARTIFACT_FILES["int8"], stage, opts)
+            report.edgetpu = _edgetpu(stage / get_kind("int8").file, stage, progress)
         if scorer is not None:
-            _log(opts, f"accuracy of every artefact on {scorer.es.n} images of {opts.eval_data}")
-            files = {"onnx": stage / "model.onnx", **{a.name: stage / a.file for a in report.artifacts}}
+            progress.step(f"accuracy of every artefact on {scorer.es.n} images of {opts.eval_data}")
+            files = {"onnx": graph.onnx_path, **{a.name: stage / a.file for a in report.artifacts}}
             report.accuracy, report.agreement = scorer.table(files)
         if loaded.classes:
             (stage / "labels.txt").write_text("\n".join(loaded.classes) + "\n", encoding="utf-8")
@@ -293,24 +293,61 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
     return report
 
 
-def _edgetpu(int8_path: Path, stage: Path, opts: ConvertOptions) -> dict:
+def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scorer):
+    """``--keep-float`` / ``--auto-fix``: the int8 model from the same calibration, with the fix applied."""
+    from device_bench.latency import tflite_p50_ms
+    from quantization import calibration as calib
+    from quantization.debugger import analyse
+    from quantization.fixes import int8_with_fixes, recommendations
+
+    graph, samples = ctx.graph, ctx.samples
+    calibrated = ctx.calibrated()
+    analysis = analyse(ctx.quantizer, graph.fp32_path, graph.onnx_path, calibrated, samples)
+
+    def more_calibration() -> np.ndarray | None:
+        if opts.calib_data is None:
+            return None
+        more = calib.from_folder(opts.calib_data, loaded.preprocess, 4 * opts.calib_samples, progress=ctx.progress)
+        return more.samples if len(more.samples) > len(samples) else None
+
+    def advice(int8: bytes) -> list[str]:
+        cfg = loaded.model.config
+        ms = tflite_p50_ms(int8)
+        return recommendations(
+            loaded.name, cfg.act, loaded.preprocess.resolution, cfg.num_classes, ms, opts.latency_budget_ms
+        )
+
+    return int8_with_fixes(
+        ctx.quantizer,
+        graph.fp32,
+        calibrated,
+        analysis,
+        samples,
+        opts.int8_io,
+        keep_float=opts.keep_float,
+        max_drop=opts.max_drop,
+        full_integer_only=opts.edgetpu,
+        evaluate=scorer.model_bytes if scorer else None,
+        reference_top1=scorer.torch.top1 if scorer else None,
+        more_calibration=more_calibration,
+        advice=advice,
+        progress=ctx.progress,
+    )
+
+
+def _edgetpu(int8_path: Path, stage: Path, progress: Progress) -> dict:
     """Compile for the Edge TPU when edgetpu_compiler exists, else record the flatbuffer-based prediction."""
     from converters.edgetpu import compile_or_predict
 
-    _log(opts, "[+] Edge TPU: compiling with edgetpu_compiler, or predicting the op mapping without it")
+    progress.step("[+] Edge TPU: compiling with edgetpu_compiler, or predicting the op mapping without it")
     result = compile_or_predict(int8_path, stage)
-    print(result.message, file=sys.stderr)
+    if result.compiled:
+        progress.step(result.message)
+    else:
+        progress.warn(result.message)
     if not result.compiled and result.install_hint:
-        print(f"  install the compiler: {result.install_hint}", file=sys.stderr)
+        progress.step(f"  install the compiler: {result.install_hint}")
     return result.to_dict()
-
-
-def load_report(folder: str | Path) -> dict:
-    """Read ``report.json`` written by :func:`convert` (the contract later tools read)."""
-    path = Path(folder) / "report.json"
-    if not path.is_file():
-        raise EdgenetError(f"{path}: no conversion report; run edgenet convert --out {folder} first")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def parity_table(report: ConvertReport) -> list[dict]:

@@ -194,8 +194,8 @@ def evaluate_checkpoint(
     """Score an edgenet checkpoint on an image folder, with the checkpoint's own preprocessing and class order."""
     from edgenet.checkpoint import load_checkpoint
     from edgenet.data import eval_batches, scan_class_folders
+    from edgenet.devices import pick_device
     from edgenet.errors import EdgenetError
-    from edgenet.training.distributed import pick_device
 
     ckpt = load_checkpoint(checkpoint)
     classes = ckpt.classes

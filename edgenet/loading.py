@@ -178,3 +178,41 @@ def load_model(
     net = create_model(variant, num_classes=num_classes, **overrides).eval()
     net.default_resolution = res
     return LoadedModel(net, variant.name, Preprocess(resolution=res), None, "random")
+
+
+def load_from_spec(
+    model: str | None = None,
+    checkpoint: Path | None = None,
+    weights: Path | None = None,
+    weights_format: str = "auto",
+    pretrained: str | bool | None = None,
+    num_classes: int | None = None,
+    img_size: int | None = None,
+    phi: float | None = None,
+    **overrides,
+) -> LoadedModel:
+    """A network from the options every command shares (``--model/--checkpoint/--weights/--pretrained/--phi``).
+
+    ``phi=F`` is sugar for ``--model phi:F``; ``--pretrained NAME`` names the model when ``--model`` is absent.
+    ``overrides`` are further :class:`~edgenet.models.ModelConfig` fields.
+    """
+    from edgenet.models import get_variant
+
+    if phi is not None:
+        if model is not None:
+            raise EdgenetError(f"give either --model {model} or --phi {phi:g}, not both")
+        model = f"phi:{phi}"
+    if isinstance(pretrained, str) and pretrained:
+        if model is not None and get_variant(model).name != get_variant(pretrained).name:
+            raise EdgenetError(f"--pretrained {pretrained} and --model {model} name different models; give one")
+        model = model or pretrained
+    return load_model(
+        model=model,
+        checkpoint=checkpoint,
+        weights=weights,
+        weights_format=weights_format,
+        pretrained=pretrained is not None and pretrained is not False,
+        num_classes=num_classes,
+        img_size=img_size,
+        **overrides,
+    )

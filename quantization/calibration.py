@@ -8,7 +8,6 @@ samples mix classes instead of taking N pictures of the first folder).
 from __future__ import annotations
 
 import random
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
+from edgenet.progress import SILENT, Progress
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -48,29 +48,20 @@ def list_images(root: str | Path) -> list[Path]:
     )
 
 
-def from_folder(root: str | Path, pre: Preprocess, n: int, seed: int = 0, progress: bool = True) -> CalibrationSet:
+def from_folder(
+    root: str | Path, pre: Preprocess, n: int, seed: int = 0, progress: Progress = SILENT
+) -> CalibrationSet:
     """Load up to ``n`` readable images; unreadable ones are skipped and counted."""
-    from tqdm import tqdm
-
     files = list_images(root)
     random.Random(seed).shuffle(files)
     samples, skipped = [], []
-    bar = tqdm(
-        total=min(n, len(files)),
-        desc="calibration images",
-        unit="img",
-        file=sys.stderr,
-        disable=None if progress else True,
-    )
-    for f in files:
+    for f in progress.iterate(files, "calibration images", len(files), "file"):
         if len(samples) >= n:
             break
         try:
             samples.append(pre(f))
-            bar.update()
         except Exception:  # PIL raises many types for truncated/corrupt files
             skipped.append(str(f))
-    bar.close()
     if not samples:
         raise EdgenetError(
             f"{root}: no readable image among {len(files)} file(s) "
@@ -96,3 +87,18 @@ def synthetic(pre: Preprocess, n: int, seed: int = 0) -> CalibrationSet:
         img = np.clip(field_ + rng.normal(0, 20, field_.shape), 0, 255).astype(np.uint8)
         samples.append(pre.to_array(Image.fromarray(img)))
     return CalibrationSet("synthetic", np.stack(samples))
+
+
+SYNTHETIC_WARNING = (
+    "no --calib-data: int8 ranges are calibrated on generated images; int8 accuracy needs representative data "
+    "(pass a folder of your images)"
+)
+
+
+def calibration_set(
+    folder: str | Path | None, pre: Preprocess, n: int, progress: Progress = SILENT
+) -> tuple[CalibrationSet, str | None]:
+    """``n`` samples from ``folder``, or generated ones with the warning the report must carry."""
+    if folder is not None:
+        return from_folder(folder, pre, n, progress=progress), None
+    return synthetic(pre, n), SYNTHETIC_WARNING

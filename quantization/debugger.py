@@ -21,12 +21,14 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import asdict, dataclass, fields
+import time
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from quantization.layer_names import UNKNOWN, Location
+from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
+from quantization.layer_names import UNKNOWN, Location, match_tensors
 
 _NOISE_FLOOR = 1e-12  # relative: a tensor reproduced exactly reads as 120 dB, not infinity
 
@@ -88,29 +90,40 @@ def debug_dataset(samples: np.ndarray):
     return gen
 
 
-def layer_errors(converter, samples: np.ndarray, locations: dict[str, Location]) -> tuple[list[LayerError], bytes]:
-    """Run TF's QuantizationDebugger for ``converter`` (an int8 converter with its representative dataset).
-
-    Returns the ranked per-layer errors measured on ``samples`` and the *calibrated* model (float ops plus the
-    ranges measured on the calibration set), from which :mod:`quantization.fixes` quantizes variants without
-    calibrating again.
-    """
+def layer_errors(debug_model: bytes, samples: np.ndarray, locations: dict[str, Location]) -> list[LayerError]:
+    """Run TF's QuantizationDebugger on ``debug_model`` (:func:`quantization.ptq.debug_model` of the calibrated
+    model) over ``samples`` and return the ranked per-layer errors."""
     import tensorflow as tf
 
-    data = debug_dataset(samples)
-    # With a converter the debugger calibrates and builds the debug-mode model; its interpreter is not made with
-    # experimental_preserve_all_tensors, which the float/int8 comparison below reads, so the stats run on a second
-    # debugger built from the same debug model.
-    dbg = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=data)
     opts = tf.lite.experimental.QuantizationDebugOptions(layer_direct_compare_metrics=DIRECT_METRICS)
     stats = tf.lite.experimental.QuantizationDebugger(
-        quant_debug_model_content=dbg.quant_model, debug_dataset=data, debug_options=opts
+        quant_debug_model_content=debug_model, debug_dataset=debug_dataset(samples), debug_options=opts
     )
     stats.run()
     buf = io.StringIO()
     stats.layer_statistics_dump(buf)
     rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
-    return rank([_row(i, r, locations) for i, r in enumerate(rows)]), dbg.calibrated_model
+    return rank([_row(i, r, locations) for i, r in enumerate(rows)])
+
+
+@dataclass
+class Analysis:
+    """Per-layer errors plus what the fixes need: tensor → layer names and the fp32 model's structure."""
+
+    layers: list[LayerError]
+    locations: dict[str, Location] = field(repr=False)
+    fp32: TFLiteModel = field(repr=False)
+    seconds: float = 0.0
+
+
+def analyse(
+    quantizer, fp32_path: Path, onnx_path: Path, calibrated: bytes, samples: np.ndarray, debug_samples: int = 32
+) -> Analysis:
+    """Name every tensor after its layer, then debug every quantized layer on the first ``debug_samples``."""
+    t0 = time.perf_counter()
+    locations = match_tensors(fp32_path, onnx_path, samples[0])
+    layers = layer_errors(quantizer.debug_model(calibrated), samples[:debug_samples], locations)
+    return Analysis(layers, locations, read_tflite(fp32_path), round(time.perf_counter() - t0, 2))
 
 
 def _row(depth: int, r: dict, locations: dict[str, Location]) -> LayerError:

@@ -26,24 +26,12 @@ import numpy as np
 
 from edgenet.artifacts.tflite_model import TFLiteModel
 from edgenet.errors import EdgenetError, VerificationError
-from quantization.debugger import LayerError
+from edgenet.progress import SILENT, Progress
+from quantization.debugger import Analysis, LayerError
 from quantization.layer_names import Location
+from quantization.quantizers import Quantizer
 
 KEEP_FLOAT_STEPS = (1, 2, 4, 8)  # --auto-fix: float fallback of the N worst layers, smallest N first
-
-
-def quantize(calibrated: bytes, io_dtype: str = "int8", float_tensors: Sequence[str] = ()) -> bytes:
-    """Quantize a calibrated model with TF's MLIR quantizer, keeping ``float_tensors`` (op outputs) in float.
-
-    Without a denylist this is exactly what ``TFLiteConverter.convert()`` does after calibration.
-    """
-    import tensorflow as tf
-    from tensorflow.lite.python import convert
-
-    io = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[io_dtype]
-    return convert.mlir_quantize(
-        calibrated, input_data_type=io, output_data_type=io, denylisted_nodes=list(float_tensors) or None
-    )
 
 
 def layer_labels(layers: Sequence[LayerError]) -> list[str]:
@@ -171,25 +159,6 @@ def no_fix_error(attempts: Sequence[FixAttempt], max_drop: float, advice: Sequen
     )
 
 
-def tflite_latency_ms(data: bytes, resolution: int, runs: int = 30, threads: int = 1) -> float:
-    """Median single-image latency of a model on this CPU (a relative measure for recommendations)."""
-    from edgenet.artifacts.runtime import tflite_interpreter_class
-
-    cls, _ = tflite_interpreter_class()
-    interp = cls(model_content=data, num_threads=threads)
-    interp.allocate_tensors()
-    d = interp.get_input_details()[0]
-    interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
-    for _ in range(3):
-        interp.invoke()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        interp.invoke()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1e3)
-
-
 @functools.lru_cache(maxsize=32)
 def _macs(model: str, num_classes: int, resolution: int) -> int:
     from edgenet.profile import profile_variant
@@ -268,38 +237,36 @@ class Int8Fix:
 
 
 def int8_with_fixes(
-    concrete_fn,
-    trackable,
-    calibration: np.ndarray,
-    fp32_path,
-    onnx_path,
+    quantizer: Quantizer,
+    fp32: bytes,
+    calibrated: bytes,
+    analysis: Analysis,
+    samples: np.ndarray,
     io_dtype: str,
     keep_float: str | None = None,
-    auto_fix: bool = False,
     max_drop: float = 1.0,
     full_integer_only: bool = False,
-    scorer=None,
+    evaluate: Evaluate | None = None,
+    reference_top1: float | None = None,
     more_calibration: Callable[[], np.ndarray | None] | None = None,
     advice: Callable[[bytes], list[str]] | None = None,
-    progress: bool = True,
+    progress: Progress = SILENT,
 ) -> Int8Fix:
-    """The int8 artefact with ``--keep-float`` applied, or the first ``--auto-fix`` candidate within ``max_drop``.
+    """The int8 artefact with ``keep_float`` applied, or the first candidate within ``max_drop`` (``--auto-fix``).
 
-    ``scorer`` (a :class:`edgenet.artifacts.scoring.Scorer`) measures candidates; ``more_calibration`` returns a larger
-    calibration set (or None when the folder holds no more images); ``advice(int8_bytes)`` says what to do when no
-    candidate is good enough.
+    Every candidate comes from ``quantizer`` and the one ``calibrated`` model (more calibration re-calibrates
+    ``fp32``); ``evaluate(model bytes) -> (top-1, agreement)`` scores them against ``reference_top1``;
+    ``more_calibration`` returns a larger calibration set (None when the folder holds no more images);
+    ``advice(int8 bytes)`` says what to do when no candidate is good enough.
     """
-    from quantization.error_report import analyse
-    from quantization.ptq import to_tflite
-
-    a = analyse(concrete_fn, trackable, fp32_path, onnx_path, calibration, io_dtype=io_dtype, progress=progress)
+    a = analysis
     top = [
         {k: getattr(e, k) for k in ("rank", "layer", "op", "sqnr_db", "channel_sqnr_db", "rmse_over_scale")}
         for e in a.layers[:5]
     ]
 
     def keep(labels: list[str]) -> bytes:
-        return quantize(a.calibrated, io_dtype, float_tensors(labels, a.fp32, a.locations))
+        return quantizer.int8(calibrated, io_dtype, float_tensors(labels, a.fp32, a.locations))
 
     def readers(labels: list[str]) -> list[str]:
         return readers_of(labels, float_tensors(labels, a.fp32, a.locations), a.locations)
@@ -309,13 +276,13 @@ def int8_with_fixes(
         return Int8Fix("keep-float", "int8", False, labels, readers(labels), top, data=keep(labels))
 
     def candidates() -> Iterator[Candidate]:
-        yield Candidate("none", True, lambda: quantize(a.calibrated, io_dtype))
+        yield Candidate("none", True, lambda: quantizer.int8(calibrated, io_dtype, ()))
         more = more_calibration() if more_calibration else None
         if more is not None:
             yield Candidate(
                 f"calibration:{len(more)}",
                 True,
-                lambda: to_tflite(concrete_fn, trackable, "int8", more, io_dtype, progress),
+                lambda: quantizer.int8(quantizer.calibrate(fp32, more, progress), io_dtype, ()),
             )
         if full_integer_only:
             return
@@ -324,16 +291,13 @@ def int8_with_fixes(
             if len(labels) < n:
                 break
             yield Candidate(f"keep-float:{n}", False, lambda labels=labels: keep(labels), kept_float=labels)
-        yield Candidate(
-            "int16-act",
-            False,
-            lambda: to_tflite(concrete_fn, trackable, "int16", calibration, io_dtype, progress),
-            "int16",
-        )
+        yield Candidate("int16-act", False, lambda: quantizer.int16(fp32, samples, io_dtype, progress), "int16")
 
-    outcome, attempts = try_fixes(candidates(), scorer.model_bytes, scorer.torch.top1, max_drop)
+    if evaluate is None or reference_top1 is None:
+        raise ValueError("--auto-fix needs an evaluate function and the float model's top-1")
+    outcome, attempts = try_fixes(candidates(), evaluate, reference_top1, max_drop)
     if outcome is None:
-        raise no_fix_error(attempts, max_drop, advice(quantize(a.calibrated, io_dtype)) if advice else [])
+        raise no_fix_error(attempts, max_drop, advice(quantizer.int8(calibrated, io_dtype, ())) if advice else [])
     labels = outcome.kept_float
     return Int8Fix(
         outcome.fix,
@@ -397,38 +361,3 @@ def check_fix_options(opts, model=None) -> None:
     if opts.keep_float and model is not None:
         check_keep_float_names(opts.keep_float, model)
     opts.int8 = True
-
-
-def int8_for_convert(concrete_fn, trackable, cal, stage, loaded, opts, scorer) -> Int8Fix:
-    """:func:`int8_with_fixes` with ``edgenet convert``'s options and staged files."""
-    from quantization import calibration as calib
-
-    def more_calibration() -> np.ndarray | None:
-        if cal.source != "dir":
-            return None
-        more = calib.from_folder(opts.calib_data, loaded.preprocess, 4 * opts.calib_samples, progress=opts.progress)
-        return more.samples if len(more.samples) > len(cal.samples) else None
-
-    def advice(int8: bytes) -> list[str]:
-        ms = tflite_latency_ms(int8, loaded.preprocess.resolution)
-        cfg = loaded.model.config
-        return recommendations(
-            loaded.name, cfg.act, loaded.preprocess.resolution, cfg.num_classes, ms, opts.latency_budget_ms
-        )
-
-    return int8_with_fixes(
-        concrete_fn,
-        trackable,
-        cal.samples,
-        stage / "model_fp32.tflite",
-        stage / "model.onnx",
-        opts.int8_io,
-        keep_float=opts.keep_float,
-        auto_fix=opts.auto_fix,
-        max_drop=opts.max_drop,
-        full_integer_only=opts.edgetpu,
-        scorer=scorer,
-        more_calibration=more_calibration,
-        advice=advice,
-        progress=opts.progress,
-    )

@@ -65,7 +65,7 @@ def _convert(out: Path, calib: Path | None, model: str, res: int, **opts):
     torch.manual_seed(0)
     loaded = load_model(model, num_classes=10, img_size=res)
     realistic_bn(loaded.model, calib, res)
-    return convert(loaded, ConvertOptions(out=out, calib_data=calib, calib_samples=24, progress=False, **opts))
+    return convert(loaded, ConvertOptions(out=out, calib_data=calib, calib_samples=24, **opts))
 
 
 @pytest.fixture(scope="session")
@@ -130,6 +130,5 @@ def converted_lite0_uint8(tmp_path_factory, photos_dir):
         dynamic=True,
         int8=True,
         int8_io="uint8",
-        progress=False,
     )
     return out, convert(loaded, opts), path

@@ -125,7 +125,7 @@ def evaluate_artifact(
     progress: bool = False,
 ) -> EvalResult:
     """``edgenet eval --model-file``: score a converted model with its own preprocessing and class names."""
-    from converters.tflite import native_stderr_captured
+    from edgenet.quiet import native_stderr_captured
 
     path = Path(path)
     pre, classes = artifact_preprocess(path, mean, std, img_size)

@@ -33,6 +33,13 @@ EPILOG = """Examples:
     show_default=True,
     help="Input/output type of the int8 model (uint8 for Edge TPU apps; float32 keeps float I/O).",
 )
+@click.option(
+    "--quantizer",
+    default="tflite",
+    show_default=True,
+    metavar="NAME",
+    help="Who makes the int8/16×8 models (tflite: TensorFlow Lite's calibrator and quantizer, the reference).",
+)
 @calibration_options
 @click.option(
     "--parity-samples",
@@ -85,6 +92,7 @@ def convert(
     fp16: bool,
     dynamic: bool,
     int8_io: str,
+    quantizer: str,
     calib_data: Path | None,
     calib_samples: int,
     parity_samples: int,
@@ -111,7 +119,8 @@ def convert(
     """
     from converters.pipeline import ConvertOptions, parity_table
     from converters.pipeline import convert as run
-    from converters.tflite import quiet_tensorflow
+    from edgenet.cli.progress import ConsoleProgress
+    from edgenet.quiet import quiet_tensorflow
 
     quiet_tensorflow()
     from edgenet.cli.options import load_from_options
@@ -123,6 +132,7 @@ def convert(
         dynamic=dynamic,
         int8=int8,
         int8_io=int8_io,
+        quantizer=quantizer,
         calib_data=calib_data,
         calib_samples=calib_samples,
         parity_samples=parity_samples,
@@ -130,7 +140,6 @@ def convert(
         simplify=not no_simplify,
         opset=opset,
         edgetpu=edgetpu,
-        progress=not quiet,
         verbose=verbose,
         int16=int16_act,
         keep_float=keep_float,
@@ -139,7 +148,7 @@ def convert(
         max_drop=max_drop,
         latency_budget_ms=latency_budget,
     )
-    report = run(loaded, opts)
+    report = run(loaded, opts, ConsoleProgress(not quiet))
     if as_json:
         emit_json(report.to_dict())
         return

@@ -111,41 +111,8 @@ def calibration_options(f):
     )(f)
 
 
-def load_from_options(
-    model: str | None = None,
-    checkpoint: Path | None = None,
-    weights: Path | None = None,
-    weights_format: str = "auto",
-    pretrained: str | bool | None = None,
-    num_classes: int | None = None,
-    img_size: int | None = None,
-    phi: float | None = None,
-    **overrides,
-) -> LoadedModel:
-    """Resolve :func:`model_options` into a network via :func:`edgenet.loading.load_model`.
+def load_from_options(**kw) -> LoadedModel:
+    """Resolve :func:`model_options` into a network (:func:`edgenet.loading.load_from_spec`)."""
+    from edgenet.loading import load_from_spec
 
-    ``--phi F`` is sugar for ``--model phi:F``; ``--pretrained NAME`` names the model when ``--model`` is absent.
-    ``overrides`` are further :class:`~edgenet.models.ModelConfig` fields.
-    """
-    from edgenet.errors import EdgenetError
-    from edgenet.loading import load_model
-    from edgenet.models import get_variant
-
-    if phi is not None:
-        if model is not None:
-            raise EdgenetError(f"give either --model {model} or --phi {phi:g}, not both")
-        model = f"phi:{phi}"
-    if isinstance(pretrained, str) and pretrained:
-        if model is not None and get_variant(model).name != get_variant(pretrained).name:
-            raise EdgenetError(f"--pretrained {pretrained} and --model {model} name different models; give one")
-        model = model or pretrained
-    return load_model(
-        model=model,
-        checkpoint=checkpoint,
-        weights=weights,
-        weights_format=weights_format,
-        pretrained=pretrained is not None and pretrained is not False,
-        num_classes=num_classes,
-        img_size=img_size,
-        **overrides,
-    )
+    return load_from_spec(**kw)

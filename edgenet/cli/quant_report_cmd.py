@@ -45,6 +45,10 @@ error_by_depth.png and report.json to --out. Fix the worst layers with `edgenet 
     metavar="MS",
     help="Recommend the largest Lite variant estimated to fit this int8 latency (1 thread).",
 )
+@click.option(
+    "--quantizer", default="tflite", show_default=True, metavar="NAME", help="Quantizer to analyse (as in convert)."
+)
+@click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True, help="ONNX opset (as in convert).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @json_option
 def quant_report(
@@ -55,20 +59,26 @@ def quant_report(
     out: Path | None,
     top: int,
     latency_budget: float | None,
+    quantizer: str,
+    opset: int,
     quiet: bool,
     as_json: bool,
     **model_kw,
 ) -> None:
     """Rank the layers int8 quantization hurts most, with their stage/block, and suggest fixes."""
-    from converters.tflite import quiet_tensorflow
+    from edgenet.quiet import quiet_tensorflow
 
     quiet_tensorflow()
+    from converters.quant_report import quant_report as run
     from edgenet.cli.options import load_from_options
-    from quantization.error_report import quant_report as run
+    from edgenet.cli.progress import ConsoleProgress
 
     loaded = load_from_options(**model_kw)
     out = out or Path("build") / loaded.name.replace(":", "_") / "quant-report"
-    report = run(loaded, out, calib_data, calib_samples, samples, eval_data, top, latency_budget, not quiet)
+    report = run(
+        loaded, out, calib_data, calib_samples, samples, eval_data, top, latency_budget, quantizer, opset,
+        ConsoleProgress(not quiet),
+    )  # fmt: skip
     if as_json:
         emit_json(report.to_dict())
         return

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
-from edgenet.errors import EdgenetError
+from edgenet.devices import pick_device
 
 
 @dataclass(frozen=True)
@@ -30,19 +30,6 @@ class DistInfo:
     @property
     def enabled(self) -> bool:
         return self.world_size > 1
-
-
-def pick_device(device: str, local_rank: int = 0) -> torch.device:
-    """``auto`` is CUDA when present; ``cuda`` without a GPU is a clear error rather than a crash deep in torch."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise EdgenetError("--device cuda: no CUDA GPU visible to PyTorch; use --device cpu")
-        return torch.device("cuda", local_rank)
-    if device != "cpu":
-        raise EdgenetError(f"--device {device}: choose auto, cpu or cuda")
-    return torch.device("cpu")
 
 
 def setup(device: str = "auto") -> DistInfo:

@@ -180,10 +180,10 @@ class Trainer:
             model.variant_name = resume_ckpt.model_name
             model.load_state_dict(resume_ckpt.train_state["model"])
             return model, resume_ckpt.model_name, resume_ckpt.preprocess
-        from edgenet.cli.options import load_from_options
+        from edgenet.loading import load_from_spec
 
         from_ckpt = cfg.checkpoint is not None
-        loaded = load_from_options(
+        loaded = load_from_spec(
             model=cfg.model,
             checkpoint=cfg.checkpoint,
             weights=cfg.weights,

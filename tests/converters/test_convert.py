@@ -126,7 +126,7 @@ def test_artefacts_agree_when_rerun(fixture, photos_dir, request):
 
     recorded = {a.name: a for a in report.artifacts}
     n = recorded["fp32"].parity.samples
-    x = from_folder(photos_dir, pre, 24, progress=False).samples[:n]  # the very inputs the pipeline compared on
+    x = from_folder(photos_dir, pre, 24).samples[:n]  # the very inputs the pipeline compared on
     fp32 = run_by_hand(out / "model_fp32.tflite", x)
     for name, art in recorded.items():
         if name == "fp32":
@@ -183,10 +183,10 @@ def test_failed_check_leaves_previous_output_untouched(tmp_path, monkeypatch):
         def __call__(self, x):
             return super().__call__(x) + 1.0  # what a layout bug looks like to the checker
 
-    monkeypatch.setattr("converters.pipeline.OnnxRunner", WrongOnnx)
+    monkeypatch.setattr("converters.graph.OnnxRunner", WrongOnnx)
     loaded = load_model("lite0", num_classes=3, img_size=32)
     with pytest.raises(VerificationError, match="onnx_vs_torch"):
-        convert(loaded, ConvertOptions(out=out, progress=False, parity_samples=2))
+        convert(loaded, ConvertOptions(out=out, parity_samples=2))
     assert (out / "report.json").read_text() == '{"good": true}'
     assert (out / "model_fp32.tflite").read_bytes() == b"earlier good model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left behind
@@ -197,4 +197,4 @@ def test_output_folder_not_writable(tmp_path):
     blocker.write_text("")
     loaded = load_model("lite0", num_classes=3, img_size=32)
     with pytest.raises(EdgenetError, match="not writable"):
-        convert(loaded, ConvertOptions(out=blocker / "out", progress=False, parity_samples=1))
+        convert(loaded, ConvertOptions(out=blocker / "out", parity_samples=1))

@@ -84,9 +84,7 @@ def test_onnx_holds_constant_pads(name, res, photos_dir, tmp_path):
 def test_same_padded_converts(name, res, simplify, photos_dir, tmp_path):
     """fp32 and full-int8, every stage within the pipeline's tolerances (a failed check raises)."""
     loaded = _same_padded(name, res, photos_dir)
-    opts = ConvertOptions(
-        out=tmp_path / "out", int8=True, calib_data=photos_dir, calib_samples=16, simplify=simplify, progress=False
-    )
+    opts = ConvertOptions(out=tmp_path / "out", int8=True, calib_data=photos_dir, calib_samples=16, simplify=simplify)
     report = convert(loaded, opts)
     assert all(c.passed for c in report.checks)
     fp32, int8 = report.artifacts
@@ -105,7 +103,7 @@ def test_pretrained_lite0_int8_recognises_real_photos(photos_dir, tmp_path):
     """The real ImageNet Lite0, converted to full-int8, still names what is in three real photos."""
     loaded = load_model("lite0", pretrained=True)
     out = tmp_path / "out"
-    convert(loaded, ConvertOptions(out=out, int8=True, calib_data=photos_dir, calib_samples=24, progress=False))
+    convert(loaded, ConvertOptions(out=out, int8=True, calib_data=photos_dir, calib_samples=24))
     pre = loaded.preprocess
     names = list(LABELS)
     x = np.stack([pre(next((photos_dir / LABELS[n]).glob("*_0.jpg"))) for n in names])

@@ -34,7 +34,7 @@ def odd_folder(tmp_path):
 
 def test_every_format_loads_and_corrupt_is_counted(odd_folder):
     assert len(list_images(odd_folder)) == 8
-    cal = from_folder(odd_folder, PRE, n=100, progress=False)
+    cal = from_folder(odd_folder, PRE, n=100)
     assert cal.source == "dir" and cal.samples.shape == (7, 3, 32, 32) and cal.samples.dtype == np.float32
     assert cal.skipped == 1 and cal.skipped_files[0].endswith("corrupt.jpg")
     assert np.isfinite(cal.samples).all()
@@ -55,8 +55,8 @@ def test_exif_orientation_applied(tmp_path):
 
 
 def test_order_is_deterministic_and_mixes_folders(odd_folder):
-    a = from_folder(odd_folder, PRE, n=3, progress=False).samples
-    b = from_folder(odd_folder, PRE, n=3, progress=False).samples
+    a = from_folder(odd_folder, PRE, n=3).samples
+    b = from_folder(odd_folder, PRE, n=3).samples
     np.testing.assert_array_equal(a, b)
 
 
@@ -65,7 +65,7 @@ def test_errors(tmp_path):
         from_folder(tmp_path / "missing", PRE, 4)
     (tmp_path / "bad.png").write_bytes(b"nope")
     with pytest.raises(EdgenetError, match="no readable image"):
-        from_folder(tmp_path, PRE, 4, progress=False)
+        from_folder(tmp_path, PRE, 4)
 
 
 def test_synthetic_is_marked():

@@ -1,0 +1,126 @@
+"""Stages 1–2 of conversion: the float graph, built once — PyTorch → ONNX → TF graph → fp32 ``.tflite``, each
+checked against the one before.
+
+Every artefact (fp16, dynamic, int8 and its fixes, 16×8, quant-report's debugger) is derived from the
+:class:`FloatGraph` this returns, so they all come from the same checked float model, and the expensive steps
+(ONNX export, onnx2tf, the float TFLite conversion, int8 calibration) run once per conversion.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from converters.failures import third_party
+from converters.onnx_export import OnnxExport, export_onnx
+from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
+from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, TorchRunner
+from edgenet.progress import SILENT, Progress
+
+# ONNX Runtime vs PyTorch: same float32 maths, only op fusion and summation order differ (measured ≤ 2e-6 on B0).
+ONNX_ATOL, ONNX_RTOL = 1e-4, 1e-4
+# TFLite (XNNPACK) vs ONNX Runtime: NHWC kernels with other accumulation orders, fused activations and a
+# polynomial sigmoid; measured ≤ 3e-5 abs on random-weight B0/Lite0 with logits ~1. 1e-3 + 1e-3·max|logit| keeps
+# a ~30× margin for trained nets (logits ~20) while still catching any real layout or padding bug (errors ~1).
+TFLITE_ATOL, TFLITE_RTOL = 1e-3, 1e-3
+
+FP32_FILE = "model_fp32.tflite"
+ONNX_FILE = "model.onnx"
+
+
+@dataclass
+class FloatGraph:
+    """The checked float model in every form later stages need, plus the parity inputs and references."""
+
+    name: str
+    resolution: int
+    workdir: Path
+    onnx: OnnxExport
+    fp32: bytes = field(repr=False)
+    concrete_fn: object = field(repr=False)
+    trackable: object = field(repr=False)
+    parity_x: np.ndarray = field(repr=False)
+    onnx_out: np.ndarray = field(repr=False)  # ONNX Runtime's logits on parity_x: the fp32 model's reference
+    fp32_out: np.ndarray = field(repr=False)  # TFLite fp32's logits: every quantized model's reference
+    onnx_parity: Parity
+    fp32_parity: Parity
+    checks: list[Check]
+    tf_seconds: float  # onnx2tf + fp32 serialization
+    strict: bool  # onnx2tf needed its strict mode
+    threads: int | None = None
+    _calibrated: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.workdir / ONNX_FILE
+
+    @property
+    def fp32_path(self) -> Path:
+        return self.workdir / FP32_FILE
+
+    def onnx_summary(self) -> dict:
+        """report.json's ``onnx`` entry."""
+        return {**asdict(self.onnx), "parity": asdict(self.onnx_parity)}
+
+    def calibrated(self, quantizer, samples: np.ndarray, progress: Progress = SILENT) -> bytes:
+        """The fp32 model calibrated on ``samples`` by ``quantizer``; computed once per (quantizer, samples)."""
+        key = (quantizer.name, id(samples), len(samples))
+        if key not in self._calibrated:
+            self._calibrated[key] = (samples, quantizer.calibrate(self.fp32, samples, progress))  # keep samples alive
+        return self._calibrated[key][1]
+
+
+def export_float(
+    model,
+    name: str,
+    resolution: int,
+    workdir: Path,
+    parity_x: np.ndarray,
+    opset: int = 17,
+    simplify: bool = True,
+    verbose: bool = False,
+    threads: int | None = None,
+    progress: Progress = SILENT,
+) -> FloatGraph:
+    """ONNX (checked against PyTorch), then the TF graph and fp32 TFLite (checked against ONNX Runtime).
+
+    Raises :class:`~edgenet.errors.VerificationError` naming the worst failed check.
+    """
+    from converters.tflite import concrete_function, onnx_to_tf
+    from quantization.ptq import convert_float
+
+    workdir = Path(workdir)
+    progress.step(f"[1/3] exporting ONNX (opset {opset}, {resolution}×{resolution})")
+    tool = "torch.onnx + onnxslim" if simplify else "torch.onnx"
+    with third_party("ONNX export", tool, name, verbose):
+        exp = export_onnx(model, resolution, workdir / ONNX_FILE, opset, simplify)
+    torch_out = TorchRunner(model)(parity_x)
+    onnx_out = OnnxRunner(workdir / ONNX_FILE, threads)(parity_x)
+    onnx_parity = compare("torch", torch_out, onnx_out)
+    checks = [tolerance_check("onnx_vs_torch", onnx_parity, torch_out, ONNX_ATOL, ONNX_RTOL)]
+    raise_on_failures("ONNX export", checks)
+
+    progress.step("[2/3] ONNX → TensorFlow graph (onnx2tf, NHWC)")
+    for strict in (False, True):  # the fast mode first; strict only if its model fails the check
+        t0 = time.perf_counter()
+        tf_model = onnx_to_tf(workdir / ONNX_FILE, name, verbose, strict=strict)
+        with third_party("ONNX → TensorFlow", "tf.function", name, verbose):
+            fn, trackable = concrete_function(tf_model)
+        with third_party("TFLite fp32", "TFLiteConverter", name, verbose):
+            fp32 = convert_float(fn, trackable, "fp32")
+        tf_seconds = time.perf_counter() - t0
+        (workdir / FP32_FILE).write_bytes(fp32)
+        fp32_out = TFLiteRunner(workdir / FP32_FILE, threads)(parity_x)
+        fp32_parity = compare("onnx", onnx_out, fp32_out)
+        check = tolerance_check("tflite_fp32_vs_onnx", fp32_parity, onnx_out, TFLITE_ATOL, TFLITE_RTOL)
+        if check.passed:
+            break
+    checks.append(check)
+    raise_on_failures("TFLite conversion", checks)
+    return FloatGraph(
+        name, resolution, workdir, exp, fp32, fn, trackable, parity_x, onnx_out, fp32_out, onnx_parity,
+        fp32_parity, checks, round(tf_seconds, 3), strict, threads,
+    )  # fmt: skip
