@@ -15,10 +15,11 @@ writes it with the ``flatbuffers`` runtime against the published schema and mirr
 * ``min_parser_version`` is "1.0.0": none of the fields used was added after schema 1.0.0 (the official populator
   computes the same value for these fields).
 
-Schema provenance: ``converters/metadata_schema.fbs`` is ``tensorflow_lite_support/metadata/metadata_schema.fbs``
-(schema 1.5.0, sha256 2d3386ba124690ba1195bfc1d51ac814843bd675a7c845afab7c001c7891449e) from the tflite-support
-0.4.4 wheel; ``converters/metadata_schema_generated.py`` was generated from it with Debian's flatc 2.0.8:
-``flatc --python --gen-object-api --gen-onefile -o OUT converters/metadata_schema.fbs``
+Schema provenance (vendored in ``converters/_vendor``): ``metadata_schema.fbs`` is
+``tensorflow_lite_support/metadata/metadata_schema.fbs`` (schema 1.5.0, sha256
+2d3386ba124690ba1195bfc1d51ac814843bd675a7c845afab7c001c7891449e) from the tflite-support 0.4.4 wheel;
+``metadata_schema_generated.py`` was generated from it with Debian's flatc 2.0.8:
+``flatc --python --gen-object-api --gen-onefile -o OUT converters/_vendor/metadata_schema.fbs``
 (tests/converters/test_metadata.py re-runs that command when flatc is installed and compares).
 """
 
@@ -33,7 +34,7 @@ from pathlib import Path
 import flatbuffers
 import numpy as np
 
-from converters import metadata_schema_generated as md
+from converters._vendor import metadata_schema_generated as md
 from edgenet.artifacts.tflite_model import _schema, read_tflite
 from edgenet.atomic import write_bytes_atomic
 from edgenet.errors import EdgenetError

@@ -24,7 +24,7 @@ from converters.metadata import ClassifierMetadata, read_metadata, write_metadat
 from edgenet.errors import EdgenetError
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "converters" / "metadata_schema.fbs"
+SCHEMA = ROOT / "converters" / "_vendor" / "metadata_schema.fbs"
 FLATC = shutil.which("flatc")
 needs_flatc = pytest.mark.usefixtures("flatc_installed")
 
@@ -197,7 +197,7 @@ def test_model_without_metadata_reads_none():
 
 @needs_flatc
 def test_generated_schema_module_matches_flatc(tmp_path):
-    """converters/metadata_schema_generated.py is exactly what the documented flatc command produces."""
+    """converters/_vendor/metadata_schema_generated.py is exactly what the documented flatc command produces."""
     version = subprocess.run([FLATC, "--version"], capture_output=True, text=True).stdout
     if "2.0.8" not in version:
         pytest.skip(f"generated with flatc 2.0.8; this is {version.strip()}")
@@ -207,4 +207,4 @@ def test_generated_schema_module_matches_flatc(tmp_path):
         capture_output=True,
     )
     generated = (tmp_path / "metadata_schema_generated.py").read_text()
-    assert generated == (ROOT / "converters" / "metadata_schema_generated.py").read_text()
+    assert generated == (ROOT / "converters" / "_vendor" / "metadata_schema_generated.py").read_text()
