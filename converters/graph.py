@@ -81,7 +81,6 @@ def export_float(
     parity_x: np.ndarray,
     opset: int = 17,
     simplify: bool = True,
-    verbose: bool = False,
     threads: int | None = None,
     progress: Progress = SILENT,
 ) -> FloatGraph:
@@ -95,7 +94,7 @@ def export_float(
     workdir = Path(workdir)
     progress.step(f"[1/3] exporting ONNX (opset {opset}, {resolution}×{resolution})")
     tool = "torch.onnx + onnxslim" if simplify else "torch.onnx"
-    with third_party("ONNX export", tool, name, verbose):
+    with third_party("ONNX export", tool, name):
         exp = export_onnx(model, resolution, workdir / ONNX_FILE, opset, simplify)
     torch_out = TorchRunner(model)(parity_x)
     onnx_out = OnnxRunner(workdir / ONNX_FILE, threads)(parity_x)
@@ -106,10 +105,10 @@ def export_float(
     progress.step("[2/3] ONNX → TensorFlow graph (onnx2tf, NHWC)")
     for strict in (False, True):  # the fast mode first; strict only if its model fails the check
         t0 = time.perf_counter()
-        tf_model = onnx_to_tf(workdir / ONNX_FILE, name, verbose, strict=strict)
-        with third_party("ONNX → TensorFlow", "tf.function", name, verbose):
+        tf_model = onnx_to_tf(workdir / ONNX_FILE, name, strict=strict)
+        with third_party("ONNX → TensorFlow", "tf.function", name):
             fn, trackable = concrete_function(tf_model)
-        with third_party("TFLite fp32", "TFLiteConverter", name, verbose):
+        with third_party("TFLite fp32", "TFLiteConverter", name):
             fp32 = convert_float(fn, trackable, "fp32")
         tf_seconds = time.perf_counter() - t0
         (workdir / FP32_FILE).write_bytes(fp32)

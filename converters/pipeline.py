@@ -33,15 +33,14 @@ from edgenet.errors import EdgenetError
 from edgenet.loading import LoadedModel
 from edgenet.progress import SILENT, Progress
 
+SIDE_FILES = {"model.onnx", "labels.txt", "report.json", "model_int8_edgetpu.tflite", "model_int8_edgetpu.log"}
 ARTIFACT_FILES = {name: kind.file for name, kind in KINDS.items()}
-OWNED_FILES = {
-    "model.onnx",
-    "labels.txt",
-    "report.json",
-    "model_int8_edgetpu.tflite",
-    "model_int8_edgetpu.log",
-    *ARTIFACT_FILES.values(),
-}
+OWNED_FILES = SIDE_FILES | set(ARTIFACT_FILES.values())
+
+
+def owned_files() -> set[str]:
+    """Every file a conversion may write, kinds registered later included: a re-run drops those it did not rebuild."""
+    return SIDE_FILES | {kind.file for kind in KINDS.values()}
 
 
 @dataclass
@@ -60,7 +59,6 @@ class ConvertOptions:
     simplify: bool = True
     opset: int = 17
     edgetpu: bool = False
-    verbose: bool = False  # print third-party tracebacks (they always go to a log file)
     threads: int | None = None
     # int8 fidelity (quantization.fixes)
     eval_data: Path | None = None
@@ -68,10 +66,12 @@ class ConvertOptions:
     auto_fix: bool = False
     max_drop: float = 1.0  # accuracy points, for auto_fix
     latency_budget_ms: float | None = None
+    extra_kinds: tuple[str, ...] = ()  # further registered kinds (converters.kinds.register) to build
 
     def kinds(self) -> list[str]:
         """The artefact kinds asked for, fp32 always first (every other kind is checked against it)."""
-        return ["fp32"] + [k for k in ("fp16", "dynamic", "int8", "int16") if getattr(self, k)]
+        flagged = [k for k in ("fp16", "dynamic", "int8", "int16") if getattr(self, k)]
+        return ["fp32"] + flagged + [k for k in self.extra_kinds if k not in flagged and k != "fp32"]
 
 
 @dataclass
@@ -220,6 +220,8 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
         progress.warn(msg)
 
     kinds = opts.kinds()
+    for k in kinds:
+        get_kind(k)  # an unknown kind fails before any work
     needs_calib = any(get_kind(k).calibrated for k in kinds)
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
         # Calibration / parity inputs first, so a bad --calib-data fails before minutes of conversion.
@@ -242,7 +244,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
 
         graph = export_float(
             loaded.model, loaded.name, pre.resolution, stage, cal.samples[: opts.parity_samples], opts.opset,
-            opts.simplify, opts.verbose, opts.threads, progress,
+            opts.simplify, opts.threads, progress,
         )  # fmt: skip
         report.onnx = graph.onnx_summary()
         report.checks += graph.checks
@@ -289,7 +291,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
         (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
         # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
         # did not rebuild (OWNED_FILES) dropped
-        publish_dir(stage, opts.out, owned=OWNED_FILES)
+        publish_dir(stage, opts.out, owned=owned_files())
     return report
 
 

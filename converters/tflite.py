@@ -41,7 +41,7 @@ def offline_workdir() -> Iterator[Path]:
             os.chdir(old)
 
 
-def onnx_to_tf(onnx_path: str | Path, model_name: str | None = None, verbose: bool = False, strict: bool = False):
+def onnx_to_tf(onnx_path: str | Path, model_name: str | None = None, strict: bool = False):
     """Translate an ONNX file into a ``tf_keras`` model (NHWC input) without touching disk or network.
 
     ``strict=False`` skips onnx2tf's strict mode, which runs the partial Keras model on dummy inputs at every MEAN
@@ -50,7 +50,7 @@ def onnx_to_tf(onnx_path: str | Path, model_name: str | None = None, verbose: bo
     and retries in strict mode when that check fails (:func:`converters.graph.export_float`).
 
     An exception inside onnx2tf becomes one :class:`~converters.failures.ConverterError` line naming
-    ``model_name``; its traceback and onnx2tf's own output go to a log file (and to stderr with ``verbose``).
+    ``model_name``; its traceback and onnx2tf's own output go to a log file.
     """
     quiet_tensorflow()
     import onnx2tf
@@ -60,7 +60,7 @@ def onnx_to_tf(onnx_path: str | Path, model_name: str | None = None, verbose: bo
     onnx_path = Path(onnx_path).resolve()  # before the chdir below
     log = io.StringIO()
     with offline_workdir() as tmp, contextlib.ExitStack() as stack:
-        stack.enter_context(third_party("ONNX → TensorFlow", "onnx2tf", model_name or onnx_path.name, verbose, log))
+        stack.enter_context(third_party("ONNX → TensorFlow", "onnx2tf", model_name or onnx_path.name, log=log))
         stack.enter_context(contextlib.redirect_stdout(log))
         stack.enter_context(contextlib.redirect_stderr(log))
         try:

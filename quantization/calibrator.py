@@ -7,7 +7,10 @@ threads do not either (GIL). Min/max are exact under merging — the range of al
 min/max of the ranges of any split — so the samples are split across worker processes, each runs the same
 calibrator (the copy LiteRT ships, which imports in ~0.3 s; TensorFlow's cannot be loaded beside it in one
 process), and the calibrated models are merged in place. A split is byte-identical to a single worker's result
-(tested). Small jobs, where starting processes costs more than it saves, calibrate in-process with TF's copy.
+(tested), so the model does not depend on the machine's core count. Small jobs use one worker; the workers stay up
+for the next calibration of the process (``--auto-fix``'s larger set, a benchmark's next model). Only without
+LiteRT does calibration run in-process with TensorFlow's copy, whose float kernels record ranges up to ~1e-5
+(relative) apart — enough to move a logit by a few quantization steps.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
@@ -36,14 +40,27 @@ def _nhwc(samples: np.ndarray) -> np.ndarray:
 
 
 def plan_workers(samples: np.ndarray, workers: int | None = None) -> int:
-    """Worker processes for ``samples`` (NCHW): 0 means in-process."""
+    """Worker processes for ``samples`` (NCHW): 0 means in-process (only without LiteRT)."""
     if workers is not None:
         return max(0, workers)
     if importlib.util.find_spec("ai_edge_litert") is None:
         return 0
     if len(samples) * samples.shape[2] * samples.shape[3] < PARALLEL_MIN_WORK:
-        return 0
+        return 1
     return min(available_cpus(), max(1, len(samples) // 8))
+
+
+_POOL: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(n: int) -> ProcessPoolExecutor:
+    """``n`` warm worker processes, reused by later calibrations in this process."""
+    if n not in _POOL:
+        for old in _POOL.values():
+            old.shutdown(wait=False, cancel_futures=True)
+        _POOL.clear()
+        _POOL[n] = ProcessPoolExecutor(n, mp_context=_spawn())
+    return _POOL[n]
 
 
 def calibrate(fp32: bytes, samples: np.ndarray, workers: int | None = None, progress: Progress = SILENT) -> bytes:
@@ -68,12 +85,16 @@ def calibrate(fp32: bytes, samples: np.ndarray, workers: int | None = None, prog
     shards = [s for s in np.array_split(x, min(len(x), 4 * n_workers)) if len(s)]
     merged: bytearray | None = None
     bar = iter(progress.iterate(range(len(x)), "calibrating", len(x), "img"))
-    with ProcessPoolExecutor(n_workers, mp_context=_spawn()) as pool:
+    pool = _pool(n_workers)
+    try:
         for done in as_completed([pool.submit(_calibrate_shard, fp32, s) for s in shards]):
             part, n = done.result()
             merged = bytearray(part) if merged is None else merge_ranges(merged, part)
             for _ in range(n):
                 next(bar, None)
+    except BrokenProcessPool:
+        _POOL.clear()
+        raise RuntimeError("a calibration worker died (out of memory?); try fewer --calib-samples") from None
     next(bar, None)  # let the bar close
     return bytes(merged)
 

@@ -117,6 +117,7 @@ def convert(
     Each stage is checked against the one before on real inputs: PyTorch vs ONNX Runtime, ONNX vs TFLite fp32,
     each quantized model vs fp32. The output folder is written only when everything passed.
     """
+    from converters.failures import ConverterError
     from converters.pipeline import ConvertOptions, parity_table
     from converters.pipeline import convert as run
     from edgenet.cli.progress import ConsoleProgress
@@ -140,7 +141,6 @@ def convert(
         simplify=not no_simplify,
         opset=opset,
         edgetpu=edgetpu,
-        verbose=verbose,
         int16=int16_act,
         keep_float=keep_float,
         eval_data=eval_data,
@@ -148,7 +148,12 @@ def convert(
         max_drop=max_drop,
         latency_budget_ms=latency_budget,
     )
-    report = run(loaded, opts, ConsoleProgress(not quiet))
+    try:
+        report = run(loaded, opts, ConsoleProgress(not quiet))
+    except ConverterError as e:
+        if verbose and e.detail:
+            click.echo(e.detail, err=True)
+        raise
     if as_json:
         emit_json(report.to_dict())
         return

@@ -1,0 +1,109 @@
+"""The staged conversion API: a new artefact kind is one registry entry, the float graph and the calibration are
+built once, calibration split across processes is exact, and every caller goes through the same stages."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from helpers import realistic_bn
+
+from converters import kinds
+from converters.graph import export_float
+from converters.kinds import BuildContext, Kind, register
+from converters.pipeline import ConvertOptions, build_artifact, convert
+from edgenet.artifacts.runtime import TFLiteRunner
+from edgenet.artifacts.tflite_model import read_tflite
+from edgenet.errors import EdgenetError
+from edgenet.loading import load_model
+from quantization import calibration
+from quantization.calibrator import calibrate, merge_ranges
+from quantization.quantizers import QUANTIZERS, get_quantizer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, photos_dir):
+    """lite0 at 64 px with real photos' BN statistics, its float graph and 12 calibration samples."""
+    torch.manual_seed(0)
+    loaded = load_model("lite0", num_classes=5, img_size=64)
+    realistic_bn(loaded.model, photos_dir, 64)
+    cal = calibration.from_folder(photos_dir, loaded.preprocess, 12)
+    work = tmp_path_factory.mktemp("graph")
+    graph = export_float(loaded.model, loaded.name, 64, work, cal.samples[:4])
+    return loaded, graph, cal.samples
+
+
+def test_a_new_kind_is_one_registry_entry(tiny, tmp_path):
+    """Registered by a test, built, verified against fp32, listed in report.json and published like the others."""
+    loaded, _, _ = tiny
+
+    def int8_float_io(ctx: BuildContext) -> bytes:  # the whole "module" of a new kind
+        return ctx.quantizer.int8(ctx.calibrated(), "float32", ())
+
+    register(Kind("int8_fio", "model_int8_fio.tflite", "int8 with float I/O", int8_float_io, calibrated=True))
+    try:
+        out = tmp_path / "out"
+        report = convert(loaded, ConvertOptions(out=out, calib_data=None, calib_samples=8, extra_kinds=("int8_fio",)))
+        art = {a.name: a for a in report.artifacts}["int8_fio"]
+        assert art.file == "model_int8_fio.tflite" and (out / art.file).is_file()
+        assert art.input_dtype == "float32" and art.parity.reference == "fp32" and art.parity.cosine > 0.9
+        assert json.loads((out / "report.json").read_text())["quantizer"] == "tflite"
+        # a re-run without it drops the stale file: the kind's file is owned by conversion
+        convert(loaded, ConvertOptions(out=out))
+        assert not (out / art.file).exists()
+    finally:
+        kinds.KINDS.pop("int8_fio")
+    with pytest.raises(EdgenetError, match="unknown"):
+        convert(loaded, ConvertOptions(out=tmp_path / "x", extra_kinds=("int8_fio",)))
+
+
+def test_calibration_runs_once_per_graph(tiny, monkeypatch):
+    """int8 and the debugger's model reuse one calibrated model; a new sample set calibrates again."""
+    _, graph, samples = tiny
+    q = get_quantizer("tflite")
+    calls = []
+    real = q.calibrate
+    monkeypatch.setitem(QUANTIZERS, "counting", q.__class__(**{**q.__dict__, "name": "counting"}))
+    counting = QUANTIZERS["counting"]
+    object.__setattr__(counting, "calibrate", lambda fp32, x, p: calls.append(len(x)) or real(fp32, x, p))
+    ctx = BuildContext(graph, samples, counting, "int8")
+    build_artifact("int8", ctx)
+    counting.debug_model(ctx.calibrated())
+    assert calls == [len(samples)]
+    graph.calibrated(counting, samples[:6])
+    assert calls == [len(samples), 6]
+
+
+def test_split_calibration_is_exact(tiny):
+    """Min/max merge exactly: any split across worker processes gives the same bytes as one worker."""
+    _, graph, samples = tiny
+    one = calibrate(graph.fp32, samples, workers=1)
+    three = calibrate(graph.fp32, samples, workers=3)
+    assert one == three
+    # without LiteRT, calibration runs in-process on TensorFlow's copy, whose float kernels record ranges up to
+    # ~1e-5 (relative) apart: the int8 models agree on every top-1; a logit moves by up to ~10 output steps here
+    q = get_quantizer("tflite")
+    in_process = q.int8(calibrate(graph.fp32, samples, workers=0), "int8", ())
+    workers = q.int8(one, "int8", ())
+    paths = []
+    for name, data in (("a", in_process), ("b", workers)):
+        paths.append(graph.workdir / f"{name}.tflite")
+        paths[-1].write_bytes(data)
+    a, b = (TFLiteRunner(p)(samples) for p in paths)
+    assert np.array_equal(a.argmax(1), b.argmax(1)) and np.abs(a - b).max() <= 0.1 * np.abs(a).max()
+
+
+def test_merge_refuses_another_model(tiny, tmp_path):
+    _, graph, samples = tiny
+    a = calibrate(graph.fp32, samples[:2], workers=0)
+    other = load_model("lite0", num_classes=3, img_size=64)
+    g2 = export_float(other.model, other.name, 64, tmp_path, samples[:2])
+    b = calibrate(g2.fp32, samples[:2], workers=0)
+    if len(read_tflite(graph.fp32_path).tensors) == len(read_tflite(g2.fp32_path).tensors):
+        pytest.skip("same tensor count: the structural check cannot tell them apart")
+    with pytest.raises(ValueError, match="different models"):
+        merge_ranges(bytearray(a), b)
