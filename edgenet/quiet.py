@@ -7,6 +7,7 @@ written by C++ straight to file descriptor 2 and cannot be silenced from Python.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import sys
@@ -16,9 +17,16 @@ from pathlib import Path
 
 
 def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ start-up chatter; must run before tensorflow is imported."""
+    """Silence TensorFlow's C++ start-up chatter; must run before tensorflow is imported.
+
+    It also loads triton (present with CUDA builds of PyTorch) first if TensorFlow is not loaded yet: triton
+    imported *after* TensorFlow's shared libraries segfaults (``import tensorflow; import triton`` exits 139), and
+    torchvision pulls triton in lazily — a notebook that converts and then evaluates would crash.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if "tensorflow" not in sys.modules and importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401
 
 
 @contextlib.contextmanager

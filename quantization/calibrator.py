@@ -7,25 +7,32 @@ threads do not either (GIL). Min/max are exact under merging — the range of al
 min/max of the ranges of any split — so the samples are split across worker processes, each runs the same
 calibrator (the copy LiteRT ships, which imports in ~0.3 s; TensorFlow's cannot be loaded beside it in one
 process), and the calibrated models are merged in place. A split is byte-identical to a single worker's result
-(tested), so the model does not depend on the machine's core count. Small jobs use one worker; the workers stay up
-for the next calibration of the process (``--auto-fix``'s larger set, a benchmark's next model). Only without
-LiteRT does calibration run in-process with TensorFlow's copy, whose float kernels record ranges up to ~1e-5
-(relative) apart — enough to move a logit by a few quantization steps.
+(tested), so the model does not depend on the machine's core count; small jobs use one worker.
+
+Workers are plain scripts (:mod:`quantization._calibration_worker`), not ``multiprocessing``: spawn would re-import
+the caller's ``__main__`` — a notebook's, or a script's unguarded top level — in every worker. Only without LiteRT
+does calibration run in-process with TensorFlow's copy, whose float kernels record ranges up to ~1e-5 (relative)
+apart, enough to move a logit by a few quantization steps.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
 
 import numpy as np
 
 from edgenet.progress import SILENT, Progress
 
-# Below this much work (samples × pixels) one in-process pass is faster than starting workers (~1 s each).
+# Below this much work (samples × pixels) one worker is as fast as several (each starts in ~0.5 s).
 PARALLEL_MIN_WORK = 24 * 160 * 160
+WORKER = Path(__file__).with_name("_calibration_worker.py")
 
 
 def available_cpus() -> int:
@@ -35,32 +42,15 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _nhwc(samples: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(samples.transpose(0, 2, 3, 1), dtype=np.float32)
-
-
 def plan_workers(samples: np.ndarray, workers: int | None = None) -> int:
     """Worker processes for ``samples`` (NCHW): 0 means in-process (only without LiteRT)."""
     if workers is not None:
-        return max(0, workers)
+        return max(0, min(workers, len(samples)))
     if importlib.util.find_spec("ai_edge_litert") is None:
         return 0
     if len(samples) * samples.shape[2] * samples.shape[3] < PARALLEL_MIN_WORK:
         return 1
     return min(available_cpus(), max(1, len(samples) // 8))
-
-
-_POOL: dict[int, ProcessPoolExecutor] = {}
-
-
-def _pool(n: int) -> ProcessPoolExecutor:
-    """``n`` warm worker processes, reused by later calibrations in this process."""
-    if n not in _POOL:
-        for old in _POOL.values():
-            old.shutdown(wait=False, cancel_futures=True)
-        _POOL.clear()
-        _POOL[n] = ProcessPoolExecutor(n, mp_context=_spawn())
-    return _POOL[n]
 
 
 def calibrate(fp32: bytes, samples: np.ndarray, workers: int | None = None, progress: Progress = SILENT) -> bytes:
@@ -70,7 +60,7 @@ def calibrate(fp32: bytes, samples: np.ndarray, workers: int | None = None, prog
     """
     if not len(samples):
         raise ValueError("calibration needs at least one sample")
-    x = _nhwc(samples)
+    x = np.ascontiguousarray(samples.transpose(0, 2, 3, 1), dtype=np.float32)
     n_workers = plan_workers(samples, workers)
     if n_workers == 0:
         from tensorflow.lite.python.optimize import calibrator
@@ -79,45 +69,53 @@ def calibrate(fp32: bytes, samples: np.ndarray, workers: int | None = None, prog
             for s in progress.iterate(x, "calibrating", len(x), "img"):
                 yield [s[None]]
 
-        model = calibrator.add_intermediate_tensors(fp32)
+        model = calibrator.add_intermediate_tensors(fp32)  # the calibrator reads this buffer: keep it alive
         return calibrator.Calibrator(model).calibrate(gen)
-    # several shards per worker, so the bar moves while the work stays balanced
-    shards = [s for s in np.array_split(x, min(len(x), 4 * n_workers)) if len(s)]
-    merged: bytearray | None = None
-    bar = iter(progress.iterate(range(len(x)), "calibrating", len(x), "img"))
-    pool = _pool(n_workers)
+    with tempfile.TemporaryDirectory(prefix="edgenet-calibrate-") as tmp:
+        return _in_workers(fp32, x, n_workers, Path(tmp), progress)
+
+
+def _in_workers(fp32: bytes, x: np.ndarray, n: int, tmp: Path, progress: Progress) -> bytes:
+    (tmp / "model.tflite").write_bytes(fp32)
+    procs = []
+    for i, shard in enumerate(np.array_split(x, n)):
+        np.save(tmp / f"shard{i}.npy", shard)
+        args = [str(tmp / "model.tflite"), str(tmp / f"shard{i}.npy"), str(tmp / f"out{i}.tflite")]
+        # -P: the cwd cannot shadow NumPy or LiteRT
+        procs.append(subprocess.Popen([sys.executable, "-P", str(WORKER), *args], stdout=subprocess.PIPE, text=True))
+    done: queue.Queue = queue.Queue()
+
+    def read(p: subprocess.Popen) -> None:
+        for _ in p.stdout:  # one line per calibrated sample
+            done.put(1)
+        done.put(0)  # this worker has finished
+
+    for p in procs:
+        threading.Thread(target=read, args=(p,), daemon=True).start()
+
+    def samples_done():
+        finished = 0
+        while finished < n:
+            if done.get():
+                yield 1
+            else:
+                finished += 1
+
     try:
-        for done in as_completed([pool.submit(_calibrate_shard, fp32, s) for s in shards]):
-            part, n = done.result()
-            merged = bytearray(part) if merged is None else merge_ranges(merged, part)
-            for _ in range(n):
-                next(bar, None)
-    except BrokenProcessPool:
-        _POOL.clear()
-        raise RuntimeError("a calibration worker died (out of memory?); try fewer --calib-samples") from None
-    next(bar, None)  # let the bar close
+        for _ in progress.iterate(samples_done(), "calibrating", len(x), "img"):
+            pass
+        codes = [p.wait() for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    if any(codes):
+        raise RuntimeError(f"a calibration worker failed (exit codes {codes}); out of memory? try fewer samples")
+    merged = bytearray((tmp / "out0.tflite").read_bytes())
+    for i in range(1, n):
+        merge_ranges(merged, (tmp / f"out{i}.tflite").read_bytes())
     return bytes(merged)
-
-
-def _spawn():
-    import multiprocessing
-
-    # spawn, not fork: the parent has TensorFlow's and PyTorch's thread pools loaded, which fork does not survive
-    return multiprocessing.get_context("spawn")
-
-
-def _calibrate_shard(fp32: bytes, x: np.ndarray) -> tuple[bytes, int]:
-    """Worker side: LiteRT's calibrator over one shard (NHWC)."""
-    from ai_edge_litert import _pywrap_tensorflow_lite_calibration_wrapper as wrapper
-
-    model = wrapper.AddIntermediateTensors(fp32)  # the wrapper reads this buffer: keep it alive until the end
-    cal = wrapper.CalibrationWrapper(model, [], [])
-    cal.Prepare([[1, *x.shape[1:]]])
-    for s in x:
-        cal.FeedTensor([s[None]])
-    calibrated = cal.Calibrate()
-    del cal, model
-    return calibrated, len(x)
 
 
 def merge_ranges(into: bytearray, other: bytes) -> bytearray:

@@ -35,3 +35,10 @@ class ConsoleProgress(Progress):
 
     def warn(self, message: str) -> None:
         print(f"WARNING: {message}", file=sys.stderr, flush=True)
+
+
+def write_above_bars(message: str) -> None:
+    """A log line on stderr that does not tear a running tqdm bar."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)

@@ -68,7 +68,9 @@ def train(quiet: bool, as_json: bool, **options) -> None:
     given = {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items() if v is not None}
     given = {k: v for k, v in given.items() if not (k in _FLAGS and v is False)}
     cfg = TrainConfig(**given, progress=not quiet)
-    log = (lambda msg: None) if quiet else None
+    from edgenet.cli.progress import write_above_bars
+
+    log = (lambda msg: None) if quiet else write_above_bars
     result = run_training(cfg, log=log)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         sys.exit(130 if result.interrupted else 0)

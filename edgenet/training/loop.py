@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import os
 import sys
@@ -62,16 +63,15 @@ def with_config(model: EfficientNet, **overrides) -> EfficientNet:
     return new
 
 
-def _to_stderr(msg: str) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(msg, file=sys.stderr)  # above a running progress bar, not through it
+def _to_logger(msg: str) -> None:
+    """Without a ``log`` callback, messages go to the ``edgenet`` logger: the library itself never prints."""
+    logging.getLogger("edgenet").info(msg)
 
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, info: distributed.DistInfo, on_step=None, log=None) -> None:
         self.cfg, self.info, self.on_step = cfg, info, on_step
-        self._log = log or _to_stderr
+        self._log = log or _to_logger
 
     def log(self, msg: str) -> None:
         if self.info.is_main:
