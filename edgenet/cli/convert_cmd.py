@@ -174,7 +174,11 @@ def convert(
             click.echo(f"note: {w}")
     if report.calibration:
         c = report.calibration
-        click.echo(f"calibration: {c['samples']} {c['source']} samples, {c['skipped']} skipped")
+        click.echo(f"calibration: {c['samples']} {c['source']} samples, {c['skipped']} skipped ({report.quantizer})")
+    if report.edgetpu:
+        e = report.edgetpu
+        how = f"compiled: {e['file']}" if e["compiled"] else "NOT compiled (no edgetpu_compiler), predicted"
+        click.echo(f"edge tpu: {how}; {e['message']}")
     if report.accuracy or report.int8_fix:
         from edgenet.cli.quant_report_cmd import print_fidelity
 
