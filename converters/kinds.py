@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from converters.graph import FP32_FILE, FloatGraph
-from edgenet.errors import EdgenetError
 from edgenet.progress import SILENT, Progress
+from edgenet.registry import Registry
 
 
 @dataclass
@@ -44,18 +44,9 @@ class Kind:
     reference: str = "fp32"  # the artefact its outputs are compared with
 
 
-KINDS: dict[str, Kind] = {}
-
-
-def register(kind: Kind) -> Kind:
-    KINDS[kind.name] = kind
-    return kind
-
-
-def get_kind(name: str) -> Kind:
-    if name not in KINDS:
-        raise EdgenetError(f"artefact kind {name!r}: unknown; choose one of {', '.join(KINDS)}")
-    return KINDS[name]
+KINDS: Registry[Kind] = Registry("artefact kind")
+register = KINDS.register
+get_kind = KINDS.get_entry
 
 
 def _float_kind(name: str):

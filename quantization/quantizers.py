@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgenet.errors import EdgenetError
 from edgenet.progress import Progress
+from edgenet.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -31,18 +31,9 @@ class Quantizer:
     debug_model: Callable[[bytes], bytes]
 
 
-QUANTIZERS: dict[str, Quantizer] = {}
-
-
-def register(q: Quantizer) -> Quantizer:
-    QUANTIZERS[q.name] = q
-    return q
-
-
-def get_quantizer(name: str) -> Quantizer:
-    if name not in QUANTIZERS:
-        raise EdgenetError(f"--quantizer {name}: unknown; choose one of {', '.join(QUANTIZERS)}")
-    return QUANTIZERS[name]
+QUANTIZERS: Registry[Quantizer] = Registry("--quantizer")
+register = QUANTIZERS.register
+get_quantizer = QUANTIZERS.get_entry
 
 
 def _tflite() -> Quantizer:
