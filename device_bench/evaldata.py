@@ -16,10 +16,9 @@ import numpy as np
 
 from device_bench.modelinfo import ModelInfo
 from edgenet.errors import EdgenetError
+from edgenet.imagefiles import IMAGE_SUFFIXES, list_image_files
 from edgenet.imagenet import folder_aliases
 from edgenet.preprocess import Preprocess
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 @dataclass
@@ -51,9 +50,18 @@ def list_labeled_images(root: Path, labels: list[str] | None, num_outputs: int |
     """(path, class index) pairs in a deterministic order; with ``limit``, a class-balanced prefix."""
     if not root.is_dir():
         raise EdgenetError(f"--eval-data {root}: folder not found")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    listing = list_image_files(root)
+    listing.warn()
+    by_class: dict[str, list[Path]] = {}
+    for p in listing.files:
+        if len(parts := p.relative_to(root).parts) > 1:
+            by_class.setdefault(parts[0], []).append(p)
+    classes = sorted(by_class)
     if not classes:
-        raise EdgenetError(f"--eval-data {root}: no class folders (expected DIR/<class>/<image>)")
+        raise EdgenetError(
+            f"--eval-data {root}: no class folders with images (expected DIR/<class>/<image>: "
+            f"{', '.join(s.lstrip('.') for s in IMAGE_SUFFIXES[:5])}, …)"
+        )
     if labels is None:
         if num_outputs and len(classes) != num_outputs:
             raise EdgenetError(
@@ -70,12 +78,8 @@ def list_labeled_images(root: Path, labels: list[str] | None, num_outputs: int |
     unknown = [c for c in classes if c not in index]
     if unknown:
         raise EdgenetError(f"--eval-data {root}: classes {', '.join(unknown[:5])} are not among the model's labels")
-    per_class = [
-        [(p, index[c]) for p in sorted((root / c).rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES] for c in classes
-    ]
+    per_class = [[(p, index[c]) for p in by_class[c]] for c in classes]
     items = [x for group in _round_robin(per_class) for x in group]
-    if not items:
-        raise EdgenetError(f"--eval-data {root}: no images (jpg, png, bmp, webp)")
     return items[:limit] if limit else items
 
 
