@@ -25,7 +25,7 @@ from edgenet.preprocess import Preprocess
 class EvalSet:
     inputs: Path  # .npy, one preprocessed sample per row, in the model's input type
     targets: np.ndarray  # class index per row
-    skipped: int  # unreadable images
+    skipped: int  # unreadable images, and images refused as too large
 
 
 def resolve_preprocess(
@@ -100,21 +100,27 @@ def build_eval_set(
     """Preprocess every image into ``out`` (a memory-mapped .npy, so large sets never sit in RAM)."""
     from tqdm import tqdm
 
-    mm, targets, skipped = None, [], 0
+    mm, targets, skipped = None, [], []
     partial = out.with_name(out.name + ".partial.npy")
     for path, label in tqdm(
         items, desc="eval images", unit="img", file=sys.stderr, disable=not progress, mininterval=1
     ):
         try:
             x = pre.to_array(pre.load_rgb(path), layout="NCHW" if layout == "NCHW" else "NHWC")
-        except (OSError, ValueError, SyntaxError):
-            skipped += 1
+        except (OSError, ValueError, SyntaxError) as e:  # unreadable, or refused as too large (ImageRefused)
+            skipped.append(f"{path} ({type(e).__name__})")
             continue
         row = convert(x[None])[0]
         if mm is None:
             mm = np.lib.format.open_memmap(partial, mode="w+", dtype=row.dtype, shape=(len(items), *row.shape))
         mm[len(targets)] = row
         targets.append(label)
+    if skipped:
+        print(
+            f"warning: --eval-data: skipped {len(skipped)} of {len(items)} image(s), unreadable or too large: "
+            f"{', '.join(skipped[:3])}{', …' if len(skipped) > 3 else ''}",
+            file=sys.stderr,
+        )
     if mm is None:
         raise EdgenetError(f"--eval-data: none of the {len(items)} images could be read")
     final = np.lib.format.open_memmap(out, mode="w+", dtype=mm.dtype, shape=(len(targets), *mm.shape[1:]))
@@ -123,7 +129,7 @@ def build_eval_set(
     final.flush()
     del mm, final
     partial.unlink()
-    return EvalSet(out, np.asarray(targets), skipped)
+    return EvalSet(out, np.asarray(targets), len(skipped))
 
 
 def accuracy(predictions: list[list[int]], targets: np.ndarray) -> tuple[float, float]:

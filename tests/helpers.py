@@ -83,3 +83,40 @@ def missing_tool(message: str) -> NoReturn:
     if REQUIRE_TOOLS:
         pytest.fail(f"{message}; EDGENET_REQUIRE_TOOLS=1 (set by .ci/run) makes this a failure", pytrace=False)
     pytest.skip(message)
+
+
+def tiny_checkpoint(path: Path, classes: list[str], resolution: int = 32) -> Path:
+    """A seeded, shrunk b0 (width and depth ×0.25) saved as an edgenet checkpoint: a model in about a second."""
+    import torch
+
+    from edgenet.checkpoint import checkpoint_from_model, save_checkpoint
+    from edgenet.models import create_model
+    from edgenet.preprocess import Preprocess
+
+    torch.manual_seed(0)
+    net = create_model("b0", num_classes=len(classes), width_mult=0.25, depth_mult=0.25, head_channels=64).eval()
+    net.default_resolution = resolution
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pre = Preprocess(resolution, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), "bilinear", 1.0)
+    return save_checkpoint(path, checkpoint_from_model(net, classes=classes, preprocess=pre))
+
+
+def png_with_size(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header claims ``width`` × ``height``: a decompression bomb without the gigabytes.
+
+    A real 1×1 PNG with its IHDR size fields (bytes 16–23) rewritten and the chunk's CRC recomputed; readers must
+    refuse it from the header, before decoding.
+    """
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1), (255, 0, 0)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # CRC of "IHDR" + its 13 data bytes
+    path.write_bytes(bytes(data))
+    return path

@@ -20,8 +20,9 @@ Images are preprocessed with the checkpoint's own settings (resolution, resize/c
 convert puts into the deployed model; labels follow the checkpoint's class names, so the folder may hold a subset
 of the classes. A converted model (--model-file) reads both from the report.json that convert wrote beside it
 (else pass --mean/--std/--img-size) and runs with its own input type and quantization parameters, so an int8
-model is scored exactly as it will run. Unreadable images are skipped and counted. Writes metrics.json,
-confusion.csv and confusion.png to --out (default: eval-<data folder> beside the checkpoint).
+model is scored exactly as it will run. Unreadable and oversized images (decompression bombs) are skipped and
+counted. Writes metrics.json, confusion.csv and confusion.png to --out (default: eval-<data folder> beside the
+checkpoint).
 """
 
 
@@ -92,7 +93,7 @@ def eval_(
         return
     click.echo(
         f"{checkpoint}: top-1 {result.top1:.4f}, top-{result.top5_k} {result.top5:.4f} on {result.n} images "
-        f"({result.skipped} unreadable skipped), {result.images_per_s:.1f} img/s"
+        f"({result.skipped} unreadable or oversized skipped), {result.images_per_s:.1f} img/s"
     )
     rows = [
         dict(

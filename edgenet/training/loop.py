@@ -371,7 +371,7 @@ class Trainer:
                 if batch.skipped:
                     self.partial[3] += len(batch.skipped)
                     if self.partial[3] <= 5:
-                        self.log(f"skipped unreadable image(s): {', '.join(batch.skipped)}")
+                        self.log(f"skipped unreadable or oversized image(s): {', '.join(batch.skipped)}")
                 if flags[1] == 0:  # a batch whose images were all unreadable (on some rank) is passed over
                     torch.manual_seed(seed_for(cfg.seed, e, self.step_in_epoch, info.rank))  # dropout, drop-path
                     loss, correct = self._train_step(batch.x, batch.y)
