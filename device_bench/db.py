@@ -69,11 +69,16 @@ class ResultsDB:
             with open(self.path, "rb") as f:
                 if f.read(16) != b"SQLite format 3\x00":
                     raise EdgenetError(f"--db {self.path}: not an SQLite database; choose another file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # explicit transactions only
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self._init_schema()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # explicit transactions only
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self._init_schema()
+        except (OSError, sqlite3.OperationalError) as e:  # a read-only or non-folder parent, /proc, a full disk
+            raise EdgenetError(
+                f"--db {self.path}: cannot open or create the database ({e}); choose another file"
+            ) from None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -87,25 +92,37 @@ class ResultsDB:
         self.conn.execute("COMMIT")
 
     def _init_schema(self) -> None:
-        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not tables:
-            with self.transaction() as c:
+        """Create or migrate the schema; processes opening one new database at once create it exactly once.
+
+        The common case (a current database) only reads. Otherwise the check is repeated inside BEGIN IMMEDIATE,
+        which admits one writer at a time (the others wait up to the 30 s busy timeout): of four processes that
+        each saw an empty file, the first creates the tables and the rest find them.
+        """
+        if self._version() == SCHEMA_VERSION:
+            return
+        with self.transaction() as c:
+            version = self._version()
+            if version is None:
                 for stmt in SCHEMA:
                     c.execute(stmt)
                 c.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            return
+                return
+            if version > SCHEMA_VERSION:
+                raise EdgenetError(f"--db {self.path}: schema version {version} is newer than this edgenet; upgrade it")
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for stmt in MIGRATIONS.get(v, []):
+                    c.execute(stmt)
+            c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+    def _version(self) -> int | None:
+        """The schema version; None for a database without tables (new); 0 for one without a version row."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return None
         if "meta" not in tables:
             raise EdgenetError(f"--db {self.path}: an SQLite file, but not an edgenet results database")
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise EdgenetError(f"--db {self.path}: schema version {version} is newer than this edgenet; upgrade it")
-        if version < SCHEMA_VERSION:
-            with self.transaction() as c:
-                for v in range(version + 1, SCHEMA_VERSION + 1):
-                    for stmt in MIGRATIONS.get(v, []):
-                        c.execute(stmt)
-                c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        return int(row[0]) if row else 0
 
     @property
     def schema_version(self) -> int:
