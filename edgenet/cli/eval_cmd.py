@@ -67,12 +67,14 @@ def eval_(
     import json
     from dataclasses import asdict
 
-    from edgenet.atomic import publish_dir, staging_dir
+    from edgenet.atomic import publish_dir, refuse_output_inside, staging_dir
     from edgenet.errors import EdgenetError
     from edgenet.evaluate import evaluate_checkpoint, write_confusion_csv, write_confusion_png
 
     if (checkpoint is None) == (model_file is None):
         raise EdgenetError("give either --checkpoint FILE or --model-file X.tflite|X.onnx")
+    out = out or (checkpoint or model_file).parent / f"eval-{data.resolve().name}"
+    refuse_output_inside(out, "--out", data, "--data")
     if model_file is not None:
         from edgenet.artifacts.scoring import evaluate_artifact
 
@@ -80,7 +82,6 @@ def eval_(
     else:
         result = evaluate_checkpoint(checkpoint, data, batch_size, workers, device, progress=not quiet and not as_json)
     checkpoint = checkpoint or model_file
-    out = out or checkpoint.parent / f"eval-{data.resolve().name}"
     with staging_dir(out) as tmp:
         (tmp / "metrics.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
         write_confusion_csv(result, tmp / "confusion.csv")
