@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 
 import click
 
@@ -40,12 +42,26 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
     def invoke(self, ctx: click.Context):
+        """One line for a user's error; exit 130 for Ctrl-C or SIGTERM in every command (click would say
+        "Aborted!" and exit 1), after the commands' ``finally`` blocks removed their temporaries."""
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGTERM, _interrupt) if main else None
         try:
             return super().invoke(ctx)
         except EdgenetError as e:
             click.echo(f"error: {e}", err=True)
             sys.stderr.flush()
             ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, old)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
