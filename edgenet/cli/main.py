@@ -25,6 +25,7 @@ COMMANDS = {
     "train": "edgenet.cli.train_cmd:train",
     "eval": "edgenet.cli.eval_cmd:eval_",
     "quant-report": "edgenet.cli.quant_report_cmd:quant_report",
+    "predict": "edgenet.cli.predict_cmd:predict",
 }
 
 
@@ -73,4 +74,5 @@ def cli() -> None:
     Start with:
       edgenet models                      the family: params and MACs of every variant
       edgenet scale --phi 1.5             compound scaling for any φ
+      edgenet predict MODEL IMAGE...      top classes of photos from a .tflite, .onnx or checkpoint
     """
