@@ -124,12 +124,12 @@ def test_tflite_and_onnx_agree_with_the_checkpoint(converted_lite0_uint8):
 def test_a_model_file_without_report_needs_its_preprocessing(converted_lite0_uint8, tmp_path):
     import shutil
 
-    out, report, _ = converted_lite0_uint8
+    out, _, _ = converted_lite0_uint8
     bare = tmp_path / "model_fp32.tflite"
     shutil.copy(out / "model_fp32.tflite", bare)
     code, text = predict(bare, PHOTOS / "coffee.jpg")
     assert code == 2 and "pass --mean R,G,B --std R,G,B --img-size N" in text, text
-    pre = report["preprocess"]
+    pre = json.loads((out / "report.json").read_text())["preprocess"]
     triple = [",".join(map(str, pre[k])) for k in ("mean", "std")]
     code, text = predict(bare, PHOTOS / "coffee.jpg", "--mean", triple[0], "--std", triple[1], "--img-size", 64)
     assert code == 0 and "class " in text, text  # no labels.txt either: outputs are numbered
