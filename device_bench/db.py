@@ -22,7 +22,7 @@ from device_bench.results import BenchResult
 from edgenet import __version__
 from edgenet.errors import EdgenetError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE runs (
@@ -46,12 +46,18 @@ SCHEMA = [
         runs INTEGER NOT NULL, warmup INTEGER NOT NULL,
         p50_ms REAL, p90_ms REAL, p99_ms REAL, mean_ms REAL, std_ms REAL, min_ms REAL, max_ms REAL,
         throughput_per_s REAL, load_ms REAL, first_inference_ms REAL, peak_rss_mb REAL,
-        input_dtype TEXT, top1 REAL, top5 REAL, eval_samples INTEGER,
+        input_dtype TEXT, top1 REAL, top5 REAL, eval_samples INTEGER, top5_k INTEGER, unstable INTEGER,
         options_json TEXT NOT NULL, env_json TEXT NOT NULL, latencies_json TEXT NOT NULL)""",
     "CREATE INDEX results_key ON results (model_sha256, config_key)",
 ]
-# version -> statements that bring a database of version-1 up to it (none yet: version 1 is the first)
-MIGRATIONS: dict[int, list[str]] = {}
+# version -> statements that bring a database of version-1 up to it
+MIGRATIONS: dict[int, list[str]] = {
+    2: [  # the k of top-5 (unknown for older rows) and the instability flag (from p90/p50 alone for older rows)
+        "ALTER TABLE results ADD COLUMN top5_k INTEGER",
+        "ALTER TABLE results ADD COLUMN unstable INTEGER",
+        "UPDATE results SET unstable = (p90_ms > 1.5 * p50_ms) WHERE p50_ms > 0 AND p90_ms IS NOT NULL",
+    ],
+}
 
 
 def _now() -> str:
@@ -179,6 +185,8 @@ class ResultsDB:
             "top1": r.top1,
             "top5": r.top5,
             "eval_samples": r.eval_samples,
+            "top5_k": r.top5_k,
+            "unstable": int(r.unstable),
             "options_json": json.dumps(r.options, sort_keys=True),
             "env_json": json.dumps(r.env, sort_keys=True),
             "latencies_json": json.dumps([round(x, 6) for x in r.latencies_ms]),

@@ -17,7 +17,7 @@ def test_schema_and_accumulation(tiny, tmp_path):
     path = tmp_path / "r.sqlite"
     model = tiny / "tflite" / "model_int8.tflite"
     with ResultsDB(path) as db:
-        assert db.schema_version == SCHEMA_VERSION == 1
+        assert db.schema_version == SCHEMA_VERSION == 2
         run_benchmarks([model], Plan(threads=(1, 2), **FAST), db=db, command="first", progress=False)
     with ResultsDB(path) as db:  # a second day, same file: rows accumulate
         run_benchmarks([model], Plan(threads=(1,), **FAST), db=db, command="second", progress=False)
@@ -119,7 +119,7 @@ def test_processes_creating_one_new_db_at_once(tmp_path):
             start = time.time() + 0.05
             path = str(tmp_path / f"r{i}.sqlite")
             answers += pool.starmap(_open_at, [(path, start)] * 8)
-    assert answers == ["ok 1"] * 120
+    assert answers == [f"ok {SCHEMA_VERSION}"] * 120
     with ResultsDB(tmp_path / "r0.sqlite") as db:
         assert db.conn.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 1
 
