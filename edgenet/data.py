@@ -69,7 +69,6 @@ class SafeImageFolder(ImageFolder):
         transform,
         classes: Sequence[str] | None = None,
         seed: int | None = None,
-        warn: bool = True,
     ):
         self._given_classes = list(classes) if classes is not None else None
         self._aliases = folder_aliases(self._given_classes)  # ImageNet's WordNet-ID folders for its class names
@@ -83,8 +82,7 @@ class SafeImageFolder(ImageFolder):
                     f"classes ({', '.join(self._given_classes[:10])}{', …' if len(self._given_classes) > 10 else ''})"
                 )
         super().__init__(str(root), transform=transform, loader=_load_rgb, allow_empty=True)
-        if warn:
-            self.listing.warn()
+        self.listing.warn()
         counts = Counter(self.targets)
         empty = [c for c in folder_classes if counts[self.class_to_idx[c]] == 0]
         if empty:
@@ -228,9 +226,9 @@ def build_train_data(
                 "training and validation need the same class folders"
             )
         val_ds = SafeImageFolder(val, EvalTransform(pre), classes=train.classes)
-        plain = SafeImageFolder(data, EvalTransform(pre), classes=train.classes, warn=False)
+        plain = SafeImageFolder(data, EvalTransform(pre), classes=train.classes)
         return TrainData(train, val_ds, train.classes, len(train), len(val_ds), plain)
-    plain = SafeImageFolder(data, EvalTransform(pre), classes=train.classes, warn=False)
+    plain = SafeImageFolder(data, EvalTransform(pre), classes=train.classes)
     if val_split == 0:
         return TrainData(train, None, train.classes, len(train), 0, plain)
     tr_idx, va_idx = split_indices(train.targets, val_split, seed)

@@ -36,8 +36,14 @@ class ImageFiles:
         return f"warning: {self.root}: skipped {len(self.skipped_folders)} folder(s): {path} ({why}){more}"
 
     def warn(self) -> None:
-        if (line := self.warning()) is not None:
+        """Print :meth:`warning` once per process: several readers of one folder (train and validation sets,
+        each artefact scored by convert) would otherwise repeat it."""
+        if (line := self.warning()) is not None and line not in _WARNED:
+            _WARNED.add(line)
             print(line, file=sys.stderr)
+
+
+_WARNED: set[str] = set()
 
 
 def _key(path: Path | str) -> tuple[int, int]:
