@@ -63,13 +63,7 @@ class SafeImageFolder(ImageFolder):
     subset), a folder not in ``classes`` is an error.
     """
 
-    def __init__(
-        self,
-        root: str | Path,
-        transform,
-        classes: Sequence[str] | None = None,
-        seed: int | None = None,
-    ):
+    def __init__(self, root: str | Path, transform, classes: Sequence[str] | None = None, seed: int | None = None):
         self._given_classes = list(classes) if classes is not None else None
         self._aliases = folder_aliases(self._given_classes)  # ImageNet's WordNet-ID folders for its class names
         root = Path(root)
@@ -82,7 +76,9 @@ class SafeImageFolder(ImageFolder):
                     f"classes ({', '.join(self._given_classes[:10])}{', …' if len(self._given_classes) > 10 else ''})"
                 )
         super().__init__(str(root), transform=transform, loader=_load_rgb, allow_empty=True)
-        self.listing.warn()
+        self._listing.warn()
+        self.skipped_folders = self._listing.skipped_folders  # the file list itself is self.samples
+        del self._listing
         counts = Counter(self.targets)
         empty = [c for c in folder_classes if counts[self.class_to_idx[c]] == 0]
         if empty:
@@ -100,12 +96,12 @@ class SafeImageFolder(ImageFolder):
     def make_dataset(self, directory: str, class_to_idx: dict[str, int], *args, **kwargs) -> list[tuple[str, int]]:
         """torchvision walks with ``followlinks=True`` and no memory of where it has been, so one link loop
         repeats the dataset; :func:`~edgenet.imagefiles.list_image_files` enters every folder once."""
-        self.listing = list_image_files(directory)
+        self._listing = list_image_files(directory)
         samples = []
-        for path in self.listing.files:
-            cls = path.relative_to(directory).parts[0]
-            if cls in class_to_idx and len(path.relative_to(directory).parts) > 1:
-                samples.append((str(path), class_to_idx[cls]))
+        for path in self._listing.files:
+            parts = path.relative_to(directory).parts
+            if len(parts) > 1 and parts[0] in class_to_idx:  # files beside the class folders belong to no class
+                samples.append((str(path), class_to_idx[parts[0]]))
         return samples
 
     def __getitem__(self, index: int):
