@@ -22,8 +22,12 @@ TINY = ["--model", "b0", "--img-size", "32", "--num-classes", "3"]
     "command, sig",
     [
         (["convert", *TINY, "--out", "OUT"], signal.SIGINT),
-        (["quant-report", *TINY, "--calib-samples", "4", "--samples", "2", "--out", "OUT"], signal.SIGINT),
-        (["convert", *TINY, "--out", "OUT"], signal.SIGTERM),
+        pytest.param(
+            ["quant-report", *TINY, "--calib-samples", "4", "--samples", "2", "--out", "OUT"],
+            signal.SIGINT,
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(["convert", *TINY, "--out", "OUT"], signal.SIGTERM, marks=pytest.mark.slow),
     ],
     ids=["convert", "quant-report", "convert-sigterm"],
 )

@@ -93,7 +93,12 @@ def test_models_is_instant():
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("name", list_models())
+FAST_VARIANTS = ("efficientnet_b0", "efficientnet_lite0", "efficientnet_edgetpu_s")  # the rest: slow tier (5 s)
+
+
+@pytest.mark.parametrize(
+    "name", [n if n in FAST_VARIANTS else pytest.param(n, marks=pytest.mark.slow) for n in list_models()]
+)
 def test_cached_counts_equal_the_counter(name):
     """edgenet/models_table.py is what the counter says for every registered variant (regenerate it with
     ``python -m edgenet.profile`` after changing the registry)."""
