@@ -45,7 +45,14 @@ def _triple(ctx, param, value: str | None):
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads of the runtime [all].")
 @json_option
 def predict(
-    model: Path, images: tuple[Path, ...], top_k: int, mean, std, img_size: int | None, threads, as_json: bool
+    model: Path,
+    images: tuple[Path, ...],
+    top_k: int,
+    mean: tuple[float, float, float] | None,
+    std: tuple[float, float, float] | None,
+    img_size: int | None,
+    threads: int | None,
+    as_json: bool,
 ) -> None:
     """Top-k labels with scores for each IMAGE, using MODEL's own preprocessing and class names."""
     import numpy as np
