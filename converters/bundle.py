@@ -266,8 +266,9 @@ def model_card(
         lines.append(f"{4 if integer else 3}. Read the output as `(q - {outp['zero_point']}) * {outp['scale']:.8g}`.")
     lines += ["", "## Accuracy and latency", ""]
     acc = src.report.get("accuracy") or src.metrics
+    k = min(5, len(src.labels))  # "top-5" of a 3-class model is top-3, and always 100 %
     if acc:
-        lines += _recorded_accuracy(acc)
+        lines += _recorded_accuracy(acc, k)
     if rows is None:
         lines.append("No results database given (`--db results.sqlite` adds measured latency and accuracy here).")
     elif not rows:
@@ -276,7 +277,7 @@ def model_card(
         lines += [
             f"From `{db}` (latest row per configuration, this exact file):",
             "",
-            "| backend | delegate | device | target | threads | p50 ms | p90 ms | top-1 | top-5 | measured |",
+            f"| backend | delegate | device | target | threads | p50 ms | p90 ms | top-1 | top-{k} | measured |",
             "|---|---|---|---|---:|---:|---:|---:|---:|---|",
         ]
         for r in rows:
@@ -547,13 +548,13 @@ final class EdgenetClassifier {{
 """
 
 
-def _recorded_accuracy(acc: dict) -> list[str]:
+def _recorded_accuracy(acc: dict, k: int = 5) -> list[str]:
     """The accuracy ``edgenet convert --eval-data`` (fractions per artefact) or training recorded, as a table."""
     rows = {k: v for k, v in acc.items() if isinstance(v, dict) and "top1" in v}
     if not rows:  # a checkpoint's training metrics: plain numbers
         items = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(acc.items()))
         return [f"Recorded with the model: {items}", ""]
-    lines = ["Recorded with the model (`edgenet convert --eval-data`):", "", "| artefact | top-1 | top-5 | images |"]
+    lines = ["Recorded with the model (`edgenet convert --eval-data`):", "", f"| artefact | top-1 | top-{k} | images |"]
     lines.append("|---|---:|---:|---:|")
     for name, m in rows.items():
         top5 = "—" if m.get("top5") is None else f"{100 * m['top5']:.2f} %"

@@ -16,7 +16,7 @@ from device_bench.env import machine_label, package_versions
 from device_bench.evaldata import accuracy, build_eval_set, list_labeled_images, resolve_preprocess
 from device_bench.modelinfo import DEFAULT_BACKEND, RUNS_FORMAT, SUFFIX, ModelInfo, inspect_model
 from device_bench.results import BenchConfig, BenchResult, LatencyStats
-from device_bench.stats import summarize, throughput
+from device_bench.stats import is_unstable, summarize, throughput
 from device_bench.targets import TargetOptions, open_target
 from edgenet.errors import EdgenetError
 
@@ -134,6 +134,7 @@ def make_result(info: ModelInfo, cfg: BenchConfig, target: str, raw: dict) -> Be
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         config_key=cfg.key(target, machine),
         options=options,
+        unstable=is_unstable(lat, stats),
         latencies_ms=lat,
     )
 
@@ -180,9 +181,9 @@ def run_benchmarks(
                         evaluated[group] = (top1, top5, len(targets))
                         inputs.unlink()
                     if group in evaluated:
-                        result = replace(
-                            result, top1=evaluated[group][0], top5=evaluated[group][1], eval_samples=evaluated[group][2]
-                        )
+                        top1, top5, n = evaluated[group]
+                        k = min(5, info.num_outputs) if info.num_outputs else None  # top-5 of 3 classes is top-3
+                        result = replace(result, top1=top1, top5=top5, top5_k=k, eval_samples=n)
                     if db is not None:
                         db.add_result(run_id, result)
                     results.append(result)

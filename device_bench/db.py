@@ -22,7 +22,7 @@ from device_bench.results import BenchResult
 from edgenet import __version__
 from edgenet.errors import EdgenetError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE runs (
@@ -46,12 +46,18 @@ SCHEMA = [
         runs INTEGER NOT NULL, warmup INTEGER NOT NULL,
         p50_ms REAL, p90_ms REAL, p99_ms REAL, mean_ms REAL, std_ms REAL, min_ms REAL, max_ms REAL,
         throughput_per_s REAL, load_ms REAL, first_inference_ms REAL, peak_rss_mb REAL,
-        input_dtype TEXT, top1 REAL, top5 REAL, eval_samples INTEGER,
+        input_dtype TEXT, top1 REAL, top5 REAL, eval_samples INTEGER, top5_k INTEGER, unstable INTEGER,
         options_json TEXT NOT NULL, env_json TEXT NOT NULL, latencies_json TEXT NOT NULL)""",
     "CREATE INDEX results_key ON results (model_sha256, config_key)",
 ]
-# version -> statements that bring a database of version-1 up to it (none yet: version 1 is the first)
-MIGRATIONS: dict[int, list[str]] = {}
+# version -> statements that bring a database of version-1 up to it
+MIGRATIONS: dict[int, list[str]] = {
+    2: [  # the k of top-5 (unknown for older rows) and the instability flag (from p90/p50 alone for older rows)
+        "ALTER TABLE results ADD COLUMN top5_k INTEGER",
+        "ALTER TABLE results ADD COLUMN unstable INTEGER",
+        "UPDATE results SET unstable = (p90_ms > 1.5 * p50_ms) WHERE p50_ms > 0 AND p90_ms IS NOT NULL",
+    ],
+}
 
 
 def _now() -> str:
@@ -69,11 +75,16 @@ class ResultsDB:
             with open(self.path, "rb") as f:
                 if f.read(16) != b"SQLite format 3\x00":
                     raise EdgenetError(f"--db {self.path}: not an SQLite database; choose another file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # explicit transactions only
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self._init_schema()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # explicit transactions only
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self._init_schema()
+        except (OSError, sqlite3.OperationalError) as e:  # a read-only or non-folder parent, /proc, a full disk
+            raise EdgenetError(
+                f"--db {self.path}: cannot open or create the database ({e}); choose another file"
+            ) from None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -87,25 +98,37 @@ class ResultsDB:
         self.conn.execute("COMMIT")
 
     def _init_schema(self) -> None:
-        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not tables:
-            with self.transaction() as c:
+        """Create or migrate the schema; processes opening one new database at once create it exactly once.
+
+        The common case (a current database) only reads. Otherwise the check is repeated inside BEGIN IMMEDIATE,
+        which admits one writer at a time (the others wait up to the 30 s busy timeout): of four processes that
+        each saw an empty file, the first creates the tables and the rest find them.
+        """
+        if self._version() == SCHEMA_VERSION:
+            return
+        with self.transaction() as c:
+            version = self._version()
+            if version is None:
                 for stmt in SCHEMA:
                     c.execute(stmt)
                 c.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            return
+                return
+            if version > SCHEMA_VERSION:
+                raise EdgenetError(f"--db {self.path}: schema version {version} is newer than this edgenet; upgrade it")
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for stmt in MIGRATIONS.get(v, []):
+                    c.execute(stmt)
+            c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+    def _version(self) -> int | None:
+        """The schema version; None for a database without tables (new); 0 for one without a version row."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return None
         if "meta" not in tables:
             raise EdgenetError(f"--db {self.path}: an SQLite file, but not an edgenet results database")
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise EdgenetError(f"--db {self.path}: schema version {version} is newer than this edgenet; upgrade it")
-        if version < SCHEMA_VERSION:
-            with self.transaction() as c:
-                for v in range(version + 1, SCHEMA_VERSION + 1):
-                    for stmt in MIGRATIONS.get(v, []):
-                        c.execute(stmt)
-                c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        return int(row[0]) if row else 0
 
     @property
     def schema_version(self) -> int:
@@ -162,6 +185,8 @@ class ResultsDB:
             "top1": r.top1,
             "top5": r.top5,
             "eval_samples": r.eval_samples,
+            "top5_k": r.top5_k,
+            "unstable": int(r.unstable),
             "options_json": json.dumps(r.options, sort_keys=True),
             "env_json": json.dumps(r.env, sort_keys=True),
             "latencies_json": json.dumps([round(x, 6) for x in r.latencies_ms]),

@@ -16,17 +16,16 @@ import numpy as np
 
 from device_bench.modelinfo import ModelInfo
 from edgenet.errors import EdgenetError
+from edgenet.imagefiles import IMAGE_SUFFIXES, list_image_files
 from edgenet.imagenet import folder_aliases
 from edgenet.preprocess import Preprocess
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 @dataclass
 class EvalSet:
     inputs: Path  # .npy, one preprocessed sample per row, in the model's input type
     targets: np.ndarray  # class index per row
-    skipped: int  # unreadable images
+    skipped: int  # unreadable images, and images refused as too large
 
 
 def resolve_preprocess(
@@ -51,9 +50,18 @@ def list_labeled_images(root: Path, labels: list[str] | None, num_outputs: int |
     """(path, class index) pairs in a deterministic order; with ``limit``, a class-balanced prefix."""
     if not root.is_dir():
         raise EdgenetError(f"--eval-data {root}: folder not found")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    listing = list_image_files(root)
+    listing.warn()
+    by_class: dict[str, list[Path]] = {}
+    for p in listing.files:
+        if len(parts := p.relative_to(root).parts) > 1:
+            by_class.setdefault(parts[0], []).append(p)
+    classes = sorted(by_class)
     if not classes:
-        raise EdgenetError(f"--eval-data {root}: no class folders (expected DIR/<class>/<image>)")
+        raise EdgenetError(
+            f"--eval-data {root}: no class folders with images (expected DIR/<class>/<image>: "
+            f"{', '.join(s.lstrip('.') for s in IMAGE_SUFFIXES[:5])}, …)"
+        )
     if labels is None:
         if num_outputs and len(classes) != num_outputs:
             raise EdgenetError(
@@ -70,12 +78,8 @@ def list_labeled_images(root: Path, labels: list[str] | None, num_outputs: int |
     unknown = [c for c in classes if c not in index]
     if unknown:
         raise EdgenetError(f"--eval-data {root}: classes {', '.join(unknown[:5])} are not among the model's labels")
-    per_class = [
-        [(p, index[c]) for p in sorted((root / c).rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES] for c in classes
-    ]
+    per_class = [[(p, index[c]) for p in by_class[c]] for c in classes]
     items = [x for group in _round_robin(per_class) for x in group]
-    if not items:
-        raise EdgenetError(f"--eval-data {root}: no images (jpg, png, bmp, webp)")
     return items[:limit] if limit else items
 
 
@@ -96,21 +100,27 @@ def build_eval_set(
     """Preprocess every image into ``out`` (a memory-mapped .npy, so large sets never sit in RAM)."""
     from tqdm import tqdm
 
-    mm, targets, skipped = None, [], 0
+    mm, targets, skipped = None, [], []
     partial = out.with_name(out.name + ".partial.npy")
     for path, label in tqdm(
         items, desc="eval images", unit="img", file=sys.stderr, disable=not progress, mininterval=1
     ):
         try:
             x = pre.to_array(pre.load_rgb(path), layout="NCHW" if layout == "NCHW" else "NHWC")
-        except (OSError, ValueError, SyntaxError):
-            skipped += 1
+        except (OSError, ValueError, SyntaxError) as e:  # unreadable, or refused as too large (ImageRefused)
+            skipped.append(f"{path} ({type(e).__name__})")
             continue
         row = convert(x[None])[0]
         if mm is None:
             mm = np.lib.format.open_memmap(partial, mode="w+", dtype=row.dtype, shape=(len(items), *row.shape))
         mm[len(targets)] = row
         targets.append(label)
+    if skipped:
+        print(
+            f"warning: --eval-data: skipped {len(skipped)} of {len(items)} image(s), unreadable or too large: "
+            f"{', '.join(skipped[:3])}{', …' if len(skipped) > 3 else ''}",
+            file=sys.stderr,
+        )
     if mm is None:
         raise EdgenetError(f"--eval-data: none of the {len(items)} images could be read")
     final = np.lib.format.open_memmap(out, mode="w+", dtype=mm.dtype, shape=(len(targets), *mm.shape[1:]))
@@ -119,7 +129,7 @@ def build_eval_set(
     final.flush()
     del mm, final
     partial.unlink()
-    return EvalSet(out, np.asarray(targets), skipped)
+    return EvalSet(out, np.asarray(targets), len(skipped))
 
 
 def accuracy(predictions: list[list[int]], targets: np.ndarray) -> tuple[float, float]:

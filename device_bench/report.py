@@ -11,6 +11,7 @@ import io
 from collections import defaultdict
 from datetime import datetime, timezone
 
+from device_bench.stats import UNSTABLE_RULE
 from edgenet import __version__
 
 
@@ -46,13 +47,21 @@ COLUMNS = [
     ("peak RSS MB", lambda r: _num(r["peak_rss_mb"], 0), False),
     ("size MB", lambda r: _num(r["model_bytes"] / 1e6), False),
     ("top-1 %", lambda r: _num(r["top1"], 1), False),
-    ("top-5 %", lambda r: _num(r["top5"], 1), False),
+    ("top-k %", lambda r: _topk(r), False),
     ("eval n", lambda r: "–" if r["eval_samples"] is None else str(r["eval_samples"]), False),
     ("runs", lambda r: str(r["runs"]), False),
+    ("stable", lambda r: "no" if r.get("unstable") else "yes", False),
     ("rows", lambda r: str(r.get("repeats", 1)), False),
     ("measured", lambda r: r["created_at"][:16].replace("T", " "), True),
 ]
 MARKDOWN_SKIP = {"target", "std ms", "eval n", "rows", "measured"}
+
+
+def _topk(r: dict) -> str:
+    """Top-k in percent with its k: with fewer than five classes, "top-5" is always 100 %."""
+    if r.get("top5") is None:
+        return "–"
+    return f"{_num(r['top5'], 1)} (top-{r['top5_k']})" if r.get("top5_k") else _num(r["top5"], 1)
 
 
 def short(name: str) -> str:
@@ -90,14 +99,19 @@ def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 def place_labels(ax, points: list[tuple[float, float, str]]) -> None:
     """Annotate points without overlapping labels: each label takes the first of a few offsets whose box (in
-    display pixels) misses every label already placed."""
+    display pixels) misses every label already placed. Points that coincide (the same model file on two runtimes
+    at one latency) with the same text get one label, not a stack of identical ones."""
     fig = ax.figure
     fig.canvas.draw()
     to_px = ax.transData.transform
     placed: list[tuple[float, float, float, float]] = []
+    anchors: list[tuple[float, float, str]] = []
     offsets = [(5, 4), (5, -11), (-8, 4), (-8, -11), (5, 15), (5, -22), (-8, 15), (-8, -22), (5, 26), (5, -33)]
     for x, y, text in sorted(points, key=lambda p: (p[0], p[1])):
         px, py = to_px((x, y))
+        if any(t == text and abs(px - ax_) < 12 and abs(py - ay) < 12 for ax_, ay, t in anchors):
+            continue
+        anchors.append((px, py, text))
         w, h = 5.6 * len(text) * fig.dpi / 100, 10 * fig.dpi / 100
         for dx, dy in offsets:
             ox, oy = dx * fig.dpi / 72, dy * fig.dpi / 72
@@ -109,6 +123,16 @@ def place_labels(ax, points: list[tuple[float, float, str]]) -> None:
         ax.annotate(
             text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8, ha="left" if dx > 0 else "right"
         )
+
+
+def plain_log_ticks(axis) -> None:
+    """Log-axis ticks that read 1, 2, 5, 10, 20 ms, not 10⁰ and 10¹ (with only one decade in view, matplotlib's
+    default leaves two such labels and nothing between them)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _png(fig) -> str:
@@ -149,13 +173,17 @@ def fig_accuracy_latency(rows: list[dict]) -> str:
         series = sorted({_series_key(r) for r in pts})
         for i, s in enumerate(series):
             sel = [r for r in pts if _series_key(r) == s]
-            ax.scatter(
+            colour = f"C{i % 10}"
+            ax.scatter(  # hollow, distinct shapes, larger first: a point on top of another leaves both visible
                 [latency(r) for r in sel],
                 [r["top1"] for r in sel],
                 marker=markers[i % len(markers)],
-                s=46,
+                s=max(30, 90 - 18 * i),
+                facecolors="none",
+                edgecolors=colour,
+                linewidths=1.6,
                 label=_series_name(s),
-                zorder=3,
+                zorder=3 + i,
             )
         front = pareto([(latency(r), r["top1"]) for r in pts])
         ax.plot(
@@ -169,13 +197,16 @@ def fig_accuracy_latency(rows: list[dict]) -> str:
             label="Pareto front",
         )
         ax.set_xscale("log")
+        plain_log_ticks(ax.xaxis)
         ax.margins(x=0.12, y=0.12)
         ax.set_xlabel("p50 latency per image, ms (log)")
         ax.set_ylabel("top-1 %")
         ax.set_title(machine, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
-        place_labels(ax, [(latency(r), r["top1"], label(r)) for r in pts])
+        place_labels(
+            ax, [(latency(r), r["top1"], label(r) + (" (unstable)" if r.get("unstable") else "")) for r in pts]
+        )
     fig.suptitle("Top-1 accuracy vs latency (best thread count, batch 1)")
     return _png(fig)
 
@@ -202,6 +233,7 @@ def fig_threads(rows: list[dict]) -> str:
         threads = sorted({r["threads"] for r in sel if r["machine"] == machine})
         ax.set_xticks(threads)
         ax.set_yscale("log")
+        plain_log_ticks(ax.yaxis)
         ax.set_xlabel("threads")
         ax.set_ylabel("p50 latency, ms (log)")
         ax.set_title(machine, fontsize=10)
@@ -297,7 +329,8 @@ from {html.escape(source)} · generated {now} by edgenet {__version__}</p>
 {fig_html}
 <h2>All results</h2>
 <p class="meta">Latest measurement of each model file × configuration; latencies per inference (per batch when
-batch &gt; 1) in ms; “rows” counts how many times it was measured.</p>
+batch &gt; 1) in ms; “rows” counts how many times it was measured; “top-k” names its k (min(5, classes)); “stable”
+is no where {html.escape(UNSTABLE_RULE)}: another job or throttling, to measure again on an idle machine.</p>
 <div class="tablewrap"><table><thead><tr>{head}</tr></thead><tbody>
 {body}
 </tbody></table></div>

@@ -83,7 +83,9 @@ class BenchResult:
     options: dict[str, Any] = field(default_factory=dict)
     top1: float | None = None
     top5: float | None = None
+    top5_k: int | None = None  # the k of "top-5": min(5, number of classes); top-5 of 3 classes is always 100 %
     eval_samples: int | None = None
+    unstable: bool = False  # latencies too spread to trust (stats.is_unstable): a busy or throttling machine
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:

@@ -31,6 +31,22 @@ def summarize(latencies_ms: Sequence[float]) -> LatencyStats:
     )
 
 
+UNSTABLE_P90_OVER_P50 = 1.5
+UNSTABLE_MAD_OVER_P50 = 0.2
+UNSTABLE_RULE = f"p90 > {UNSTABLE_P90_OVER_P50:g} × p50 or MAD > {UNSTABLE_MAD_OVER_P50:.0%} of p50"
+
+
+def is_unstable(latencies_ms: Sequence[float], stats: LatencyStats) -> bool:
+    """Whether a measurement is too spread to quote: a long tail (p90/p50) or a wide middle (median absolute
+    deviation). A stable CPU run stays near 1.1 and 5 %; a torch row measured at p50 82 ms and p90 2,243 ms (another
+    job on the machine) was stored and plotted as if it were a number."""
+    if stats.p50 is None or stats.p90 is None or stats.p50 <= 0:
+        return False
+    x = np.asarray(latencies_ms, dtype=np.float64)
+    mad = float(np.median(np.abs(x - np.median(x)))) if x.size else 0.0
+    return stats.p90 > UNSTABLE_P90_OVER_P50 * stats.p50 or mad > UNSTABLE_MAD_OVER_P50 * stats.p50
+
+
 def throughput(stats: LatencyStats, batch: int) -> float | None:
     """Items per second over the timed runs: batch × runs / total time = batch / mean latency."""
     if stats.mean is None or stats.mean <= 0:

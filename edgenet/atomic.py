@@ -82,14 +82,47 @@ def _remove_stale(parent: Path, name: str) -> None:
             path.unlink(missing_ok=True)
 
 
+def _temp_beside(dest: Path, label: str) -> str:
+    """An empty temporary file beside ``dest``; a folder, a read-only or a non-folder parent is one line."""
+    if dest.is_dir():
+        raise EdgenetError(f"{label}: is a folder, not a file; name a file to write, e.g. {dest}/NAME")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(dest.parent, dest.name)
+        fd, tmp = tempfile.mkstemp(prefix=_prefix(dest.name), suffix=".tmp", dir=dest.parent)
+    except OSError as e:
+        raise EdgenetError(f"{label}: cannot write here ({e.strerror or e}); choose another path") from None
+    os.close(fd)
+    return tmp
+
+
+def check_writable_file(dest: str | os.PathLike[str], option: str = "--out") -> None:
+    """Prove now, before minutes of work, that ``dest`` can be written (by writing a temporary beside it)."""
+    os.unlink(_temp_beside(Path(dest), f"{option} {dest}"))
+
+
+def check_writable_dir(path: str | os.PathLike[str], option: str = "--out") -> None:
+    """Prove now that the folder ``path`` can be created and written; folders made for the proof are removed."""
+    path = Path(path)
+    made = [p for p in (path, *path.parents) if not p.exists()]  # deepest first, the order to remove them in
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_prefix("probe"), suffix=".tmp", dir=path)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise EdgenetError(f"{option} {path}: cannot create or write this folder ({e.strerror or e})") from None
+    finally:
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success it replaces ``dest``, on error it is removed."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(dest.parent, dest.name)
-    fd, tmp = tempfile.mkstemp(prefix=_prefix(dest.name), suffix=".tmp", dir=dest.parent)
-    os.close(fd)
+    tmp = _temp_beside(dest, str(dest))
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; a published artefact gets the usual permissions
     tmp_path = Path(tmp)
     try:
@@ -209,3 +242,27 @@ def staging_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)  # also a hard link or a second mount of the file
+    return a.resolve() == b.resolve()
+
+
+def refuse_input_as_output(out: str | os.PathLike[str], option: str, inputs: dict[str, Path | None]) -> None:
+    """An output that is one of the inputs (``{"--db": path}``) would overwrite it when written: refuse it."""
+    out = Path(out)
+    for name, path in inputs.items():
+        if path is not None and _same(out, Path(path)):
+            raise EdgenetError(f"{option} {out} is also {name}: writing it would destroy that input; choose another")
+
+
+def refuse_output_inside(out: str | os.PathLike[str], option: str, folder: Path, name: str) -> None:
+    """An output folder that is, or is inside, an input folder (``--data``) changes that input: refuse it."""
+    out, folder = Path(out).resolve(), Path(folder).resolve()
+    if out == folder or folder in out.parents:
+        raise EdgenetError(
+            f"{option} {out} is inside {name} {folder}: its files would join that input (a plot counted as an "
+            "image by the next run); choose a folder outside it"
+        )

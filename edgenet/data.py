@@ -25,9 +25,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import transforms as T
 from torchvision.datasets import ImageFolder
-from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from edgenet.errors import EdgenetError
+from edgenet.imagefiles import IMAGE_SUFFIXES, list_image_files
 from edgenet.imagenet import folder_aliases
 from edgenet.preprocess import Preprocess
 
@@ -76,11 +76,14 @@ class SafeImageFolder(ImageFolder):
                     f"classes ({', '.join(self._given_classes[:10])}{', …' if len(self._given_classes) > 10 else ''})"
                 )
         super().__init__(str(root), transform=transform, loader=_load_rgb, allow_empty=True)
+        self._listing.warn()
+        self.skipped_folders = self._listing.skipped_folders  # the file list itself is self.samples
+        del self._listing
         counts = Counter(self.targets)
         empty = [c for c in folder_classes if counts[self.class_to_idx[c]] == 0]
         if empty:
             raise EdgenetError(
-                f"{root}: class folder(s) {empty[:5]} hold no images ({', '.join(IMG_EXTENSIONS[:4])}, …); "
+                f"{root}: class folder(s) {empty[:5]} hold no images ({', '.join(IMAGE_SUFFIXES[:4])}, …); "
                 "add images or remove the folder"
             )
         self.seed, self.epoch = seed, 0
@@ -89,6 +92,17 @@ class SafeImageFolder(ImageFolder):
         classes = self._given_classes or scan_class_folders(Path(directory))
         to_idx = {c: i for i, c in enumerate(classes)}
         return classes, {**to_idx, **{a: to_idx[c] for a, c in self._aliases.items()}}
+
+    def make_dataset(self, directory: str, class_to_idx: dict[str, int], *args, **kwargs) -> list[tuple[str, int]]:
+        """torchvision walks with ``followlinks=True`` and no memory of where it has been, so one link loop
+        repeats the dataset; :func:`~edgenet.imagefiles.list_image_files` enters every folder once."""
+        self._listing = list_image_files(directory)
+        samples = []
+        for path in self._listing.files:
+            parts = path.relative_to(directory).parts
+            if len(parts) > 1 and parts[0] in class_to_idx:  # files beside the class folders belong to no class
+                samples.append((str(path), class_to_idx[parts[0]]))
+        return samples
 
     def __getitem__(self, index: int):
         path, target = self.samples[index]
@@ -114,7 +128,14 @@ def scan_class_folders(root: Path) -> list[str]:
     """Sorted class folder names of ``root``; a missing folder or one without class folders is a clear error."""
     if not root.is_dir():
         raise EdgenetError(f"{root}: image folder not found; expected DIR/<class>/<image files>")
-    classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    top = root.resolve()
+    classes = sorted(
+        e.name
+        for e in os.scandir(root)
+        if e.is_dir()
+        and not e.name.startswith(".")
+        and not (e.is_symlink() and top.is_relative_to(Path(e.path).resolve()))  # a loop, never a class
+    )
     if not classes:
         raise EdgenetError(f"{root}: no class folders; expected DIR/<class>/<image files>, one folder per class")
     return classes

@@ -8,6 +8,7 @@ mismatch between training and deployment, not quantization.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,6 +19,15 @@ from edgenet.errors import EdgenetError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _INTERP = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
+# Checked from the header, before a pixel is decoded. PIL's own bomb limit (2 × MAX_IMAGE_PIXELS, ~179 MP, above a
+# 108 MP phone photo) raises an error no reader expected; the aspect limit stops the slim bombs (a 259-byte
+# 60000×1 PNG) whose resize to a 256 px short side needs ~15 GB. A 360° phone panorama is about 10:1.
+MAX_PIXELS = 178_956_970
+MAX_ASPECT = 32
+
+
+class ImageRefused(EdgenetError, ValueError):
+    """An image too large or too elongated to decode safely; every dataset reader skips and counts it."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ class Preprocess:
 
     def load_rgb(self, path) -> Image.Image:
         """Open any image as 8-bit RGB: EXIF orientation applied; grayscale, RGBA, CMYK, 16-bit converted."""
-        with Image.open(path) as im:
+        with _open_checked(path) as im:
             im = ImageOps.exif_transpose(im)
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(im, dtype=np.float64)
@@ -87,3 +97,24 @@ class Preprocess:
 
     def __call__(self, path, layout: str = "NCHW") -> np.ndarray:
         return self.to_array(self.load_rgb(path), layout)
+
+
+def _open_checked(path) -> Image.Image:
+    """``Image.open`` (which reads only the header) refusing sizes that would exhaust memory once decoded."""
+    size = f"over {MAX_PIXELS / 1e6:.0f} megapixels"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(path)
+        except Image.DecompressionBombError:  # PIL's own limit: our MAX_PIXELS unless the process changed it
+            im = None
+    if im is not None:
+        w, h = im.size
+        if w * h <= MAX_PIXELS and max(w, h) <= MAX_ASPECT * max(min(w, h), 1):
+            return im
+        im.close()
+        size = f"{w}×{h} pixels"
+    raise ImageRefused(
+        f"{path}: {size}, beyond the {MAX_PIXELS / 1e6:.0f}-megapixel or {MAX_ASPECT}:1 limit (a decompression "
+        "bomb, or an image to shrink before use)"
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgenet.errors import EdgenetError
+from edgenet.imagefiles import list_image_files
 from edgenet.preprocess import Preprocess
 from edgenet.progress import SILENT, Progress
 
@@ -35,17 +36,13 @@ class CalibrationSet:
 
 
 def list_images(root: str | Path) -> list[Path]:
-    """Image files at any depth under ``root``, sorted (hidden files and folders skipped)."""
+    """Image files at any depth under ``root``, sorted (hidden files and folders skipped, no folder read twice)."""
     root = Path(root)
     if not root.is_dir():
         raise EdgenetError(f"{root}: calibration folder not found; pass a folder of images with --calib-data")
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.suffix.lower() in IMAGE_EXTENSIONS
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    listing = list_image_files(root)
+    listing.warn()
+    return listing.files
 
 
 def from_folder(

@@ -18,6 +18,37 @@ import pytest
 from helpers import LITE0_HEAD, block_network, realistic_bn
 from photos import photo_folder
 
+_DESELECTED: dict[str, int] = {}  # why -> how many real-data tests were left out
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "shared_data(name): the real-data tier, on ../shared/data (cifar10, imagenet-sample); deselected where absent",
+    )
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k: count only tests that would otherwise have run
+def pytest_collection_modifyitems(config, items) -> None:
+    """Deselect real-data tests whose dataset is absent (tests/shared_data.py): the core suite never skips for data."""
+    import shared_data
+
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("shared_data")
+        why = shared_data.missing(marker.args[0]) if marker else None
+        (drop if why else keep).append(item)
+        if why:
+            _DESELECTED[why] = _DESELECTED.get(why, 0) + 1
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for why, n in _DESELECTED.items():
+        terminalreporter.write_line(f"real-data tier: {n} test(s) not run, {why}")
+
 
 @pytest.fixture
 def one_torch_thread():

@@ -83,3 +83,80 @@ def missing_tool(message: str) -> NoReturn:
     if REQUIRE_TOOLS:
         pytest.fail(f"{message}; EDGENET_REQUIRE_TOOLS=1 (set by .ci/run) makes this a failure", pytrace=False)
     pytest.skip(message)
+
+
+def tiny_checkpoint(path: Path, classes: list[str], resolution: int = 32) -> Path:
+    """A seeded, shrunk b0 (width and depth ×0.25) saved as an edgenet checkpoint: a model in about a second."""
+    import torch
+
+    from edgenet.checkpoint import checkpoint_from_model, save_checkpoint
+    from edgenet.models import create_model
+    from edgenet.preprocess import Preprocess
+
+    torch.manual_seed(0)
+    net = create_model("b0", num_classes=len(classes), width_mult=0.25, depth_mult=0.25, head_channels=64).eval()
+    net.default_resolution = resolution
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pre = Preprocess(resolution, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), "bilinear", 1.0)
+    return save_checkpoint(path, checkpoint_from_model(net, classes=classes, preprocess=pre))
+
+
+def png_with_size(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header claims ``width`` × ``height``: a decompression bomb without the gigabytes.
+
+    A real 1×1 PNG with its IHDR size fields (bytes 16–23) rewritten and the chunk's CRC recomputed; readers must
+    refuse it from the header, before decoding.
+    """
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1), (255, 0, 0)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # CRC of "IHDR" + its 13 data bytes
+    path.write_bytes(bytes(data))
+    return path
+
+
+# class i: a shape of colour i on a noisy grey background; both cues are learnable in a few steps at 32 px
+_COLOURS = [(220, 40, 40), (40, 180, 60), (40, 70, 220), (230, 200, 40), (180, 50, 200), (40, 200, 210)]
+_SHAPES = ["disk", "square", "hbar", "vbar", "cross", "ring"]
+
+
+def shapes_folder(dest: Path, classes: list[str] | tuple[str, ...], per_class: int, size: int = 32, seed: int = 0):
+    """A labelled image folder that any test can make: ``dest/<class>/<i>.jpg``, ``per_class`` JPEGs of each class.
+
+    Class *i* is a shape (disk, square, bars, cross, ring) in colour *i*, at a seeded random place and size, with
+    jittered colour, a random grey background and pixel noise: a network learns it in a few steps, so training
+    tests need no downloaded dataset (the real CIFAR-10 tier runs where ``../shared`` exists).
+    """
+    from PIL import Image
+
+    if len(classes) > len(_COLOURS):
+        raise ValueError(f"at most {len(_COLOURS)} classes")
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    for i, cls in enumerate(classes):
+        (dest / cls).mkdir(parents=True, exist_ok=True)
+        for k in range(per_class):
+            img = np.full((size, size, 3), rng.uniform(60, 190), np.float32)
+            r = rng.uniform(0.2, 0.32) * size
+            cx, cy = rng.uniform(r, size - r, 2)
+            dx, dy = np.abs(xx - cx), np.abs(yy - cy)
+            d = np.hypot(dx, dy)
+            mask = {
+                "disk": d < r,
+                "square": np.maximum(dx, dy) < r * 0.85,
+                "hbar": (dy < r * 0.35) & (dx < r * 1.3),
+                "vbar": (dx < r * 0.35) & (dy < r * 1.3),
+                "cross": ((dy < r * 0.25) | (dx < r * 0.25)) & (np.maximum(dx, dy) < r * 1.2),
+                "ring": (d < r) & (d > r * 0.55),
+            }[_SHAPES[i]]
+            img[mask] = np.asarray(_COLOURS[i]) + rng.normal(0, 12, 3)
+            img += rng.normal(0, 8, img.shape)
+            Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(dest / cls / f"{k:03d}.jpg", quality=95)
+    return dest

@@ -1,4 +1,10 @@
-"""This machine: each configuration in a fresh ``python -m device_bench.worker`` process."""
+"""This machine: each configuration in a fresh worker process (:mod:`device_bench.worker`).
+
+The worker imports edgenet and device_bench from exactly where this process did, never from the current folder:
+``python -m`` puts the current folder first on ``sys.path``, so ``edgenet bench`` run from a folder holding an
+``edgenet`` or ``device_bench`` folder (a clone, a run folder named after the project) imported that instead.
+``-c`` puts the current folder there as ``""``; the bootstrap removes it and puts the package's root first.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import device_bench
 from device_bench.targets import read_result
+
+_ROOT = str(Path(device_bench.__file__).resolve().parent.parent)  # the folder holding this device_bench package
+_BOOT = (
+    "import sys; sys.path[:] = [sys.argv.pop(1), *(p for p in sys.path if p)]; "
+    "from device_bench.worker import main; sys.exit(main())"
+)
 
 
 class LocalTarget:
@@ -22,7 +35,5 @@ class LocalTarget:
 
     def run(self, model: Path, spec: dict, inputs: Path | None = None) -> dict:
         spec = spec | {"model": str(model), "inputs": str(inputs) if inputs else None}
-        proc = subprocess.run(
-            [sys.executable, "-m", "device_bench.worker", json.dumps(spec)], capture_output=True, text=True
-        )
+        proc = subprocess.run([sys.executable, "-c", _BOOT, _ROOT, json.dumps(spec)], capture_output=True, text=True)
         return read_result(proc.stdout, proc.stderr, proc.returncode, model.name)

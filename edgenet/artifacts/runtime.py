@@ -45,8 +45,12 @@ class TFLiteRunner:
         self.path = Path(path)
         self.info = read_tflite(self.path)
         cls, self.runtime = tflite_interpreter_class()
-        self.interpreter = cls(model_path=str(self.path), num_threads=threads or os.cpu_count() or 1)
-        self.interpreter.allocate_tensors()
+        try:  # a file that parses but that the runtime rejects (an op it lacks, a corrupt subgraph)
+            self.interpreter = cls(model_path=str(self.path), num_threads=threads or os.cpu_count() or 1)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise EdgenetError(f"{self.path}: {self.runtime} cannot load this model: {first}") from None
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.in_t, self.out_t = self.info.input_details[0], self.info.output_details[0]
@@ -67,10 +71,19 @@ class OnnxRunner:
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         import onnxruntime as ort
 
+        if not Path(path).is_file():
+            raise EdgenetError(f"{path}: file not found")
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # ONNX Runtime's InvalidProtobuf, InvalidGraph, Fail… share no base class but this
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            raise EdgenetError(
+                f"{path}: not a loadable ONNX model ({type(e).__name__}: {first}); pass the model.onnx that convert "
+                "wrote, complete"
+            ) from None
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

@@ -96,7 +96,10 @@ class TFLiteModel:
 
 
 def read_tflite(path: str | Path) -> TFLiteModel:
-    """Parse ``path``; a file that is not a TFLite flatbuffer is a one-line :class:`EdgenetError`."""
+    """Parse ``path``; a file that is not a TFLite flatbuffer, or a cut-off or corrupt one, is a one-line
+    :class:`EdgenetError`."""
+    import struct
+
     schema = _schema()
     path = Path(path)
     if not path.is_file():
@@ -104,52 +107,65 @@ def read_tflite(path: str | Path) -> TFLiteModel:
     buf = path.read_bytes()
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise EdgenetError(f"{path}: not a TFLite model (no TFL3 identifier); pass a .tflite file")
-    model = schema.Model.GetRootAsModel(buf, 0)
-    builtin = _names(schema.BuiltinOperator)
-    ttype = _names(schema.TensorType)
-    codes, versions = [], []
-    for i in range(model.OperatorCodesLength()):
-        oc = model.OperatorCodes(i)
-        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-        name = builtin.get(code, str(code))
-        if name == "CUSTOM":
-            name = f"CUSTOM:{(oc.CustomCode() or b'').decode()}"
-        codes.append(name)
-        versions.append(int(oc.Version()))
-    sg = model.Subgraphs(0)
-    tensors, buffer_of = [], []
-    for i in range(sg.TensorsLength()):
-        t = sg.Tensors(i)
-        q = t.Quantization()
-        scale = tuple(float(x) for x in q.ScaleAsNumpy()) if q is not None and q.ScaleLength() else ()
-        zp = tuple(int(x) for x in q.ZeroPointAsNumpy()) if q is not None and q.ZeroPointLength() else ()
-        buffer = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
-        const = buffer is not None and (buffer.DataLength() > 0 or buffer.Size() > 0)
-        shape = tuple(int(x) for x in t.ShapeAsNumpy()) if t.ShapeLength() else ()
-        signature = tuple(int(x) for x in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else ()
-        name, dtype = (t.Name() or b"").decode(), ttype.get(t.Type(), "?").lower()
-        tensors.append(TensorInfo(i, name, shape, dtype, scale, zp, const, signature))
-        buffer_of.append(int(t.Buffer()))
-    ops = []
-    for i in range(sg.OperatorsLength()):
-        op = sg.Operators(i)
-        ins = tuple(int(x) for x in op.InputsAsNumpy()) if op.InputsLength() else ()
-        outs = tuple(int(x) for x in op.OutputsAsNumpy()) if op.OutputsLength() else ()
-        idx = op.OpcodeIndex()
-        ops.append(OpInfo(i, codes[idx], ins, outs, versions[idx], _options(schema, op)))
-    meta = [(model.Metadata(i).Name() or b"").decode() for i in range(model.MetadataLength())]
-    return TFLiteModel(
-        path=path,
-        tensors=tensors,
-        ops=ops,
-        inputs=[int(x) for x in sg.InputsAsNumpy()],
-        outputs=[int(x) for x in sg.OutputsAsNumpy()],
-        description=(model.Description() or b"").decode(),
-        metadata_names=meta,
-        num_subgraphs=int(model.SubgraphsLength()),
-        _data=buf,
-        _buffer_of=buffer_of,
-    )
+    try:  # a truncated or corrupt flatbuffer fails anywhere in here, as struct.error, IndexError, …
+        model = schema.Model.GetRootAsModel(buf, 0)
+        builtin = _names(schema.BuiltinOperator)
+        ttype = _names(schema.TensorType)
+        codes, versions = [], []
+        for i in range(model.OperatorCodesLength()):
+            oc = model.OperatorCodes(i)
+            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+            name = builtin.get(code, str(code))
+            if name == "CUSTOM":
+                name = f"CUSTOM:{(oc.CustomCode() or b'').decode()}"
+            codes.append(name)
+            versions.append(int(oc.Version()))
+        sg = model.Subgraphs(0)
+        tensors, buffer_of = [], []
+        for i in range(sg.TensorsLength()):
+            t = sg.Tensors(i)
+            q = t.Quantization()
+            scale = tuple(float(x) for x in q.ScaleAsNumpy()) if q is not None and q.ScaleLength() else ()
+            zp = tuple(int(x) for x in q.ZeroPointAsNumpy()) if q is not None and q.ZeroPointLength() else ()
+            buffer = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
+            const = buffer is not None and (buffer.DataLength() > 0 or buffer.Size() > 0)
+            shape = tuple(int(x) for x in t.ShapeAsNumpy()) if t.ShapeLength() else ()
+            signature = tuple(int(x) for x in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else ()
+            name, dtype = (t.Name() or b"").decode(), ttype.get(t.Type(), "?").lower()
+            tensors.append(TensorInfo(i, name, shape, dtype, scale, zp, const, signature))
+            buffer_of.append(int(t.Buffer()))
+        ops = []
+        for i in range(sg.OperatorsLength()):
+            op = sg.Operators(i)
+            ins = tuple(int(x) for x in op.InputsAsNumpy()) if op.InputsLength() else ()
+            outs = tuple(int(x) for x in op.OutputsAsNumpy()) if op.OutputsLength() else ()
+            idx = op.OpcodeIndex()
+            ops.append(OpInfo(i, codes[idx], ins, outs, versions[idx], _options(schema, op)))
+        meta = [(model.Metadata(i).Name() or b"").decode() for i in range(model.MetadataLength())]
+        for i in range(model.BuffersLength()):  # a cut-off file ends inside its weights: the tables still parse
+            b = model.Buffers(i)
+            if b.DataLength():
+                b.DataAsNumpy()  # numpy's ValueError when the data runs past the end of the file
+            if b.Offset() + b.Size() > len(buf):
+                raise ValueError(f"buffer {i} ends past the end of the file")
+        return TFLiteModel(
+            path=path,
+            tensors=tensors,
+            ops=ops,
+            inputs=[int(x) for x in sg.InputsAsNumpy()],
+            outputs=[int(x) for x in sg.OutputsAsNumpy()],
+            description=(model.Description() or b"").decode(),
+            metadata_names=meta,
+            num_subgraphs=int(model.SubgraphsLength()),
+            _data=buf,
+            _buffer_of=buffer_of,
+        )
+
+    except (struct.error, IndexError, ValueError, TypeError, KeyError, UnicodeDecodeError, AttributeError):
+        raise EdgenetError(
+            f"{path}: truncated or corrupt TFLite model ({len(buf):,} bytes); convert it again or copy the complete "
+            "file"
+        ) from None
 
 
 def _options(schema, op) -> dict:

@@ -133,7 +133,7 @@ def bench(
             p = r.latency_ms.p50 if r.latency_ms.p50 is not None else r.latency_ms.mean
             click.echo(
                 f"[{i}/{n}] {r.model_file} {r.backend}/{r.delegate} threads={r.threads} batch={r.batch} "
-                f"{r.precision}: {_fmt(p)} ms",
+                f"{r.precision}: {_fmt(p)} ms" + (" (unstable)" if r.unstable else ""),
                 err=True,
             )
 
@@ -172,6 +172,8 @@ def bench(
             first=_fmt(r.first_inference_ms),
             rss=_fmt(r.peak_rss_mb, 0),
             top1=_fmt(r.top1, 1),
+            topk=topk_cell(r.top5, r.top5_k),
+            note="unstable" if r.unstable else "",
         )
         for r in results
     ]
@@ -192,10 +194,27 @@ def bench(
         ("first", "first ms"),
         ("rss", "RSS MB"),
         ("top1", "top-1 %"),
+        ("topk", "top-k %"),
     ]
+    if any(r.unstable for r in results):
+        cols.append(("note", "note"))
     print_table(rows, cols)
     if results:
         click.echo(f"\n{results[0].machine} · {results[0].target}")
+    if any(r.unstable for r in results):
+        from device_bench.stats import UNSTABLE_RULE
+
+        click.echo(
+            f"unstable: {UNSTABLE_RULE}; another job or thermal throttling: rerun on an idle machine, with more --runs",
+            err=True,
+        )
+
+
+def topk_cell(top5: float | None, k: int | None) -> str:
+    """Top-k accuracy in percent with its k named: top-5 of a 3-class model is top-3 (and always 100 %)."""
+    if top5 is None:
+        return "-"
+    return f"{top5:.1f} (top-{k})" if k else f"{top5:.1f}"
 
 
 def _raise_interrupt(signum, frame):

@@ -20,8 +20,9 @@ Images are preprocessed with the checkpoint's own settings (resolution, resize/c
 convert puts into the deployed model; labels follow the checkpoint's class names, so the folder may hold a subset
 of the classes. A converted model (--model-file) reads both from the report.json that convert wrote beside it
 (else pass --mean/--std/--img-size) and runs with its own input type and quantization parameters, so an int8
-model is scored exactly as it will run. Unreadable images are skipped and counted. Writes metrics.json,
-confusion.csv and confusion.png to --out (default: eval-<data folder> beside the checkpoint).
+model is scored exactly as it will run. Unreadable and oversized images (decompression bombs) are skipped and
+counted. Writes metrics.json, confusion.csv and confusion.png to --out (default: eval-<data folder> beside the
+checkpoint).
 """
 
 
@@ -66,12 +67,14 @@ def eval_(
     import json
     from dataclasses import asdict
 
-    from edgenet.atomic import publish_dir, staging_dir
+    from edgenet.atomic import publish_dir, refuse_output_inside, staging_dir
     from edgenet.errors import EdgenetError
     from edgenet.evaluate import evaluate_checkpoint, write_confusion_csv, write_confusion_png
 
     if (checkpoint is None) == (model_file is None):
         raise EdgenetError("give either --checkpoint FILE or --model-file X.tflite|X.onnx")
+    out = out or (checkpoint or model_file).parent / f"eval-{data.resolve().name}"
+    refuse_output_inside(out, "--out", data, "--data")
     if model_file is not None:
         from edgenet.artifacts.scoring import evaluate_artifact
 
@@ -79,7 +82,6 @@ def eval_(
     else:
         result = evaluate_checkpoint(checkpoint, data, batch_size, workers, device, progress=not quiet and not as_json)
     checkpoint = checkpoint or model_file
-    out = out or checkpoint.parent / f"eval-{data.resolve().name}"
     with staging_dir(out) as tmp:
         (tmp / "metrics.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
         write_confusion_csv(result, tmp / "confusion.csv")
@@ -92,7 +94,7 @@ def eval_(
         return
     click.echo(
         f"{checkpoint}: top-1 {result.top1:.4f}, top-{result.top5_k} {result.top5:.4f} on {result.n} images "
-        f"({result.skipped} unreadable skipped), {result.images_per_s:.1f} img/s"
+        f"({result.skipped} unreadable or oversized skipped), {result.images_per_s:.1f} img/s"
     )
     rows = [
         dict(

@@ -67,6 +67,7 @@ def read_classes(path: Path, num_classes: int) -> list[str]:
 @json_option
 def import_weights(classes_file: Path | None, out: Path, as_json: bool, **model_kw) -> None:
     """Import a torchvision/timm state dict (or --pretrained) into an edgenet checkpoint for --checkpoint."""
+    from edgenet.atomic import check_writable_file, refuse_input_as_output
     from edgenet.checkpoint import checkpoint_from_model, save_checkpoint
     from edgenet.cli.options import load_from_options
     from edgenet.errors import EdgenetError
@@ -76,6 +77,9 @@ def import_weights(classes_file: Path | None, out: Path, as_json: bool, **model_
         raise EdgenetError("import-weights makes a checkpoint from --weights or --pretrained; --checkpoint is one")
     if model_kw["weights"] is None and model_kw["pretrained"] is None:
         raise EdgenetError("import-weights needs --weights FILE (a torchvision/timm state dict) or --pretrained")
+    weights = Path(model_kw["weights"]) if model_kw["weights"] is not None else None
+    refuse_input_as_output(out, "--out", {"--weights": weights, "--classes-file": classes_file})
+    check_writable_file(out, "--out")  # before loading (or downloading) the weights
     loaded = load_from_options(**model_kw)
     # --classes-file, else the names the weights come with (ImageNet-1k's for a 1,000-way peer head)
     classes = read_classes(classes_file, loaded.num_classes) if classes_file is not None else loaded.classes

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 
 import click
 
@@ -23,6 +25,7 @@ COMMANDS = {
     "train": "edgenet.cli.train_cmd:train",
     "eval": "edgenet.cli.eval_cmd:eval_",
     "quant-report": "edgenet.cli.quant_report_cmd:quant_report",
+    "predict": "edgenet.cli.predict_cmd:predict",
 }
 
 
@@ -40,12 +43,26 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
     def invoke(self, ctx: click.Context):
+        """One line for a user's error; exit 130 for Ctrl-C or SIGTERM in every command (click would say
+        "Aborted!" and exit 1), after the commands' ``finally`` blocks removed their temporaries."""
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGTERM, _interrupt) if main else None
         try:
             return super().invoke(ctx)
         except EdgenetError as e:
             click.echo(f"error: {e}", err=True)
             sys.stderr.flush()
             ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, old)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,4 +74,5 @@ def cli() -> None:
     Start with:
       edgenet models                      the family: params and MACs of every variant
       edgenet scale --phi 1.5             compound scaling for any φ
+      edgenet predict MODEL IMAGE...      top classes of photos from a .tflite, .onnx or checkpoint
     """

@@ -25,11 +25,16 @@ def report(db_path: Path, out: Path, markdown: Path | None) -> None:
     matplotlib.use("Agg")
     from device_bench.db import ResultsDB
     from device_bench.report import render_html, render_markdown
-    from edgenet.atomic import write_text_atomic
+    from edgenet.atomic import check_writable_file, refuse_input_as_output, write_text_atomic
     from edgenet.errors import EdgenetError
 
     if not db_path.is_file():
         raise EdgenetError(f"--db {db_path}: not found; create it with edgenet bench … --db {db_path}")
+    refuse_input_as_output(out, "--out", {"--db": db_path})
+    check_writable_file(out, "--out")
+    if markdown:
+        refuse_input_as_output(markdown, "--markdown", {"--db": db_path, "--out": out})
+        check_writable_file(markdown, "--markdown")
     with ResultsDB(db_path) as db:
         rows = db.rows()
     if not rows:

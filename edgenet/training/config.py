@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import os
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from edgenet.checkpoint import Checkpoint, load_checkpoint
 from edgenet.errors import EdgenetError
 from edgenet.models import get_variant
+
+
+def default_workers() -> int:
+    """Data-loading processes: the CPUs this process may run on, shared among torchrun's processes on this machine.
+
+    A fixed 4 on a 2-core machine made PyTorch warn all run long and the workers compete with training itself.
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cpus // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
 
 
 @dataclass
@@ -44,7 +54,7 @@ class TrainConfig:
     seed: int = 0
     # how, not what: these may change on --resume
     resume: bool = False
-    workers: int = 4
+    workers: int = field(default_factory=default_workers)
     device: str = "auto"
     amp: bool = False
     progress: bool = True

@@ -28,7 +28,7 @@ from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 
-from edgenet.atomic import write_text_atomic
+from edgenet.atomic import check_writable_dir, write_text_atomic
 from edgenet.checkpoint import Checkpoint, save_checkpoint
 from edgenet.data import build_train_data, collate, eval_loader, numpy_batches, scan_class_folders, seed_for
 from edgenet.errors import EdgenetError
@@ -93,6 +93,8 @@ class Trainer:
             )
         if cfg.data is None:
             raise EdgenetError("--data DIR is required: a folder of class folders of images")
+        if info.is_main:
+            check_writable_dir(self.out)  # now, not after the data and model are loaded
         if cfg.epochs < 1 or cfg.batch_size < 1:
             raise EdgenetError(f"--epochs {cfg.epochs} / --batch-size {cfg.batch_size}: both must be at least 1")
 
@@ -371,7 +373,7 @@ class Trainer:
                 if batch.skipped:
                     self.partial[3] += len(batch.skipped)
                     if self.partial[3] <= 5:
-                        self.log(f"skipped unreadable image(s): {', '.join(batch.skipped)}")
+                        self.log(f"skipped unreadable or oversized image(s): {', '.join(batch.skipped)}")
                 if flags[1] == 0:  # a batch whose images were all unreadable (on some rank) is passed over
                     torch.manual_seed(seed_for(cfg.seed, e, self.step_in_epoch, info.rank))  # dropout, drop-path
                     loss, correct = self._train_step(batch.x, batch.y)

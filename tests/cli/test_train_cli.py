@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from cifar_data import cifar_subset
 from click.testing import CliRunner
+from helpers import shapes_folder
 
 from edgenet.checkpoint import load_checkpoint
 from edgenet.cli.main import cli
@@ -23,7 +23,7 @@ TINY = ["--model", "lite0", "--img-size", "32", "--batch-size", "4", "--workers"
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    return cifar_subset(tmp_path_factory.mktemp("cli_data"), "train", ("airplane", "cat"), 12)
+    return shapes_folder(tmp_path_factory.mktemp("cli_data"), ("airplane", "cat"), 12)
 
 
 @pytest.fixture(scope="module")

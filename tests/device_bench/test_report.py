@@ -98,3 +98,33 @@ def test_adb_rows_without_percentiles_render(tiny, tmp_path):
     page = render_html(rows, "r.sqlite")
     assert page.count("data:image/png;base64,") == 3 and "Google Pixel 7 Tensor G2" in page
     assert "| 55.04 |" in render_markdown(rows, "r.sqlite")
+
+
+def test_accuracy_plot_keeps_coinciding_points_apart_and_plain_ticks(monkeypatch):
+    """Issue 13: ONNX Runtime's point hid under TFLite's, two identical "lite0 fp32" labels stacked, and the log
+    axis read 10⁰ / 10¹."""
+    import device_bench.report as report
+
+    figs = []
+    monkeypatch.setattr(report, "_png", lambda fig: figs.append(fig) or "")
+    base = dict(batch=1, machine="box", device="cpu", model_sha256="a" * 64, model="efficientnet_lite0", top1=75.0)
+    rows = [
+        {**base, "backend": "tflite", "delegate": "xnnpack", "precision": "fp32", "p50_ms": 4.0},
+        {**base, "backend": "onnxruntime", "delegate": "none", "precision": "fp32", "p50_ms": 4.0},
+        {**base, "backend": "tflite", "delegate": "xnnpack", "precision": "int8", "p50_ms": 2.5, "top1": 74.0},
+    ]
+    report.fig_accuracy_latency(rows)
+    ax = figs[0].axes[0]
+    points = [c for c in ax.collections if len(c.get_offsets())]
+    assert len(points) == 2 and all(len(c.get_facecolors()) == 0 or c.get_facecolors()[0][3] == 0 for c in points)
+    assert points[0].get_sizes()[0] > points[1].get_sizes()[0]  # the later series is drawn smaller, on top
+    labels = [t.get_text() for t in ax.texts]
+    assert sorted(labels) == ["lite0 fp32", "lite0 int8"]
+    figs[0].canvas.draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert len(ticks) >= 2 and all(float(t) > 0 for t in ticks), ticks  # plain numbers, never 10⁰ / 10¹
+    rows.append({**base, "backend": "tflite", "delegate": "xnnpack", "precision": "fp16", "p50_ms": 40.0})
+    report.fig_accuracy_latency(rows)
+    figs[1].canvas.draw()
+    ticks = [t.get_text() for t in figs[1].axes[0].get_xticklabels() if t.get_text()]
+    assert {"5", "10", "20"} <= set(ticks), ticks

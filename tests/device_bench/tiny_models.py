@@ -5,13 +5,12 @@
   sidecars that ``edgenet convert`` writes.
 * ``torch/``: a narrow EfficientNet-B0 (3 classes, 32 px) as an edgenet checkpoint ``model.pt`` and its ONNX export
   ``model.onnx`` in the same folder, with the same sidecars (so torch and ONNX Runtime must agree on top-1).
-* ``eval/``: 4 CIFAR-10 test images of each of the three classes (synthetic ones where shared/ is absent).
+* ``eval/``: 4 generated images of each of the three classes (``helpers.shapes_folder``).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,19 +77,10 @@ def build_torch(folder: Path, classes: list[str] = CLASSES) -> None:
 
 
 def build_eval(folder: Path, per_class: int = 4) -> None:
-    """CIFAR-10 test images where the other tests find them (EDGENET_CIFAR or shared/ beside the checkout), else
-    deterministic synthetic JPEGs (same layout)."""
-    from cifar_data import CIFAR  # imported here: this file also runs as a script, where tests/ is not on the path
-    from PIL import Image
+    """Generated, deterministic labelled images: the same everywhere, with or without ../shared."""
+    from helpers import shapes_folder  # imported here: this file also runs as a script, where tests/ is not on the path
 
-    rng = np.random.default_rng(0)
-    for c in CLASSES:
-        (folder / c).mkdir(parents=True, exist_ok=True)
-        sources = sorted((CIFAR / "test" / c).glob("*.jpg"))[:per_class]
-        for src in sources:
-            shutil.copy(src, folder / c / src.name)
-        for i in range(per_class - len(sources)):
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / c / f"syn{i}.jpg")
+    shapes_folder(folder, CLASSES, per_class, seed=2)
 
 
 _started: dict[Path, list[subprocess.Popen]] = {}

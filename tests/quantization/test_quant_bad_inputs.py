@@ -10,6 +10,8 @@ from click.testing import CliRunner
 
 from edgenet.cli.main import cli
 
+pytestmark = pytest.mark.parametrize("fidelity_data", ["shapes"], indirect=True)  # real photos add nothing here
+
 
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])

@@ -1,4 +1,5 @@
-"""Training runs on a few CIFAR images: learning, complete checkpoints, exact resume, and every bad-input path."""
+"""Training runs on a few generated images (real CIFAR-10 photos too where ../shared has them): learning, complete
+checkpoints, exact resume, and every bad-input path."""
 
 import json
 import os
@@ -38,6 +39,13 @@ def run(on_step=None, **kw):
 
 def metrics(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data("cifar10")
+def test_loss_goes_down_on_real_cifar_photos(cifar_three_classes, tmp_path):
+    """The real-data tier: the same run on CIFAR-10 photos instead of generated shapes."""
+    test_loss_goes_down_and_the_checkpoint_is_complete(cifar_three_classes, tmp_path)
 
 
 @pytest.mark.slow
