@@ -7,6 +7,7 @@ a folder's classes are matched to the model's outputs by name, not by sort order
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -19,6 +20,8 @@ from edgenet.errors import EdgenetError
 from edgenet.imagefiles import IMAGE_SUFFIXES, list_image_files
 from edgenet.imagenet import folder_aliases
 from edgenet.preprocess import Preprocess
+
+log = logging.getLogger("edgenet")
 
 
 @dataclass
@@ -68,10 +71,7 @@ def list_labeled_images(root: Path, labels: list[str] | None, num_outputs: int |
                 f"--eval-data {root}: {len(classes)} class folders but the model has {num_outputs} outputs, and no "
                 "labels.txt beside it says which output is which class"
             )
-        print(
-            f"warning: no labels.txt beside the model; assuming its outputs are the sorted folder names of {root}",
-            file=sys.stderr,
-        )
+        log.warning(f"no labels.txt beside the model; assuming its outputs are the sorted folder names of {root}")
         labels = classes
     index = {name: i for i, name in enumerate(labels)}
     index |= {wnid: index[name] for wnid, name in folder_aliases(labels).items()}  # ImageNet's WordNet-ID folders
@@ -116,10 +116,9 @@ def build_eval_set(
         mm[len(targets)] = row
         targets.append(label)
     if skipped:
-        print(
-            f"warning: --eval-data: skipped {len(skipped)} of {len(items)} image(s), unreadable or too large: "
-            f"{', '.join(skipped[:3])}{', …' if len(skipped) > 3 else ''}",
-            file=sys.stderr,
+        log.warning(
+            f"--eval-data: skipped {len(skipped)} of {len(items)} image(s), unreadable or too large: "
+            f"{', '.join(skipped[:3])}{', …' if len(skipped) > 3 else ''}"
         )
     if mm is None:
         raise EdgenetError(f"--eval-data: none of the {len(items)} images could be read")

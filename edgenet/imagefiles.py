@@ -10,8 +10,8 @@ macOS's ``._x.jpg`` companions) are never images.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,14 +33,14 @@ class ImageFiles:
             return None
         path, why = self.skipped_folders[0]
         more = f" and {len(self.skipped_folders) - 1} more" if len(self.skipped_folders) > 1 else ""
-        return f"warning: {self.root}: skipped {len(self.skipped_folders)} folder(s): {path} ({why}){more}"
+        return f"{self.root}: skipped {len(self.skipped_folders)} folder(s): {path} ({why}){more}"
 
     def warn(self) -> None:
-        """Print :meth:`warning` once per process: several readers of one folder (train and validation sets,
-        each artefact scored by convert) would otherwise repeat it."""
+        """Log :meth:`warning` (the ``edgenet`` logger) once per process: several readers of one folder (train and
+        validation sets, each artefact scored by convert) would otherwise repeat it."""
         if (line := self.warning()) is not None and line not in _WARNED:
             _WARNED.add(line)
-            print(line, file=sys.stderr)
+            logging.getLogger("edgenet").warning(line)
 
 
 _WARNED: set[str] = set()

@@ -10,7 +10,7 @@ from pathlib import Path
 # Load triton's libtriton before anything loads TensorFlow's shared libraries: the other way round segfaults in
 # triton's import (exit 139). torchvision and torch.utils.flop_counter pull triton in lazily, so a test subset that
 # converts first (TensorFlow) and profiles MACs later crashed; importing it here fixes every order (0.15 s).
-# converters/accuracy.py guards the product's one such path the same way. CPU-only torch wheels ship no triton.
+# edgenet.quiet.quiet_tensorflow guards the product's one such path the same way. CPU-only torch wheels ship no triton.
 if importlib.util.find_spec("triton") is not None:
     import triton  # noqa: F401
 

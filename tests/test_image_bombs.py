@@ -66,15 +66,15 @@ def test_training_dataset_skips(data):
 
 
 def test_calibration_skips_and_counts(data):
-    calib = from_folder(data, PRE, n=100, progress=False)
+    calib = from_folder(data, PRE, n=100)
     assert (len(calib.samples), calib.skipped) == (6, 2)
 
 
-def test_bench_eval_inputs_skip_and_say_so(data, tmp_path, capsys):
+def test_bench_eval_inputs_skip_and_say_so(data, tmp_path, caplog):
     items = list_labeled_images(data, ["cat", "dog"], 2)
     ev = build_eval_set(items, PRE, "NCHW", lambda x: x, tmp_path / "eval.npy", progress=False)
     assert (len(ev.targets), ev.skipped) == (6, 2)
-    assert "skipped 2 of 8 image(s), unreadable or too large" in capsys.readouterr().err
+    assert "skipped 2 of 8 image(s), unreadable or too large" in caplog.text
 
 
 def test_eval_cli_counts_the_bombs(data, tmp_path):

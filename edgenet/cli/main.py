@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import signal
 import sys
 import threading
@@ -47,6 +48,12 @@ class LazyGroup(click.Group):
         "Aborted!" and exit 1), after the commands' ``finally`` blocks removed their temporaries."""
         main = threading.current_thread() is threading.main_thread()
         old = signal.signal(signal.SIGTERM, _interrupt) if main else None
+        # the library warns through the "edgenet" logger; the CLI is what shows it (on the stderr of this call)
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("WARNING: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        logger = logging.getLogger("edgenet")
+        logger.addHandler(handler)
         try:
             return super().invoke(ctx)
         except EdgenetError as e:
@@ -57,8 +64,21 @@ class LazyGroup(click.Group):
             click.echo("interrupted", err=True)
             ctx.exit(130)
         finally:
+            logger.removeHandler(handler)
             if main:
                 signal.signal(signal.SIGTERM, old)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time: conversion swaps it while it captures native logging."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
+        pass
 
 
 def _interrupt(signum, frame) -> None:

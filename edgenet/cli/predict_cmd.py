@@ -97,10 +97,10 @@ def _load(model: Path, mean, std, img_size: int | None, threads: int | None):
 
         loaded = load_model(checkpoint=model)
         return TorchRunner(loaded.model), loaded.preprocess, loaded.classes
-    from converters.tflite import native_stderr_captured
     from edgenet.artifacts.runtime import runner_for
     from edgenet.artifacts.scoring import artifact_preprocess, io_sizes
     from edgenet.artifacts.sidecar import labels_beside
+    from edgenet.quiet import native_stderr_captured
 
     pre, classes = artifact_preprocess(model, mean, std, img_size)
     suffix = {"tflite": ".tflite", "onnx": ".onnx"}[fmt]
