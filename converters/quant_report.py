@@ -43,7 +43,7 @@ def quant_report(
 def _report(loaded, out, calib_data, calib_samples, debug_samples, eval_data, top, budget, quantizer, opset, progress):
     from device_bench.latency import tflite_p50_ms
     from edgenet.artifacts.runtime import runner_for
-    from edgenet.artifacts.scoring import load_eval_set, score
+    from edgenet.artifacts.scoring import load_eval_set, metrics, score
     from quantization.calibration import calibration_set
     from quantization.debugger import analyse
     from quantization.quantizers import get_quantizer
@@ -76,7 +76,7 @@ def _report(loaded, out, calib_data, calib_samples, debug_samples, eval_data, to
             (tmp / "model_int8.tflite").write_bytes(int8)
             r32, p32 = score(es, runner_for(graph.fp32_path))
             r8, p8 = score(es, runner_for(tmp / "model_int8.tflite"))
-            report.accuracy = {k: {"top1": r.top1, "top5": r.top5, "n": r.n} for k, r in (("fp32", r32), ("int8", r8))}
+            report.accuracy = {"fp32": metrics(r32), "int8": metrics(r8)}
             report.agreement = float((p32 == p8).mean()) if len(p8) else None
             report.drop = round(100 * (r32.top1 - r8.top1), 2)
 

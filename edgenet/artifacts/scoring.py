@@ -165,12 +165,13 @@ class Scorer:
         return result.top1, agreement
 
     def table(self, files: dict[str, Path]) -> tuple[dict, dict]:
-        """report.json's ``accuracy`` ({name: {top1, top5, n}}, torch first) and ``agreement`` ({name: float})."""
-        accuracy = {"torch": _metrics(self.torch)}
+        """report.json's ``accuracy`` ({name: {top1, top5, k, n}}, torch first; ``top5`` is top-k with
+        k = min(5, classes)) and ``agreement`` ({name: float})."""
+        accuracy = {"torch": metrics(self.torch)}
         agreement = {}
         for name, path in files.items():
             result, agreement[name] = self.artifact(path)
-            accuracy[name] = _metrics(result)
+            accuracy[name] = metrics(result)
         return accuracy, agreement
 
 
@@ -179,5 +180,6 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
     return float((a == b).mean()) if len(a) else 0.0
 
 
-def _metrics(r: EvalResult) -> dict:
-    return {"top1": r.top1, "top5": r.top5, "n": r.n}
+def metrics(r: EvalResult) -> dict:
+    """The accuracy entry of a report: top-1, top-k (``top5``, k = min(5, classes), named by ``k``) and n."""
+    return {"top1": r.top1, "top5": r.top5, "k": r.top5_k, "n": r.n}

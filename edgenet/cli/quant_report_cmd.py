@@ -130,7 +130,7 @@ def _row(e) -> dict:
 def print_fidelity(report) -> None:
     """``edgenet convert``'s accuracy table (``--eval-data``) and what ``--keep-float``/``--auto-fix`` did."""
     if report.accuracy:
-        n = report.accuracy["torch"]["n"]
+        n, k = report.accuracy["torch"]["n"], report.accuracy["torch"].get("k", 5)
         ref = report.accuracy["torch"]["top1"]
         rows = [
             dict(
@@ -143,9 +143,8 @@ def print_fidelity(report) -> None:
             for name, m in report.accuracy.items()
         ]
         click.echo(f"accuracy on {n} images:")
-        print_table(
-            rows, [("name", "model"), ("top1", "top-1"), ("top5", "top-5"), ("drop", "drop (pts)"), ("agree", "agree")]
-        )
+        cols = [("name", "model"), ("top1", "top-1"), ("top5", f"top-{k}"), ("drop", "drop (pts)"), ("agree", "agree")]
+        print_table(rows, cols)
     fix = report.int8_fix
     if fix:
         for a in fix["attempts"]:

@@ -125,3 +125,17 @@ def test_absurd_sizes_and_normalisation_are_refused_in_one_line():
         Preprocess(resolution=224, std=(0.0, 0.0, 0.0))
     with pytest.raises(EdgenetError, match="three finite numbers"):
         Preprocess(resolution=224, mean=(float("nan"), 0.0, 0.0))
+
+
+@pytest.mark.slow
+def test_accuracy_table_names_its_k(lite0_ckpt, tmp_path):
+    """With 3 classes "top-5" is always 100 %: the table and report.json name the k actually used."""
+    from helpers import shapes_folder
+
+    data = shapes_folder(tmp_path / "val", classes=["a", "b", "c"], per_class=2, size=32)
+    res = run("--checkpoint", str(lite0_ckpt), "--img-size", "32", "-q", "--eval-data", str(data), "--out",
+              str(tmp_path / "o"))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "top-3" in res.stdout and "top-5" not in res.stdout
+    acc = json.loads((tmp_path / "o" / "report.json").read_text())["accuracy"]
+    assert {m["k"] for m in acc.values()} == {3} and acc["torch"]["n"] == 6
