@@ -25,7 +25,10 @@ log = logging.getLogger("edgenet")
 
 
 @dataclass
-class EvalSet:
+class EvalInputs:
+    """A labelled folder as the file a runner is sent (locally or to a board): preprocessed rows in the model's
+    input type. In-process scoring uses :class:`edgenet.artifacts.scoring.EvalSet`; this is its shippable form."""
+
     inputs: Path  # .npy, one preprocessed sample per row, in the model's input type
     targets: np.ndarray  # class index per row
     skipped: int  # unreadable images, and images refused as too large
@@ -96,7 +99,7 @@ def build_eval_set(
     convert: Callable[[np.ndarray], np.ndarray],
     out: Path,
     progress: bool = True,
-) -> EvalSet:
+) -> EvalInputs:
     """Preprocess every image into ``out`` (a memory-mapped .npy, so large sets never sit in RAM)."""
     from tqdm import tqdm
 
@@ -128,7 +131,7 @@ def build_eval_set(
     final.flush()
     del mm, final
     partial.unlink()
-    return EvalSet(out, np.asarray(targets), len(skipped))
+    return EvalInputs(out, np.asarray(targets), len(skipped))
 
 
 def accuracy(predictions: list[list[int]], targets: np.ndarray) -> tuple[float, float]:
