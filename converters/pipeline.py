@@ -120,6 +120,20 @@ def full_integer(info: TFLiteModel) -> bool:
     return not float_ops and "DEQUANTIZE" not in info.op_counts
 
 
+def _owned_in(out: Path) -> set[str]:
+    """The files a re-run may replace or drop in ``out``: a labels.txt is ours only if the last run wrote it (its
+    report.json lists classes); one the user put beside a model without class names stays."""
+    owned = owned_files()
+    if (out / "labels.txt").is_file():
+        try:
+            ours = bool(json.loads((out / "report.json").read_text(encoding="utf-8")).get("classes"))
+        except (OSError, ValueError, AttributeError):
+            ours = False
+        if not ours:
+            owned.discard("labels.txt")
+    return owned
+
+
 def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
     """Stage 2: the bytes of ``kind`` and the seconds they took."""
     from converters.failures import third_party
@@ -280,7 +294,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
         raise_on_failures("TFLite conversion", report.checks)
 
         if opts.edgetpu:
-            report.edgetpu = _edgetpu(stage / get_kind("int8").file, stage, progress)
+            report.edgetpu = _edgetpu(stage / get_kind("int8").file, stage, Path(opts.out), progress)
         if scorer is not None:
             progress.step(f"accuracy of every artefact on {scorer.es.n} images of {opts.eval_data}")
             files = {"onnx": graph.onnx_path, **{a.name: stage / a.file for a in report.artifacts}}
@@ -291,7 +305,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
         (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
         # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
         # did not rebuild (OWNED_FILES) dropped
-        publish_dir(stage, opts.out, owned=owned_files())
+        publish_dir(stage, opts.out, owned=_owned_in(Path(opts.out)))
     return report
 
 
@@ -337,8 +351,10 @@ def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scor
     )
 
 
-def _edgetpu(int8_path: Path, stage: Path, progress: Progress) -> dict:
-    """Compile for the Edge TPU when edgetpu_compiler exists, else record the flatbuffer-based prediction."""
+def _edgetpu(int8_path: Path, stage: Path, out: Path, progress: Progress) -> dict:
+    """Compile for the Edge TPU when edgetpu_compiler exists, else record the flatbuffer-based prediction.
+
+    Paths in the result name the published folder, not the staging folder they were made in."""
     from converters.edgetpu import compile_or_predict
 
     progress.step("[+] Edge TPU: compiling with edgetpu_compiler, or predicting the op mapping without it")
@@ -349,7 +365,16 @@ def _edgetpu(int8_path: Path, stage: Path, progress: Progress) -> dict:
         progress.warn(result.message)
     if not result.compiled and result.install_hint:
         progress.step(f"  install the compiler: {result.install_hint}")
-    return result.to_dict()
+    return _moved(result.to_dict(), str(stage), str(out))
+
+
+def _moved(obj, old: str, new: str):
+    """``obj`` with every string path under ``old`` rewritten to the same place under ``new``."""
+    if isinstance(obj, dict):
+        return {k: _moved(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_moved(v, old, new) for v in obj]
+    return new + obj[len(old) :] if isinstance(obj, str) and obj.startswith(old) else obj
 
 
 def parity_table(report: ConvertReport) -> list[dict]:
