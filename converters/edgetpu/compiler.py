@@ -20,9 +20,10 @@ from edgenet.errors import EdgenetError
 MAPPED = "Mapped to Edge TPU"
 INSTALL_HINT = (
     "install Coral's compiler (x86-64 Debian/Ubuntu): "
-    "curl https://packages.cloud.google.com/apt/doc/apt-key.gpg | sudo apt-key add - && "
-    'echo "deb https://packages.cloud.google.com/apt coral-edgetpu-stable main" | '
-    "sudo tee /etc/apt/sources.list.d/coral-edgetpu.list && sudo apt-get update && "
+    "curl -fsSL https://packages.cloud.google.com/apt/doc/apt-key.gpg | "
+    "sudo gpg --dearmor -o /usr/share/keyrings/coral-edgetpu.gpg && "
+    'echo "deb [signed-by=/usr/share/keyrings/coral-edgetpu.gpg] https://packages.cloud.google.com/apt '
+    'coral-edgetpu-stable main" | sudo tee /etc/apt/sources.list.d/coral-edgetpu.list && sudo apt-get update && '
     "sudo apt-get install edgetpu-compiler (elsewhere: Coral's Colab compiler, "
     "https://colab.research.google.com/github/google-coral/tutorials/blob/master/compile_for_edgetpu.ipynb)"
 )

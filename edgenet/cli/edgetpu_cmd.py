@@ -49,7 +49,11 @@ def check(ctx: click.Context, model: Path, verbose: bool, as_json: bool) -> None
 
   edgenet edgetpu compile build/demo/model_int8.tflite --out build/demo
 
-Without edgetpu_compiler on PATH the prediction of `edgetpu check` is printed instead, with install steps.""",
+Without edgetpu_compiler on PATH the prediction of `edgetpu check` is printed instead, with install steps.
+
+\b
+Exit status: 0 when the compiler mapped every operation to the Edge TPU; 3 when some run on the CPU, the
+compiler failed, or there was no compiler (only a prediction); 2 for bad input. Scripts can gate on it.""",
 )
 @_MODEL
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder (default: the model's).")

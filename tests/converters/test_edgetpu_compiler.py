@@ -217,3 +217,8 @@ def test_convert_edgetpu_without_compiler_records_prediction(tmp_path, monkeypat
     assert e["compiled"] is False and e["source"] == "prediction" and e["prediction"]["all_on_edgetpu"]
     assert "edgetpu_compiler not found" in e["message"] and e["install_hint"]
     assert not (tmp_path / "model_int8_edgetpu.tflite").exists()
+
+
+def test_install_hint_uses_a_keyring_not_apt_key():
+    """apt-key is deprecated (and gone from current Debian/Ubuntu): the hint pins the key with signed-by."""
+    assert "apt-key add" not in INSTALL_HINT and "signed-by=/usr/share/keyrings/coral-edgetpu.gpg" in INSTALL_HINT
