@@ -93,6 +93,14 @@ def cli() -> None:
     \b
     Start with:
       edgenet models                      the family: params and MACs of every variant
-      edgenet scale --phi 1.5             compound scaling for any φ
+      edgenet convert --model b1 --int8   ONNX + TFLite fp32/int8, every stage checked
       edgenet predict MODEL IMAGE...      top classes of photos from a .tflite, .onnx or checkpoint
+
+    \b
+    The path to a device:
+      edgenet train --pretrained lite0 --data DIR --out runs/mine         fine-tune on your classes
+      edgenet convert --checkpoint runs/mine/best.pt --int8 --calib-data DIR --eval-data VAL
+      edgenet bench build/.../model_int8.tflite --eval-data VAL --db results.sqlite
+      edgenet bundle build/.../model_int8.tflite --out app/             labels + metadata for an app
+    Shell completion: eval "$(_EDGENET_COMPLETE=bash_source edgenet)" (zsh_source, fish_source).
     """
