@@ -173,38 +173,42 @@ def write_csv(layers: list[LayerError], path: Path) -> None:
             w.writerow(asdict(e))
 
 
-def write_png(layers: list[LayerError], path: Path, title: str, top: int = 5) -> None:
-    """SQNR by depth (execution order), one colour per stage; the ``top`` worst layers labelled."""
+def write_png(layers: list[LayerError], path: Path, title: str, top: int = 5) -> tuple[float, float, int]:
+    """SQNR by depth (execution order), one colour per stage; the ``top`` worst layers labelled.
+
+    Returns the y range drawn and how many tensors lie above it (drawn on its top edge)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     by_depth = sorted(layers, key=lambda e: e.depth)
+    finite = [v for e in layers for v in (e.sqnr_db, e.channel_sqnr_db) if v is not None]
+    # exact layers (PAD, 120 dB) would squash the interesting range: the axis stops at 70 dB and higher values sit
+    # on its top edge, drawn as open triangles
+    lo, hi = (min(min(finite) - 5, 0), min(max(finite) + 5, 70)) if finite else (0, 70)
     fig, ax = plt.subplots(figsize=(11, 4.5))
     x = [e.depth for e in by_depth]
-    ax.plot(
-        x,
-        [np.nan if e.sqnr_db is None else e.sqnr_db for e in by_depth],
-        color="0.7",
-        lw=1,
-        zorder=1,
-        label="whole-tensor SQNR",
-    )
+    line = np.array([np.nan if e.sqnr_db is None else e.sqnr_db for e in by_depth], dtype=float)
+    ax.plot(x, np.minimum(line, hi), color="0.7", lw=1, zorder=1, label="whole-tensor SQNR")
+    over = line > hi
+    if over.any():
+        ax.scatter(np.asarray(x)[over], np.full(over.sum(), hi), marker="^", facecolors="none", edgecolors="0.5",
+                   s=22, zorder=2, clip_on=False, label=f"above {hi:.0f} dB (exact)")  # fmt: skip
     groups: dict[str, list[LayerError]] = {}
     for e in by_depth:
         groups.setdefault(f"stage {e.stage}" if e.stage is not None else e.part or "other", []).append(e)
     for name, es in groups.items():
         ax.scatter(
             [e.depth for e in es],
-            [np.nan if e.worst_db is None else e.worst_db for e in es],
+            [np.nan if e.worst_db is None else min(e.worst_db, hi) for e in es],
             s=18,
             zorder=2,
             label=name,
         )
     worst = [e for e in layers if e.worst_db is not None][:top]
     for e in worst:  # rank numbers on the points, names in a box: long layer names never overlap
-        ax.annotate(str(e.rank), (e.depth, e.worst_db), xytext=(3, 3), textcoords="offset points", fontsize=8)
+        ax.annotate(str(e.rank), (e.depth, min(e.worst_db, hi)), xytext=(3, 3), textcoords="offset points", fontsize=8)
     names = "\n".join(f"{e.rank}. {e.layer} ({e.op.lower()}) {e.worst_db:.1f} dB" for e in worst)
     ax.text(
         0.01,
@@ -216,14 +220,13 @@ def write_png(layers: list[LayerError], path: Path, title: str, top: int = 5) ->
         family="monospace",
         bbox=dict(boxstyle="round", fc="white", ec="0.8", alpha=0.9),
     )
-    finite = [v for e in layers for v in (e.sqnr_db, e.channel_sqnr_db) if v is not None]
-    if finite:  # exact layers (PAD, 120 dB) would squash the interesting range
-        ax.set_ylim(min(min(finite) - 5, 0), min(max(finite) + 5, 70))
-    ax.set_xlabel("layer (execution order)")
-    ax.set_ylabel("SQNR, dB (dots: worse of tensor / median channel)")
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("layer, in execution order")
+    ax.set_ylabel("int8 signal-to-noise, dB\n(higher is better; +6 dB ≈ one more bit)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=100)
     plt.close(fig)
+    return lo, hi, int(over.sum())

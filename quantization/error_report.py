@@ -42,12 +42,37 @@ class QuantReport:
         return asdict(self)
 
 
+ROUNDING_ONLY = 0.35  # RMS error in quantization steps: pure rounding is 1/√12 ≈ 0.29; clipping pushes it higher
+
+
+def at_rounding_noise(layers: list[LayerError]) -> bool:
+    """True when no tensor loses more than rounding: no layer is to blame, so float fallback buys little."""
+    values = [e.rmse_over_scale for e in layers if e.rmse_over_scale is not None]
+    return bool(values) and max(values) <= ROUNDING_ONLY
+
+
 def suggestions(report: QuantReport, num_classes: int, latency_budget_ms: float | None) -> list[str]:
     """What to try next, cheapest first, with the layers the fixes would target."""
     worst = fixes.worst_layers(report.layers, 3)
+    if at_rounding_noise(report.layers):
+        worst_rmse = max(e.rmse_over_scale for e in report.layers if e.rmse_over_scale is not None)
+        first = (
+            f"every quantized tensor is at rounding noise (RMS error ≤ {worst_rmse:.2f} steps; pure rounding is "
+            "0.29): no layer is to blame, and keeping a few in float buys little — the loss is int8's resolution "
+            "spread over the whole network"
+        )
+        first += (
+            f" (measured drop {report.drop:g} points on {report.accuracy['int8']['n']} images)"
+            if report.accuracy and report.drop is not None
+            else ""
+        )
+    else:
+        first = (
+            f"float fallback of the worst layers: edgenet convert (same model options) --int8 --keep-float "
+            f"{','.join(worst)} (or --keep-float 3); no longer full-integer"
+        )
     out = [
-        f"float fallback of the worst layers: edgenet convert (same model options) --int8 --keep-float "
-        f"{','.join(worst)} (or --keep-float 3); no longer full-integer",
+        first,
         "16×8: edgenet convert ... --int16-act (int16 activations, int8 weights; no Edge TPU)",
         "or let convert choose: --auto-fix --max-drop 1 --eval-data DIR",
     ]
