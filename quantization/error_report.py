@@ -45,21 +45,22 @@ class QuantReport:
 ROUNDING_ONLY = 0.35  # RMS error in quantization steps: pure rounding is 1/√12 ≈ 0.29; clipping pushes it higher
 
 
-def at_rounding_noise(layers: list[LayerError]) -> bool:
-    """True when no tensor loses more than rounding: no layer is to blame, so float fallback buys little."""
-    values = [e.rmse_over_scale for e in layers if e.rmse_over_scale is not None]
-    return bool(values) and max(values) <= ROUNDING_ONLY
+def at_rounding_noise(layers: list[LayerError], worst: int = 3) -> bool:
+    """True when the ``worst`` ranked layers — those ``--keep-float`` would keep in float — lose no more than
+    rounding: they are not broken, merely the noisiest, so float fallback buys little."""
+    values = [e.rmse_over_scale for e in layers[:worst]]
+    return bool(values) and all(v is not None and v <= ROUNDING_ONLY for v in values)
 
 
 def suggestions(report: QuantReport, num_classes: int, latency_budget_ms: float | None) -> list[str]:
     """What to try next, cheapest first, with the layers the fixes would target."""
     worst = fixes.worst_layers(report.layers, 3)
     if at_rounding_noise(report.layers):
-        worst_rmse = max(e.rmse_over_scale for e in report.layers if e.rmse_over_scale is not None)
+        worst_rmse = max(e.rmse_over_scale for e in report.layers[:3])
         first = (
-            f"every quantized tensor is at rounding noise (RMS error ≤ {worst_rmse:.2f} steps; pure rounding is "
-            "0.29): no layer is to blame, and keeping a few in float buys little — the loss is int8's resolution "
-            "spread over the whole network"
+            f"the worst-ranked layers ({', '.join(worst)}) are at rounding noise (RMS error ≤ {worst_rmse:.2f} "
+            "steps; pure rounding is 0.29, clipping is more): none is broken, so keeping them in float buys little — "
+            "the loss is int8's resolution spread over the network (16×8 or better calibration/rounding help more)"
         )
         first += (
             f" (measured drop {report.drop:g} points on {report.accuracy['int8']['n']} images)"
