@@ -35,15 +35,19 @@ def test_version():
     assert r.exit_code == 0 and r.stdout.strip() == f"edgenet, version {edgenet.__version__}"
 
 
-def test_help_is_instant():
-    """The root group and --help import no torch/tensorflow: commands load lazily."""
+def heavy_imports(args: list[str], expect: str) -> str:
+    """Run ``edgenet ARGS`` in a fresh interpreter; the heavy frameworks it imported (as a printed list)."""
     code = (
         "import sys; from click.testing import CliRunner; from edgenet.cli.main import cli\n"
-        "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0 and 'import-weights' in r.output\n"
+        f"r = CliRunner().invoke(cli, {args!r}); assert r.exit_code == 0 and {expect!r} in r.output\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'tensorflow', 'timm', 'onnx'}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_help_is_instant():
+    """The root group and --help import no torch/tensorflow: commands load lazily."""
+    assert heavy_imports(["--help"], "import-weights") == "[]"
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +88,7 @@ def test_models_table():
 
 def test_models_is_instant():
     """7.5 s before (every variant recounted); now a table read without importing torch."""
-    code = (
-        "import sys; from click.testing import CliRunner; from edgenet.cli.main import cli\n"
-        "r = CliRunner().invoke(cli, ['models']); assert r.exit_code == 0 and 'efficientnet_b8' in r.output\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'tensorflow', 'timm', 'onnx'}))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert heavy_imports(["models"], "efficientnet_b8") == "[]"
 
 
 FAST_VARIANTS = ("efficientnet_b0", "efficientnet_lite0", "efficientnet_edgetpu_s")  # the rest: slow tier (5 s)
