@@ -1,16 +1,34 @@
-"""One calibration worker: ``python -P _calibration_worker.py MODEL.tflite SHARD.npy OUT.tflite``.
+"""One calibration worker: ``python -P _calibration_worker.py MODEL.tflite SHARD.npy OUT.tflite PARENT_PID``.
 
 Run as a plain script (not through multiprocessing, which would re-import the caller's ``__main__`` — a notebook's
 or an unguarded script's top level), it needs only NumPy and LiteRT. It prints one line per sample so the parent
-can draw progress, and writes the calibrated model (every tensor's min/max recorded) to OUT.
+can draw progress, and writes the calibrated model (every tensor's min/max recorded) to OUT. It dies with its
+parent: its next progress line fails on the closed pipe, and on Linux the kernel also kills it (``PR_SET_PDEATHSIG``)
+in the final merge-free ``Calibrate()`` step, so a ``kill -9`` of ``edgenet convert`` leaves no worker burning CPU.
 """
 
+import os
+import signal
 import sys
 
 import numpy as np
 
 
-def main(model_path: str, shard_path: str, out_path: str) -> None:
+def die_with_parent(parent: int) -> None:
+    """Ask the kernel for SIGKILL when the parent exits (Linux ``PR_SET_PDEATHSIG``); elsewhere a no-op."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def main(model_path: str, shard_path: str, out_path: str, parent: str = "0") -> None:
+    if int(parent):
+        die_with_parent(int(parent))
     from ai_edge_litert import _pywrap_tensorflow_lite_calibration_wrapper as wrapper
 
     with open(model_path, "rb") as f:
@@ -27,4 +45,4 @@ def main(model_path: str, shard_path: str, out_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

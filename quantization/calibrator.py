@@ -33,6 +33,7 @@ from edgenet.progress import SILENT, Progress
 # Below this much work (samples × pixels) one worker is as fast as several (each starts in ~0.5 s).
 PARALLEL_MIN_WORK = 24 * 160 * 160
 WORKER = Path(__file__).with_name("_calibration_worker.py")
+WORKDIR_PREFIX = "edgenet-calibrate-"
 
 
 def available_cpus() -> int:
@@ -71,8 +72,33 @@ def calibrate(fp32: bytes, samples: np.ndarray, workers: int | None = None, prog
 
         model = calibrator.add_intermediate_tensors(fp32)  # the calibrator reads this buffer: keep it alive
         return calibrator.Calibrator(model).calibrate(gen)
-    with tempfile.TemporaryDirectory(prefix="edgenet-calibrate-") as tmp:
+    remove_stale_workdirs()
+    with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-") as tmp:
         return _in_workers(fp32, x, n_workers, Path(tmp), progress)
+
+
+def remove_stale_workdirs(root: str | Path | None = None) -> list[Path]:
+    """Delete the temporary folders of calibrations whose process is gone (``kill -9``: the model and the shards,
+    tens of MB, would stay forever). Returns what was removed."""
+    import shutil
+
+    removed = []
+    for d in Path(root or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = d.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _in_workers(fp32: bytes, x: np.ndarray, n: int, tmp: Path, progress: Progress) -> bytes:
@@ -80,7 +106,7 @@ def _in_workers(fp32: bytes, x: np.ndarray, n: int, tmp: Path, progress: Progres
     procs = []
     for i, shard in enumerate(np.array_split(x, n)):
         np.save(tmp / f"shard{i}.npy", shard)
-        args = [str(tmp / "model.tflite"), str(tmp / f"shard{i}.npy"), str(tmp / f"out{i}.tflite")]
+        args = [str(tmp / "model.tflite"), str(tmp / f"shard{i}.npy"), str(tmp / f"out{i}.tflite"), str(os.getpid())]
         # -P: the cwd cannot shadow NumPy or LiteRT
         procs.append(subprocess.Popen([sys.executable, "-P", str(WORKER), *args], stdout=subprocess.PIPE, text=True))
     done: queue.Queue = queue.Queue()

@@ -4,6 +4,7 @@ built once, calibration split across processes is exact, and every caller goes t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +108,50 @@ def test_merge_refuses_another_model(tiny, tmp_path):
         pytest.skip("same tensor count: the structural check cannot tell them apart")
     with pytest.raises(ValueError, match="different models"):
         merge_ranges(bytearray(a), b)
+
+
+def test_kill_9_leaves_no_worker_and_no_files_for_long(tiny, tmp_path):
+    """SIGKILL of the process calibrating: its workers die with it, and the next calibration removes its folder."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from quantization.calibrator import WORKDIR_PREFIX, remove_stale_workdirs
+
+    _, graph, samples = tiny
+    model, data = tmp_path / "m.tflite", tmp_path / "x.npy"
+    model.write_bytes(graph.fp32)
+    np.save(data, np.repeat(samples, 150, axis=0))  # 1,800 images: long enough to be killed mid-way
+    code = (
+        "import numpy as np, pathlib, sys; from quantization.calibrator import calibrate; "
+        f"calibrate(pathlib.Path({str(model)!r}).read_bytes(), np.load({str(data)!r}), workers=2); sys.exit(0)"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    parent = subprocess.Popen([sys.executable, "-c", code], env=env)
+
+    def workers() -> list[int]:
+        pids = []
+        for d in Path("/proc").iterdir():
+            try:
+                cmd = (d / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"_calibration_worker.py" in cmd and str(parent.pid).encode() in cmd:
+                pids.append(int(d.name))
+        return pids
+
+    deadline = time.time() + 60
+    while len(workers()) < 2 and time.time() < deadline and parent.poll() is None:
+        time.sleep(0.2)
+    assert len(workers()) == 2, "workers did not start"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while workers() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not workers(), "calibration workers outlived their parent"
+    stale = list(tmp_path.glob(f"{WORKDIR_PREFIX}{parent.pid}-*"))
+    assert stale, "the killed run's folder should exist until the next run"
+    assert remove_stale_workdirs(tmp_path) == stale and not any(p.exists() for p in stale)
