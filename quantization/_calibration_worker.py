@@ -4,7 +4,7 @@ Run as a plain script (not through multiprocessing, which would re-import the ca
 or an unguarded script's top level), it needs only NumPy and LiteRT. It prints one line per sample so the parent
 can draw progress, and writes the calibrated model (every tensor's min/max recorded) to OUT. It dies with its
 parent: its next progress line fails on the closed pipe, and on Linux the kernel also kills it (``PR_SET_PDEATHSIG``)
-in the final merge-free ``Calibrate()`` step, so a ``kill -9`` of ``edgenet convert`` leaves no worker burning CPU.
+during its final ``Calibrate()`` call, so a ``kill -9`` of ``edgenet convert`` leaves no worker burning CPU.
 """
 
 import os
