@@ -44,19 +44,6 @@ def subset(src: Path, dest: Path, per_class: int) -> Path:
     return dest
 
 
-def tflite_latency(paths: dict[str, Path], runs: int, threads: int = 1, warmup: int = 5) -> dict[str, dict]:
-    """Interleaved rounds of 10 invokes per model until each has ``runs`` (edgenet's own loop)."""
-    from device_bench.latency import tflite_latency as measure
-
-    return measure(paths, runs, threads, warmup)
-
-
-def torch_latency(model, resolution: int, runs: int) -> dict:
-    from device_bench.latency import torch_latency as measure
-
-    return measure(model, resolution, runs)
-
-
 def paired_drop(ref_correct: np.ndarray, correct: np.ndarray) -> tuple[float, float]:
     """Drop in points and the half-width of its 95 % interval, from per-image correctness on the same images.
 

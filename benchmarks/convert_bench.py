@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model, loadavg, tflite_latency
+from _common import cpu_model, loadavg
+
+from device_bench.latency import tflite_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

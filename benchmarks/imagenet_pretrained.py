@@ -30,7 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model, loadavg, log, paired_drop, tflite_latency, torch_latency
+from _common import cpu_model, loadavg, log, paired_drop
+
+from device_bench.latency import tflite_latency, torch_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"

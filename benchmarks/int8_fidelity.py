@@ -39,7 +39,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model, loadavg, log, paired_drop, subset, tflite_latency, torch_latency
+from _common import cpu_model, loadavg, log, paired_drop, subset
+
+from device_bench.latency import tflite_latency, torch_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from converters.metadata import LABELS_FILE, ClassifierMetadata, read_metadata, write_metadata
 from edgenet import __version__
-from edgenet.artifacts.sidecar import REPORT_FILE, read_labels, read_report, report_preprocess
+from edgenet.artifacts.sidecar import REPORT_FILE, labels_beside, read_labels, read_report, report_preprocess
 from edgenet.artifacts.tflite_model import TensorInfo, TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
 from edgenet.errors import EdgenetError
@@ -82,8 +82,8 @@ def resolve_source(model_path: Path, checkpoint: Path | None, labels_path: Path 
         )
     if labels_path is not None:
         labels, labels_from = read_labels(labels_path), str(labels_path)
-    elif labels is None and (model_path.parent / LABELS_FILE).is_file():
-        labels, labels_from = read_labels(model_path.parent / LABELS_FILE), str(model_path.parent / LABELS_FILE)
+    elif labels is None and (beside := labels_beside(model_path)) is not None:
+        labels, labels_from = beside, str(model_path.parent / LABELS_FILE)
     if labels is None:
         raise EdgenetError(f"{model_path}: no class names; pass --labels labels.txt (one per line) or --checkpoint")
     return BundleSource(pre, labels, name, pre_from, labels_from, report, metrics)

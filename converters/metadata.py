@@ -35,13 +35,13 @@ import flatbuffers
 import numpy as np
 
 from converters._vendor import metadata_schema_generated as md
+from edgenet.artifacts.sidecar import LABELS_FILE
 from edgenet.artifacts.tflite_model import _schema, read_tflite
 from edgenet.atomic import write_bytes_atomic
 from edgenet.errors import EdgenetError
 
 METADATA_NAME = "TFLITE_METADATA"
 MIN_PARSER_VERSION = "1.0.0"
-LABELS_FILE = "labels.txt"
 LABELS_DESCRIPTION = "Labels for categories that the model can recognize."  # the official writer's wording
 _BUFFER_ALIGNMENT = 16  # weights 16-byte aligned, so runtimes can use them in place (mmap) with any SIMD load
 

@@ -27,6 +27,7 @@ from converters.kinds import KINDS, BuildContext, get_kind
 from converters.verify import Check, Parity, compare, raise_on_failures
 from edgenet import __version__
 from edgenet.artifacts.runtime import TFLiteRunner
+from edgenet.artifacts.sidecar import read_report
 from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
 from edgenet.errors import EdgenetError
@@ -35,7 +36,6 @@ from edgenet.progress import SILENT, Progress
 
 SIDE_FILES = {"model.onnx", "labels.txt", "report.json", "model_int8_edgetpu.tflite", "model_int8_edgetpu.log"}
 ARTIFACT_FILES = {name: kind.file for name, kind in KINDS.items()}
-OWNED_FILES = SIDE_FILES | set(ARTIFACT_FILES.values())
 
 
 def owned_files() -> set[str]:
@@ -126,8 +126,8 @@ def _owned_in(out: Path) -> set[str]:
     owned = owned_files()
     if (out / "labels.txt").is_file():
         try:
-            ours = bool(json.loads((out / "report.json").read_text(encoding="utf-8")).get("classes"))
-        except (OSError, ValueError, AttributeError):
+            ours = bool(read_report(out / "report.json").get("classes"))
+        except EdgenetError:  # an unreadable report: keep the labels rather than guess
             ours = False
         if not ours:
             owned.discard("labels.txt")
@@ -304,7 +304,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
         report.total_seconds = round(time.perf_counter() - t_start, 3)
         (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
         # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
-        # did not rebuild (OWNED_FILES) dropped
+        # did not rebuild (owned_files) dropped
         publish_dir(stage, opts.out, owned=_owned_in(Path(opts.out)))
     return report
 

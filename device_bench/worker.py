@@ -1,4 +1,5 @@
-"""``python -m device_bench.worker '<json spec>'``: one configuration in a fresh process.
+"""One configuration in a fresh process (started by ``targets/local.py`` through a bootstrap that keeps the cwd off
+``sys.path``; the module is ``device_bench.worker`` with a JSON spec as its argument).
 
 Every local measurement runs here rather than in the ``edgenet bench`` process, so that load time, first
 inference and peak RSS belong to that configuration alone (not to the models and runtimes loaded before it), and

@@ -49,6 +49,8 @@ def evaluate(model: str | Path, data: str | Path, threads: int | None = None, **
         from edgenet.artifacts.scoring import evaluate_artifact
 
         return evaluate_artifact(model, data, threads=threads, **preprocess)
+    if preprocess:  # a checkpoint carries its own preprocessing; ignoring an override silently would mislead
+        raise TypeError(f"evaluate: {', '.join(preprocess)} apply to .tflite/.onnx files, not to a checkpoint")
     from edgenet.evaluate import evaluate_checkpoint
 
     return evaluate_checkpoint(model, data)

@@ -49,7 +49,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by another user
-        return True
+        pass
     return True
 
 
@@ -230,14 +230,24 @@ def staging_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
             f"{out}: --out is (or holds) the current folder; the new set replaces the whole folder, which would "
             f"leave your shell in the old, deleted one: choose a subfolder, e.g. --out {out / 'model'}"
         )
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.exists() and not out.is_dir():
-            raise NotADirectoryError(20, "exists and is not a folder")
-        _remove_stale(out.parent, out.name)
-        tmp = Path(tempfile.mkdtemp(prefix=_prefix(out.name), suffix=".partial", dir=out.parent))
-    except OSError as e:
-        raise EdgenetError(f"{out}: output folder is not writable ({e.strerror or e}); choose another --out") from None
+    with contextlib.ExitStack() as stack:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if out.exists() and not out.is_dir():
+                raise NotADirectoryError(20, "exists and is not a folder")
+            tmp = stack.enter_context(scratch_dir(out.parent, out.name))
+        except OSError as e:
+            msg = f"{out}: output folder is not writable ({e.strerror or e}); choose another --out"
+            raise EdgenetError(msg) from None
+        yield tmp
+
+
+@contextlib.contextmanager
+def scratch_dir(parent: Path, name: str) -> Iterator[Path]:
+    """A private folder ``parent/.NAME.HOST.PID.XXXX.partial``, removed afterwards whatever happens; the ones that
+    ``kill -9``'d writers of ``name`` left are removed first (their pid is in the name)."""
+    _remove_stale(parent, name)
+    tmp = Path(tempfile.mkdtemp(prefix=_prefix(name), suffix=".partial", dir=parent))
     try:
         yield tmp
     finally:

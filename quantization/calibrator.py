@@ -28,19 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from edgenet.atomic import scratch_dir
+from edgenet.devices import available_cpus
 from edgenet.progress import SILENT, Progress
 
 # Below this much work (samples × pixels) one worker is as fast as several (each starts in ~0.5 s).
 PARALLEL_MIN_WORK = 24 * 160 * 160
 WORKER = Path(__file__).with_name("_calibration_worker.py")
-WORKDIR_PREFIX = "edgenet-calibrate-"
-
-
-def available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        return os.cpu_count() or 1
+WORKDIR_NAME = "edgenet-calibrate"
 
 
 def plan_workers(samples: np.ndarray, workers: int | None = None) -> int:
@@ -72,33 +67,9 @@ def calibrate(fp32: bytes, samples: np.ndarray, workers: int | None = None, prog
 
         model = calibrator.add_intermediate_tensors(fp32)  # the calibrator reads this buffer: keep it alive
         return calibrator.Calibrator(model).calibrate(gen)
-    remove_stale_workdirs()
-    with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-") as tmp:
-        return _in_workers(fp32, x, n_workers, Path(tmp), progress)
-
-
-def remove_stale_workdirs(root: str | Path | None = None) -> list[Path]:
-    """Delete the temporary folders of calibrations whose process is gone (``kill -9``: the model and the shards,
-    tens of MB, would stay forever). Returns what was removed."""
-    import shutil
-
-    removed = []
-    for d in Path(root or tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
-        pid = d.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(d)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+    # a private folder a later run removes if this one is kill -9'd (the model and shards are tens of MB)
+    with scratch_dir(Path(tempfile.gettempdir()), WORKDIR_NAME) as tmp:
+        return _in_workers(fp32, x, n_workers, tmp, progress)
 
 
 def _in_workers(fp32: bytes, x: np.ndarray, n: int, tmp: Path, progress: Progress) -> bytes:

@@ -115,6 +115,27 @@ def io_sizes(runner) -> tuple[int | None, int]:
     return (h if isinstance(h, int) else None), int(runner.session.get_outputs()[0].shape[-1])
 
 
+def load_artifact(
+    path: str | Path,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    img_size: int | None = None,
+    threads: int | None = None,
+):
+    """A converted model ready to score: (runner, its preprocessing, its class names or None), the preprocessing
+    checked against the model's own input size (``eval --model-file``, ``predict``)."""
+    from edgenet.quiet import native_stderr_captured
+
+    path = Path(path)
+    pre, classes = artifact_preprocess(path, mean, std, img_size)
+    with native_stderr_captured():  # LiteRT's "Created XNNPACK delegate" chatter
+        runner = runner_for(path, threads)
+    res, _ = io_sizes(runner)
+    if res is not None and res != pre.resolution:
+        raise EdgenetError(f"{path}: takes {res}×{res} images, not {pre.resolution}; drop --img-size or pass {res}")
+    return runner, pre, classes or labels_beside(path)
+
+
 def evaluate_artifact(
     path: str | Path,
     data: str | Path,
@@ -125,16 +146,8 @@ def evaluate_artifact(
     progress: bool = False,
 ) -> EvalResult:
     """``edgenet eval --model-file``: score a converted model with its own preprocessing and class names."""
-    from edgenet.quiet import native_stderr_captured
-
-    path = Path(path)
-    pre, classes = artifact_preprocess(path, mean, std, img_size)
-    with native_stderr_captured():  # LiteRT's "Created XNNPACK delegate" chatter
-        runner = runner_for(path, threads)
-    res, n_out = io_sizes(runner)
-    if res is not None and res != pre.resolution:
-        raise EdgenetError(f"{path}: takes {res}×{res} images, not {pre.resolution}; drop --img-size or pass {res}")
-    es = load_eval_set(data, pre, classes or labels_beside(path), n_out, cache=False)
+    runner, pre, classes = load_artifact(path, mean, std, img_size, threads)
+    es = load_eval_set(data, pre, classes, io_sizes(runner)[1], cache=False)
     return score(es, runner, progress)[0]
 
 

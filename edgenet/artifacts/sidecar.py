@@ -37,7 +37,7 @@ def report_preprocess(report: dict, model_path: str | Path) -> Preprocess | None
         return None
     try:
         return Preprocess.from_dict(report["preprocess"])
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, EdgenetError) as e:
         where = Path(model_path).parent / REPORT_FILE
         raise EdgenetError(f"{where}: bad 'preprocess' entry ({e}); run edgenet convert again") from None
 

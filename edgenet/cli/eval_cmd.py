@@ -75,14 +75,15 @@ def eval_(
         raise EdgenetError("give either --checkpoint FILE or --model-file X.tflite|X.onnx")
     out = out or (checkpoint or model_file).parent / f"eval-{data.resolve().name}"
     refuse_output_inside(out, "--out", data, "--data")
-    if model_file is not None:
-        from edgenet.artifacts.scoring import evaluate_artifact
+    progress = not quiet and not as_json
+    with staging_dir(out) as tmp:  # an unwritable --out fails here, before minutes of evaluation
+        if model_file is not None:
+            from edgenet.artifacts.scoring import evaluate_artifact
 
-        result = evaluate_artifact(model_file, data, mean, std, img_size, threads, progress=not quiet and not as_json)
-    else:
-        result = evaluate_checkpoint(checkpoint, data, batch_size, workers, device, progress=not quiet and not as_json)
-    checkpoint = checkpoint or model_file
-    with staging_dir(out) as tmp:
+            result = evaluate_artifact(model_file, data, mean, std, img_size, threads, progress=progress)
+        else:
+            result = evaluate_checkpoint(checkpoint, data, batch_size, workers, device, progress=progress)
+        checkpoint = checkpoint or model_file
         (tmp / "metrics.json").write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
         write_confusion_csv(result, tmp / "confusion.csv")
         write_confusion_png(

@@ -97,21 +97,12 @@ def _load(model: Path, mean, std, img_size: int | None, threads: int | None):
 
         loaded = load_model(checkpoint=model)
         return TorchRunner(loaded.model), loaded.preprocess, loaded.classes
-    from edgenet.artifacts.runtime import runner_for
-    from edgenet.artifacts.scoring import artifact_preprocess, io_sizes
-    from edgenet.artifacts.sidecar import labels_beside
-    from edgenet.quiet import native_stderr_captured
+    from edgenet.artifacts.scoring import load_artifact
 
-    pre, classes = artifact_preprocess(model, mean, std, img_size)
     suffix = {"tflite": ".tflite", "onnx": ".onnx"}[fmt]
     if model.suffix != suffix:
         raise EdgenetError(f"{model}: holds a {fmt} model; give it the {suffix} suffix")
-    with native_stderr_captured():  # LiteRT's "Created XNNPACK delegate" chatter
-        runner = runner_for(model, threads)
-    res, _ = io_sizes(runner)
-    if res is not None and res != pre.resolution:
-        raise EdgenetError(f"{model}: takes {res}×{res} images, not {pre.resolution}; drop --img-size or pass {res}")
-    return runner, pre, classes or labels_beside(model)
+    return load_artifact(model, mean, std, img_size, threads)
 
 
 def _read(pre, images: tuple[Path, ...]):

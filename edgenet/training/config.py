@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from edgenet.checkpoint import Checkpoint, load_checkpoint
+from edgenet.devices import available_cpus
 from edgenet.errors import EdgenetError
 from edgenet.models import get_variant
 
@@ -16,8 +17,7 @@ def default_workers() -> int:
 
     A fixed 4 on a 2-core machine made PyTorch warn all run long and the workers compete with training itself.
     """
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cpus // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    return max(1, available_cpus() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from converters.pipeline import OWNED_FILES
+from converters.pipeline import owned_files
 from edgenet.atomic import _host
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 def users(files: dict[str, str]) -> dict[str, str]:
-    return {name: digest for name, digest in files.items() if name not in OWNED_FILES}
+    return {name: digest for name, digest in files.items() if name not in owned_files()}
 
 
 def assert_complete_set(out: Path, num_classes: int) -> None:
@@ -52,7 +52,7 @@ def assert_complete_set(out: Path, num_classes: int) -> None:
     report = json.loads((out / "report.json").read_text())
     assert report["num_classes"] == num_classes
     listed = {"report.json", "model.onnx", *(a["file"] for a in report["artifacts"])}
-    assert {p.name for p in out.iterdir()} & OWNED_FILES == listed
+    assert {p.name for p in out.iterdir()} & owned_files() == listed
     for a in report["artifacts"]:
         assert (out / a["file"]).stat().st_size == a["bytes"]
     assert (out / "model.onnx").stat().st_size == report["onnx"]["bytes"]

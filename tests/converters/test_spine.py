@@ -110,15 +110,16 @@ def test_merge_refuses_another_model(tiny, tmp_path):
         merge_ranges(bytearray(a), b)
 
 
-def test_kill_9_leaves_no_worker_and_no_files_for_long(tiny, tmp_path):
+def test_kill_9_leaves_no_worker_and_no_files_for_long(tiny, tmp_path, monkeypatch):
     """SIGKILL of the process calibrating: its workers die with it, and the next calibration removes its folder."""
     import os
     import signal
     import subprocess
     import sys
+    import tempfile
     import time
 
-    from quantization.calibrator import WORKDIR_PREFIX, remove_stale_workdirs
+    from quantization.calibrator import WORKDIR_NAME
 
     _, graph, samples = tiny
     model, data = tmp_path / "m.tflite", tmp_path / "x.npy"
@@ -152,6 +153,8 @@ def test_kill_9_leaves_no_worker_and_no_files_for_long(tiny, tmp_path):
     while workers() and time.time() < deadline:
         time.sleep(0.2)
     assert not workers(), "calibration workers outlived their parent"
-    stale = list(tmp_path.glob(f"{WORKDIR_PREFIX}{parent.pid}-*"))
-    assert stale, "the killed run's folder should exist until the next run"
-    assert remove_stale_workdirs(tmp_path) == stale and not any(p.exists() for p in stale)
+    stale = list(tmp_path.glob(f".{WORKDIR_NAME}.*.{parent.pid}.*.partial"))
+    assert len(stale) == 1, "the killed run's folder stays until the next run"
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    calibrate(graph.fp32, samples[:2], workers=1)  # the next calibration
+    assert not stale[0].exists() and not list(tmp_path.glob(f".{WORKDIR_NAME}.*"))
