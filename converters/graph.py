@@ -65,12 +65,30 @@ class FloatGraph:
         """report.json's ``onnx`` entry."""
         return {**asdict(self.onnx), "parity": asdict(self.onnx_parity)}
 
-    def calibrated(self, quantizer, samples: np.ndarray, progress: Progress = SILENT) -> bytes:
-        """The fp32 model calibrated on ``samples`` by ``quantizer``; computed once per (quantizer, samples)."""
-        key = (quantizer.name, id(samples), len(samples))
-        if key not in self._calibrated:
-            self._calibrated[key] = (samples, quantizer.calibrate(self.fp32, samples, progress))  # keep samples alive
-        return self._calibrated[key][1]
+    def calibrated(self, quantizer, samples: np.ndarray, progress: Progress = SILENT, method: str = "minmax") -> bytes:
+        """The fp32 model with activation ranges recorded on ``samples`` by ``quantizer``'s calibrator, narrowed
+        by the ``--calibration`` ``method``; each step (calibration, histograms, a method's ranges) runs once per
+        conversion, so ``--auto-fix`` trying several methods calibrates once."""
+        from quantization.calibration_methods import choose_ranges, parse_method
+        from quantization.ranges import boundary_tensors, histograms, read_ranges, write_ranges
+
+        base = (quantizer.calibrate, id(samples), len(samples))
+        cache = self._calibrated
+        if base not in cache:
+            cache[base] = (samples, quantizer.calibrate(self.fp32, samples, progress))  # keep samples alive
+        calibrated = cache[base][1]
+        m, param = parse_method(method)
+        if m.choose is None:
+            return calibrated
+        if (*base, "histograms") not in cache:
+            cache[(*base, "histograms")] = histograms(self.fp32, samples, read_ranges(calibrated), progress=progress)
+        key = (*base, m.name, param)
+        if key not in cache:
+            ranges = choose_ranges(
+                m, param, read_ranges(calibrated), cache[(*base, "histograms")], boundary_tensors(self.fp32)
+            )
+            cache[key] = write_ranges(calibrated, ranges)
+        return cache[key]
 
 
 def export_float(

@@ -19,18 +19,20 @@ from edgenet.registry import Registry
 
 @dataclass
 class BuildContext:
-    """What a kind's builder may use: the float graph, calibration samples, the quantizer and the I/O choice."""
+    """What a kind's builder may use: the float graph, calibration samples, the quantizer, the calibration method and
+    the I/O choice."""
 
     graph: FloatGraph
     samples: np.ndarray | None = field(default=None, repr=False)
     quantizer: object = None  # quantization.quantizers.Quantizer
     io_dtype: str = "int8"
     progress: Progress = SILENT
+    method: str = "minmax"  # --calibration: how activation ranges are chosen (quantization.calibration_methods)
 
     def calibrated(self) -> bytes:
         if self.samples is None or not len(self.samples):
             raise ValueError("this artefact kind needs calibration samples")
-        return self.graph.calibrated(self.quantizer, self.samples, self.progress)
+        return self.graph.calibrated(self.quantizer, self.samples, self.progress, self.method)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ class ConvertOptions:
     int16: bool = False
     int8_io: str = "int8"
     quantizer: str = "tflite"
+    calibration: str = "minmax"  # METHOD[:PARAM], quantization.calibration_methods
     calib_data: Path | None = None
     calib_samples: int = 100
     parity_samples: int = 8
@@ -202,6 +203,12 @@ def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
             raise EdgenetError("--edgetpu needs integer model I/O; use --int8-io uint8 or int8")
     if opts.int8_io not in ("int8", "uint8", "float32"):
         raise EdgenetError(f"--int8-io {opts.int8_io}: choose int8, uint8 or float32")
+    from quantization.calibration_methods import parse_method
+    from quantization.quantizers import get_quantizer
+
+    parse_method(opts.calibration)
+    if not get_quantizer(opts.quantizer).available():
+        raise EdgenetError(f"--quantizer {opts.quantizer}: its library is not installed; pip install 'edgenet[aeq]'")
     if opts.keep_float or opts.auto_fix:
         from quantization.fixes import check_fix_options
 
@@ -243,7 +250,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             opts.calib_data, pre, opts.calib_samples if needs_calib else opts.parity_samples, progress
         )
         if needs_calib:
-            report.calibration = cal.summary()
+            report.calibration = {**cal.summary(), **_method_entry(opts.calibration)}
             report.quantizer = quantizer.name
             if synthetic_warning:
                 warn(synthetic_warning)
@@ -268,7 +275,9 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
                 "convert trained weights to measure int8 fidelity"
             )
 
-        ctx = BuildContext(graph, cal.samples if needs_calib else None, quantizer, opts.int8_io, progress)
+        ctx = BuildContext(
+            graph, cal.samples if needs_calib else None, quantizer, opts.int8_io, progress, opts.calibration
+        )
         fixed = None
         for i, kind in enumerate(kinds):
             if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
@@ -279,6 +288,8 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
                 fixed = _int8_fix(ctx, loaded, opts, scorer)
                 data, kind, seconds = fixed.data, fixed.kind, time.perf_counter() - t0
                 report.int8_fix = fixed.summary()
+                report.quantizer = fixed.quantizer  # the model written may come from another quantizer/method
+                report.calibration.update(_method_entry(fixed.method))
             else:
                 data, seconds = build_artifact(kind, ctx)
             path = stage / get_kind(kind).file
@@ -309,12 +320,22 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
     return report
 
 
+def _method_entry(spec: str) -> dict:
+    """report.json's ``calibration.method`` and ``calibration.params``."""
+    from quantization.calibration_methods import parse_method
+
+    method, param = parse_method(spec)
+    return method.spec(param)
+
+
 def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scorer):
     """``--keep-float`` / ``--auto-fix``: the int8 model from the same calibration, with the fix applied."""
     from device_bench.latency import tflite_p50_ms
     from quantization import calibration as calib
+    from quantization.calibration_methods import METHODS, parse_method
     from quantization.debugger import analyse
     from quantization.fixes import int8_with_fixes, recommendations
+    from quantization.quantizers import QUANTIZERS
 
     graph, samples = ctx.graph, ctx.samples
     calibrated = ctx.calibrated()
@@ -348,6 +369,10 @@ def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scor
         more_calibration=more_calibration,
         advice=advice,
         progress=ctx.progress,
+        method=opts.calibration,
+        calibrated_with=lambda m: graph.calibrated(ctx.quantizer, samples, ctx.progress, m),
+        methods=[m for m in METHODS if m != parse_method(opts.calibration)[0].name],
+        quantizers=[q for q in QUANTIZERS.values() if q.name != ctx.quantizer.name and q.available()],
     )
 
 

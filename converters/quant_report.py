@@ -28,6 +28,7 @@ def quant_report(
     quantizer: str = "tflite",
     opset: int = 17,
     progress: Progress = SILENT,
+    calibration: str = "minmax",
 ) -> QuantReport:
     """Rank the layers int8 hurts for ``loaded``, measure fp32 vs int8 on ``eval_data``, publish into ``out``."""
     from edgenet.quiet import native_stderr_captured, quiet_tensorflow
@@ -36,15 +37,18 @@ def quant_report(
     with native_stderr_captured():
         return _report(
             loaded, Path(out), calib_data, calib_samples, debug_samples, eval_data, top, latency_budget_ms,
-            quantizer, opset, progress,
+            quantizer, opset, progress, calibration,
         )  # fmt: skip
 
 
-def _report(loaded, out, calib_data, calib_samples, debug_samples, eval_data, top, budget, quantizer, opset, progress):
+def _report(
+    loaded, out, calib_data, calib_samples, debug_samples, eval_data, top, budget, quantizer, opset, progress, method
+):
     from device_bench.latency import tflite_p50_ms
     from edgenet.artifacts.runtime import runner_for
     from edgenet.artifacts.scoring import load_eval_set, metrics, score
     from quantization.calibration import calibration_set
+    from quantization.calibration_methods import parse_method
     from quantization.debugger import analyse
     from quantization.quantizers import get_quantizer
 
@@ -60,12 +64,13 @@ def _report(loaded, out, calib_data, calib_samples, debug_samples, eval_data, to
             report.warnings.append("no --calib-data: ranges and errors measured on generated images")
             progress.warn(report.warnings[-1])
         es = load_eval_set(eval_data, pre, loaded.classes, loaded.num_classes) if eval_data else None
-        report.calibration = cal.summary()
+        m, param = parse_method(method)
+        report.calibration = {**cal.summary(), **m.spec(param)}
         report.debug_samples = min(debug_samples, len(cal.samples))
 
         graph = export_float(loaded.model, loaded.name, pre.resolution, tmp, cal.samples[:8], opset, progress=progress)
         progress.step(f"quantization debugger on {report.debug_samples} images")
-        calibrated = graph.calibrated(q, cal.samples, progress)
+        calibrated = graph.calibrated(q, cal.samples, progress, method)
         a = analyse(q, graph.fp32_path, graph.onnx_path, calibrated, cal.samples, debug_samples)
         report.layers = a.layers
         int8 = q.int8(calibrated, "float32", ())

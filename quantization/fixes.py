@@ -1,18 +1,22 @@
-"""Fixes for int8 accuracy, each built with TensorFlow's own quantizer and each measured.
+"""Fixes for int8 accuracy, each built and each measured.
 
 - **selective float fallback** (``--keep-float N|LAYER,...``): the named layers' output tensors stay float. The
   calibrated model is quantized by TF's MLIR quantizer — the very call ``TFLiteConverter`` makes after calibration
   — with those nodes on its denylist. A kept tensor is also *read* in float: its consumers join the denylist,
   because a float tensor read by an int8 op is re-quantized with the same range that hurt it. The result is no
   longer full-integer (Edge TPUs and microcontrollers reject it).
-- **calibration**: more representative samples. TFLite's converter measures plain min/max ranges; it offers no
-  other calibration statistic on this path, so the sample count is the knob.
+- **another quantizer** (``--quantizer``) and **calibration methods** (``--calibration``, e.g. percentile or
+  MSE-optimal clipping of activation ranges): still full-integer, same kernels, same latency; they reuse the one
+  calibration (the methods add one histogram pass).
+- **more calibration samples**: four times as many, calibrated again.
 - **16×8** (``--int16-act``): int16 activations, int8 weights (TF's own mode; no Edge TPU, slower CPU kernels).
 - **activation swap** and **a Lite variant** need training or another architecture: they are recommended, with
   numbers, when nothing cheaper meets the bound (see :func:`recommendations`).
 
 :func:`try_fixes` tries them in order of deployment cost — full-integer first, then the fewest float layers, then
-16×8 — and keeps the first whose accuracy drop on the user's labelled data meets ``--max-drop``.
+16×8 — and keeps the first whose accuracy drop on the user's labelled data meets ``--max-drop``. Among the
+full-integer ones the cheapest to build come first: another quantizer (no new statistics), the calibration methods
+(one histogram pass), then more samples (a new calibration).
 """
 
 from __future__ import annotations
@@ -97,7 +101,7 @@ def readers_of(labels: Sequence[str], tensors: Sequence[str], locations: dict[st
 
 @dataclass
 class FixAttempt:
-    fix: str  # "none", "calibration:400", "keep-float:2", "int16-act"
+    fix: str  # "none", "quantizer:aeq", "calibration:mse", "samples:400", "keep-float:2", "int16-act"
     full_integer: bool
     kept_float: list[str] = field(default_factory=list)
     top1: float | None = None
@@ -114,6 +118,8 @@ class Candidate:
     build: Callable[[], bytes]
     kind: str = "int8"  # "int16" for the 16×8 model
     kept_float: list[str] = field(default_factory=list)
+    quantizer: str = ""  # who made it, and with which --calibration method ("" for the caller's own)
+    method: str = ""
 
 
 @dataclass
@@ -124,6 +130,8 @@ class FixOutcome:
     full_integer: bool
     kept_float: list[str]
     attempts: list[FixAttempt]
+    quantizer: str = ""
+    method: str = ""
 
 
 Evaluate = Callable[[bytes], tuple[float, float]]  # model bytes -> (top-1, top-1 agreement with float)
@@ -144,7 +152,9 @@ def try_fixes(candidates: Iterator[Candidate], evaluate: Evaluate, reference_top
         attempts.append(a)
         if drop <= max_drop:
             a.accepted = True
-            return FixOutcome(data, c.kind, c.fix, c.full_integer, c.kept_float, attempts), attempts
+            return FixOutcome(
+                data, c.kind, c.fix, c.full_integer, c.kept_float, attempts, c.quantizer, c.method
+            ), attempts
     return None, attempts
 
 
@@ -203,7 +213,7 @@ def recommendations(
 class Int8Fix:
     """What ``convert --keep-float/--auto-fix`` did; serialized into report.json as ``int8_fix``."""
 
-    fix: str  # "keep-float", "none", "calibration:400", "keep-float:2", "int16-act"
+    fix: str  # "keep-float", or the accepted FixAttempt.fix
     kind: str  # artefact kind written: "int8", or "int16" when 16×8 was the fix
     full_integer: bool
     kept_float: list[str]  # layers kept float (as named by quant-report)
@@ -211,7 +221,16 @@ class Int8Fix:
     worst_layers: list[dict]  # the report's top rows, the fixes' targets
     attempts: list[FixAttempt] = field(default_factory=list)
     max_drop: float | None = None
+    quantizer: str = ""  # the quantizer and --calibration method of the written model
+    method: str = ""
     data: bytes = field(default=b"", repr=False)
+
+    def gain(self) -> float | None:
+        """Points the accepted fix won back over the plain int8 model (None without --auto-fix attempts)."""
+        if len(self.attempts) < 2 or self.attempts[0].drop is None:
+            return None
+        won = next((a for a in self.attempts if a.accepted), None)
+        return None if won is None or won.drop is None else round(self.attempts[0].drop - won.drop, 2)
 
     def warning(self) -> str:
         """What the user must know about the artefact ("" when it is a plain full-integer model)."""
@@ -233,6 +252,7 @@ class Int8Fix:
 
         d = asdict(self)
         d.pop("data")
+        d["gain"] = self.gain()
         return d
 
 
@@ -251,13 +271,19 @@ def int8_with_fixes(
     more_calibration: Callable[[], np.ndarray | None] | None = None,
     advice: Callable[[bytes], list[str]] | None = None,
     progress: Progress = SILENT,
+    method: str = "minmax",
+    calibrated_with: Callable[[str], bytes] | None = None,
+    methods: Sequence[str] = (),
+    quantizers: Sequence[Quantizer] = (),
 ) -> Int8Fix:
     """The int8 artefact with ``keep_float`` applied, or the first candidate within ``max_drop`` (``--auto-fix``).
 
     Every candidate comes from ``quantizer`` and the one ``calibrated`` model (more calibration re-calibrates
     ``fp32``); ``evaluate(model bytes) -> (top-1, agreement)`` scores them against ``reference_top1``;
     ``more_calibration`` returns a larger calibration set (None when the folder holds no more images);
-    ``advice(int8 bytes)`` says what to do when no candidate is good enough.
+    ``advice(int8 bytes)`` says what to do when no candidate is good enough. ``calibrated_with(method)`` gives the
+    calibration narrowed by another ``--calibration`` method (each of ``methods`` is tried), ``quantizers`` are
+    the other quantizers to try on the same calibration; ``method`` is the one ``calibrated`` was made with.
     """
     a = analysis
     top = [
@@ -273,16 +299,32 @@ def int8_with_fixes(
 
     if keep_float:
         labels = parse_keep_float(keep_float, a.layers)
-        return Int8Fix("keep-float", "int8", False, labels, readers(labels), top, data=keep(labels))
+        return Int8Fix(
+            "keep-float", "int8", False, labels, readers(labels), top, quantizer=quantizer.name, method=method,
+            data=keep(labels),
+        )  # fmt: skip
 
     def candidates() -> Iterator[Candidate]:
-        yield Candidate("none", True, lambda: quantizer.int8(calibrated, io_dtype, ()))
+        own = {"quantizer": quantizer.name, "method": method}
+        yield Candidate("none", True, lambda: quantizer.int8(calibrated, io_dtype, ()), **own)
+        for other in quantizers:
+            yield Candidate(
+                f"quantizer:{other.name}", True, lambda q=other: q.int8(calibrated, io_dtype, ()), quantizer=other.name,
+                method=method,
+            )  # fmt: skip
+        for m in methods if calibrated_with else ():
+            yield Candidate(
+                f"calibration:{m}", True, lambda m=m: quantizer.int8(calibrated_with(m), io_dtype, ()),
+                quantizer=quantizer.name, method=m,
+            )  # fmt: skip
         more = more_calibration() if more_calibration else None
         if more is not None:
             yield Candidate(
-                f"calibration:{len(more)}",
+                f"samples:{len(more)}",
                 True,
                 lambda: quantizer.int8(quantizer.calibrate(fp32, more, progress), io_dtype, ()),
+                quantizer=quantizer.name,
+                method="minmax",
             )
         if full_integer_only:
             return
@@ -290,8 +332,8 @@ def int8_with_fixes(
             labels = worst_layers(a.layers, n)
             if len(labels) < n:
                 break
-            yield Candidate(f"keep-float:{n}", False, lambda labels=labels: keep(labels), kept_float=labels)
-        yield Candidate("int16-act", False, lambda: quantizer.int16(fp32, samples, io_dtype, progress), "int16")
+            yield Candidate(f"keep-float:{n}", False, lambda labels=labels: keep(labels), kept_float=labels, **own)
+        yield Candidate("int16-act", False, lambda: quantizer.int16(fp32, samples, io_dtype, progress), "int16", **own)
 
     if evaluate is None or reference_top1 is None:
         raise ValueError("--auto-fix needs an evaluate function and the float model's top-1")
@@ -308,6 +350,8 @@ def int8_with_fixes(
         top,
         attempts,
         max_drop,
+        outcome.quantizer,
+        outcome.method,
         outcome.data,
     )
 

@@ -1,8 +1,10 @@
 """The registry of int8 quantizers: how a calibrated full-integer model is made from the fp32 ``.tflite``.
 
 A quantizer is four functions over plain bytes, so conversion, ``--auto-fix``, ``quant-report`` and the
-benchmarks use any of them the same way. Adding one (e.g. Google's ai-edge-quantizer) is one module that builds
-a :class:`Quantizer` plus one :func:`register` line here.
+benchmarks use any of them the same way. Both read the same *calibrated model* — the fp32 ``.tflite`` with each
+activation's range recorded by TFLite's calibrator and, for ``--calibration`` methods other than min/max, narrowed
+by :mod:`quantization.calibration_methods` — so every method works with every quantizer, and a comparison of
+quantizers compares only how they quantize. Adding one is one module plus one :func:`register` line here.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from edgenet.registry import Registry
 class Quantizer:
     name: str
     description: str
-    methods: tuple[str, ...]  # calibration statistics it offers ("minmax" everywhere)
-    # (fp32 .tflite, NCHW samples, progress) -> the model with activation ranges recorded
+    # (fp32 .tflite, NCHW samples, progress) -> the model with activation ranges recorded (min/max)
     calibrate: Callable[[bytes, np.ndarray, Progress], bytes]
     # (calibrated, io dtype, op outputs to keep float) -> full-integer model (not full-integer when any kept)
     int8: Callable[[bytes, str, Sequence[str]], bytes]
@@ -29,6 +30,7 @@ class Quantizer:
     int16: Callable[[bytes, np.ndarray, str, Progress], bytes]
     # (calibrated) -> debug-mode model for TF's QuantizationDebugger
     debug_model: Callable[[bytes], bytes]
+    available: Callable[[], bool] = lambda: True  # its library is installed
 
 
 QUANTIZERS: Registry[Quantizer] = Registry("--quantizer")
@@ -36,18 +38,39 @@ register = QUANTIZERS.register
 get_quantizer = QUANTIZERS.get_entry
 
 
-def _tflite() -> Quantizer:
-    from quantization import ptq
+def _calibrate(fp32: bytes, samples: np.ndarray, progress: Progress) -> bytes:
+    from quantization.calibrator import calibrate
 
-    return Quantizer(
+    return calibrate(fp32, samples, progress=progress)
+
+
+def _lazy(module: str, fn: str) -> Callable:
+    def call(*args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(module), fn)(*args, **kwargs)
+
+    return call
+
+
+register(
+    Quantizer(
         "tflite",
-        "TensorFlow Lite's calibrator (min/max) and MLIR quantizer: the reference path",
-        ("minmax",),
-        lambda fp32, samples, progress: ptq.calibrate(fp32, samples, progress=progress),
-        ptq.quantize,
-        ptq.quantize_16x8,
-        ptq.debug_model,
+        "TensorFlow Lite's MLIR quantizer (what TFLiteConverter runs): the reference path",
+        _calibrate,
+        _lazy("quantization.ptq", "quantize"),
+        _lazy("quantization.ptq", "quantize_16x8"),
+        _lazy("quantization.ptq", "debug_model"),
     )
-
-
-register(_tflite())
+)
+register(
+    Quantizer(
+        "aeq",
+        "Google's ai-edge-quantizer (static_wi8_ai8 recipe) on the same calibration",
+        _calibrate,
+        _lazy("quantization.aeq", "int8"),
+        _lazy("quantization.aeq", "int16"),
+        _lazy("quantization.ptq", "debug_model"),
+        _lazy("quantization.aeq", "available"),
+    )
+)

@@ -18,6 +18,8 @@ EPILOG = """Examples:
   edgenet convert --checkpoint runs/b0/best.pt --int8 --calib-data imgs/train --eval-data imgs/test \\
       --auto-fix --max-drop 1.0    # tries int8 fixes in order of cost, keeps the first within 1 point
   edgenet convert --checkpoint runs/b0/best.pt --int8 --keep-float 3 --calib-data imgs/train
+  edgenet convert --checkpoint runs/b0/best.pt --int8 --quantizer aeq --calibration percentile:99.99 \
+      --calib-data imgs/train
 """
 
 
@@ -32,13 +34,6 @@ EPILOG = """Examples:
     default="int8",
     show_default=True,
     help="Input/output type of the int8 model (uint8 for Edge TPU apps; float32 keeps float I/O).",
-)
-@click.option(
-    "--quantizer",
-    default="tflite",
-    show_default=True,
-    metavar="NAME",
-    help="Who makes the int8/16×8 models (tflite: TensorFlow Lite's calibrator and quantizer, the reference).",
 )
 @calibration_options
 @click.option(
@@ -93,6 +88,7 @@ def convert(
     dynamic: bool,
     int8_io: str,
     quantizer: str,
+    calibration: str,
     calib_data: Path | None,
     calib_samples: int,
     parity_samples: int,
@@ -134,6 +130,7 @@ def convert(
         int8=int8,
         int8_io=int8_io,
         quantizer=quantizer,
+        calibration=calibration,
         calib_data=calib_data,
         calib_samples=calib_samples,
         parity_samples=parity_samples,
@@ -174,7 +171,11 @@ def convert(
             click.echo(f"note: {w}")
     if report.calibration:
         c = report.calibration
-        click.echo(f"calibration: {c['samples']} {c['source']} samples, {c['skipped']} skipped ({report.quantizer})")
+        params = "".join(f":{v:g}" for v in c.get("params", {}).values())
+        click.echo(
+            f"calibration: {c['samples']} {c['source']} samples, {c['skipped']} skipped "
+            f"({report.quantizer} quantizer, {c.get('method', 'minmax')}{params} ranges)"
+        )
     if report.edgetpu:
         e = report.edgetpu
         how = f"compiled: {e['file']}" if e["compiled"] else "NOT compiled (no edgetpu_compiler), predicted"

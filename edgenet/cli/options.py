@@ -99,15 +99,37 @@ def model_options(f):
 
 
 def calibration_options(f):
-    """``--calib-data`` and ``--calib-samples``: what int8 ranges are measured on, for convert and quant-report.
+    """``--quantizer``, ``--calibration``, ``--calib-data`` and ``--calib-samples``: how int8 is made and what its
+    ranges are measured on, for convert and quant-report.
 
     A report is only useful if it quantizes exactly like the conversion it explains, so both read one definition.
     """
+    from quantization.calibration_methods import METHODS
+    from quantization.quantizers import QUANTIZERS
+
     f = click.option("--calib-samples", type=click.IntRange(min=1), default=100, show_default=True)(f)
-    return click.option(
+    f = click.option(
         "--calib-data",
         type=click.Path(path_type=Path),
         help="Folder of representative images (any depth). Without it, generated images are used (with a warning).",
+    )(f)
+    f = click.option(
+        "--calibration",
+        default="minmax",
+        show_default=True,
+        metavar="METHOD[:P]",
+        help="How activation ranges are chosen from the calibration images, for any quantizer: "
+        + "; ".join(f"{m.name}: {m.help}" for m in METHODS.values())
+        + ".",
+    )(f)
+    return click.option(
+        "--quantizer",
+        type=click.Choice(list(QUANTIZERS)),
+        default="tflite",
+        show_default=True,
+        help="Who makes the int8/16×8 models from the calibration: "
+        + "; ".join(f"{q.name}: {q.description}" for q in QUANTIZERS.values())
+        + ".",
     )(f)
 
 

@@ -45,9 +45,6 @@ error_by_depth.png and report.json to --out. Fix the worst layers with `edgenet 
     metavar="MS",
     help="Recommend the largest Lite variant estimated to fit this int8 latency (1 thread).",
 )
-@click.option(
-    "--quantizer", default="tflite", show_default=True, metavar="NAME", help="Quantizer to analyse (as in convert)."
-)
 @click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True, help="ONNX opset (as in convert).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @json_option
@@ -60,6 +57,7 @@ def quant_report(
     top: int,
     latency_budget: float | None,
     quantizer: str,
+    calibration: str,
     opset: int,
     quiet: bool,
     as_json: bool,
@@ -77,7 +75,7 @@ def quant_report(
     out = out or Path("build") / loaded.name.replace(":", "_") / "quant-report"
     report = run(
         loaded, out, calib_data, calib_samples, samples, eval_data, top, latency_budget, quantizer, opset,
-        ConsoleProgress(not quiet),
+        ConsoleProgress(not quiet), calibration,
     )  # fmt: skip
     if as_json:
         emit_json(report.to_dict())

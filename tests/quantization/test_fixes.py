@@ -82,16 +82,16 @@ def test_float_tensors_include_the_readers_of_a_kept_tensor():
 
 def test_try_fixes_stops_at_the_first_candidate_within_the_bound():
     built = []
-    scores = {"none": 0.60, "calibration:400": 0.62, "keep-float:1": 0.695, "int16-act": 0.70}
+    scores = {"none": 0.60, "samples:400": 0.62, "keep-float:1": 0.695, "int16-act": 0.70}
 
     def cand(name, full_integer=True):
         return Candidate(name, full_integer, lambda: built.append(name) or name.encode())
 
-    names = ["none", "calibration:400", "keep-float:1", "int16-act"]
+    names = ["none", "samples:400", "keep-float:1", "int16-act"]
     outcome, attempts = try_fixes(
         (cand(n) for n in names), lambda data: (scores[data.decode()], 0.9), reference_top1=0.70, max_drop=1.0
     )
-    assert built == ["none", "calibration:400", "keep-float:1"]  # int16 never built
+    assert built == ["none", "samples:400", "keep-float:1"]  # int16 never built
     assert outcome.fix == "keep-float:1" and outcome.data == b"keep-float:1"
     assert [a.drop for a in attempts] == [10.0, 8.0, 0.5] and [a.accepted for a in attempts] == [False, False, True]
 
