@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from converters.graph import export_float
@@ -48,8 +49,9 @@ def _report(
     from edgenet.artifacts.runtime import runner_for
     from edgenet.artifacts.scoring import load_eval_set, metrics, score
     from quantization.calibration import calibration_set
-    from quantization.calibration_methods import parse_method
+    from quantization.calibration_methods import METHODS, parse_method
     from quantization.debugger import analyse
+    from quantization.pair_errors import method_advice, method_trials
     from quantization.quantizers import get_quantizer
 
     t_start = time.perf_counter()
@@ -85,8 +87,121 @@ def _report(
             report.agreement = float((p32 == p8).mean()) if len(p8) else None
             report.drop = round(100 * (r32.top1 - r8.top1), 2)
 
+        progress.step("int8 with each --calibration method on the same calibration")
+        score = (lambda path: _top1(es, path)) if es is not None else None
+        trials = method_trials(q, graph.fp32, cal.samples, list(METHODS), score, graph.calibrated(q, cal.samples))
+        report.methods = [asdict(t) for t in trials]
         report.suggestions = suggestions(report, loaded.num_classes, budget)
+        report.suggestions[1:1] = method_advice(trials, q.name)
         report.seconds = round(time.perf_counter() - t_start, 2)
         write_files(report, a, stage, top)
+        publish_dir(stage, out)
+    return report
+
+
+def _top1(es, path: Path) -> tuple[float, int]:
+    from edgenet.artifacts.runtime import runner_for
+    from edgenet.artifacts.scoring import score
+
+    result, _ = score(es, runner_for(path))
+    return result.top1, result.n
+
+
+def quant_report_pair(
+    int8_path: Path,
+    out: Path,
+    fp32_path: Path | None = None,
+    calib_data: Path | None = None,
+    calib_samples: int = 100,
+    debug_samples: int = DEBUG_SAMPLES,
+    eval_data: Path | None = None,
+    top: int = 10,
+    quantizer: str = "tflite",
+    progress: Progress = SILENT,
+) -> QuantReport:
+    """``quant-report --model-file``: an existing int8 ``.tflite`` against its float twin (``model_fp32.tflite``
+    beside it unless ``fp32_path``), with the preprocessing and class names of the report.json beside them."""
+    from edgenet.quiet import native_stderr_captured, quiet_tensorflow
+
+    quiet_tensorflow()
+    with native_stderr_captured():
+        return _pair(
+            Path(int8_path), Path(out), fp32_path, calib_data, calib_samples, debug_samples, eval_data, top,
+            quantizer, progress,
+        )  # fmt: skip
+
+
+def _pair(int8_path, out, fp32_path, calib_data, calib_samples, debug_samples, eval_data, top, quantizer, progress):
+    from device_bench.latency import tflite_p50_ms
+    from edgenet.artifacts.runtime import runner_for
+    from edgenet.artifacts.scoring import artifact_preprocess, load_eval_set, metrics, score
+    from edgenet.artifacts.sidecar import read_report
+    from edgenet.artifacts.tflite_model import read_tflite
+    from edgenet.atomic import refuse_input_as_output
+    from edgenet.errors import EdgenetError
+    from quantization.calibration import calibration_set
+    from quantization.calibration_methods import METHODS
+    from quantization.debugger import Analysis
+    from quantization.layer_names import match_tensors
+    from quantization.pair_errors import method_advice, method_trials, pair_errors
+    from quantization.quantizers import get_quantizer
+
+    t_start = time.perf_counter()
+    fp32_path = Path(fp32_path) if fp32_path else int8_path.with_name("model_fp32.tflite")
+    for p, flag in ((int8_path, "--model-file"), (fp32_path, "--float")):
+        if not p.is_file():
+            raise EdgenetError(f"{p}: not found; pass the float model with --float" if flag == "--float" else
+                               f"{p}: not found; pass an int8 .tflite with --model-file")  # fmt: skip
+    refuse_input_as_output(out, "--out", {"--model-file": int8_path, "--float": fp32_path})
+    for p in (int8_path, fp32_path):
+        if p.resolve().is_relative_to(out.resolve()):
+            raise EdgenetError(f"--out {out} holds {p}: the report replaces that folder; choose another --out")
+    info8, info32 = read_tflite(int8_path), read_tflite(fp32_path)  # one-line errors for truncated files
+    if info32.input_details[0].dtype != "float32" or info8.input_details[0].shape != info32.input_details[0].shape:
+        raise EdgenetError(
+            f"{fp32_path}: not the float twin of {int8_path.name} (input {info32.input_details[0].dtype} "
+            f"{info32.input_details[0].shape} vs {info8.input_details[0].shape}); pass its fp32 model with --float"
+        )
+    q = get_quantizer(quantizer)
+    pre, classes = artifact_preprocess(fp32_path)
+    side = read_report(fp32_path.parent / "report.json") if (fp32_path.parent / "report.json").is_file() else {}
+    num_classes = int(info32.output_details[0].shape[-1])
+    report = QuantReport(
+        __version__, side.get("model", fp32_path.stem), pre.resolution, side.get("weights", "file"), "?", {}, 0, []
+    )
+    report.quantizer, report.errors = q.name, "accumulated"
+    report.files_analysed = {"float": str(fp32_path), "int8": str(int8_path)}
+    with staging_dir(out) as stage:
+        cal, warning = calibration_set(calib_data, pre, calib_samples, progress)
+        if warning:
+            report.warnings.append("no --calib-data: errors measured on generated images")
+            progress.warn(report.warnings[-1])
+        es = load_eval_set(eval_data, pre, classes, num_classes) if eval_data else None
+        report.calibration = cal.summary()
+        report.debug_samples = min(debug_samples, len(cal.samples))
+        onnx = fp32_path.with_name("model.onnx")
+        locations = match_tensors(fp32_path, onnx, cal.samples[0]) if onnx.is_file() else {}
+        progress.step(f"float vs int8, every tensor, on {report.debug_samples} images")
+        report.layers = pair_errors(fp32_path, int8_path, cal.samples[:debug_samples], locations, progress)
+        report.int8_ms = round(tflite_p50_ms(int8_path), 3)
+        if es is not None:
+            progress.step(f"accuracy of float and int8 on {es.n} images")
+            r32, p32 = score(es, runner_for(fp32_path))
+            r8, p8 = score(es, runner_for(int8_path))
+            report.accuracy = {"fp32": metrics(r32), "int8": metrics(r8)}
+            report.agreement = float((p32 == p8).mean()) if len(p8) else None
+            report.drop = round(100 * (r32.top1 - r8.top1), 2)
+        progress.step("int8 with each --calibration method, from the float model")
+        score_fn = (lambda path: _top1(es, path)) if es is not None else None
+        trials = method_trials(q, fp32_path.read_bytes(), cal.samples, list(METHODS), score_fn, progress=progress)
+        report.methods = [asdict(t) for t in trials]
+        report.suggestions = [
+            *method_advice(trials, q.name),
+            "float fallback of the worst layers needs the checkpoint: edgenet convert --checkpoint CKPT --int8 "
+            f"--keep-float {','.join(e.layer for e in report.layers[:3])}",
+            "16×8: edgenet convert ... --int16-act (int16 activations, int8 weights; no Edge TPU)",
+        ]
+        report.seconds = round(time.perf_counter() - t_start, 2)
+        write_files(report, Analysis(report.layers, locations, info32), stage, top)
         publish_dir(stage, out)
     return report

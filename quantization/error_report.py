@@ -29,6 +29,9 @@ class QuantReport:
     debug_samples: int
     layers: list[LayerError]  # ranked, worst first
     quantizer: str = "tflite"
+    errors: str = "per-layer"  # "per-layer" (TF's debugger: each op's own error) or "accumulated" (a .tflite pair)
+    files_analysed: dict | None = None  # {"float": path, "int8": path} for a .tflite pair
+    methods: list[dict] = field(default_factory=list)  # quantization.pair_errors.MethodTrial per --calibration method
     accuracy: dict | None = None  # {"fp32": {"top1", "top5", "n"}, "int8": {...}} on --eval-data
     agreement: float | None = None  # int8 vs fp32 top-1 agreement on --eval-data
     drop: float | None = None  # accuracy points lost by int8

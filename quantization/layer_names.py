@@ -14,6 +14,7 @@ match made on fp32 names the int8 tensors too.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,9 @@ def match_tensors(fp32_tflite: str | Path, onnx_path: str | Path, sample: np.nda
 
     info = read_tflite(fp32_tflite)
     cls, _ = tflite_interpreter_class()
-    interp = cls(model_path=str(fp32_tflite), experimental_preserve_all_tensors=True, num_threads=1)
+    with warnings.catch_warnings():  # "preserve_all_tensors is for debugging": that is what this is
+        warnings.simplefilter("ignore")
+        interp = cls(model_path=str(fp32_tflite), experimental_preserve_all_tensors=True, num_threads=1)
     interp.allocate_tensors()
     interp.set_tensor(interp.get_input_details()[0]["index"], np.ascontiguousarray(sample.transpose(1, 2, 0))[None])
     interp.invoke()

@@ -95,7 +95,8 @@ def histograms(
     it.allocate_tensors()
     index = {d["name"]: d["index"] for d in it.get_tensor_details()}
     # a range too narrow for ``bins`` finite steps (a near-constant tensor) has nothing to clip: it keeps min/max
-    names = [n for n, (lo, hi) in ranges.items() if n in index and hi - lo > 8 * bins * np.spacing(np.float32(max(-lo, hi)))]
+    wide = {n for n, (lo, hi) in ranges.items() if hi - lo > 8 * bins * np.spacing(np.float32(max(-lo, hi)))}
+    names = [n for n in ranges if n in index and n in wide]
     inp = it.get_input_details()[0]["index"]
     hist = {n: np.zeros(bins, np.int64) for n in names}
     x = np.ascontiguousarray(samples.transpose(0, 2, 3, 1), dtype=np.float32)

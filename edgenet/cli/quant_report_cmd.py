@@ -13,6 +13,7 @@ EPILOG = """Examples:
 \b
   edgenet quant-report --checkpoint runs/b0/best.pt --calib-data imgs/train --out reports/b0-int8
   edgenet quant-report --checkpoint runs/b0/best.pt --calib-data imgs/train --eval-data imgs/test --top 5
+  edgenet quant-report --model-file build/b0/model_int8.tflite --calib-data imgs/train   # an existing pair
 
 \b
 Each quantized tensor's own error (TF's QuantizationDebugger: float and int8 ops fed the same input):
@@ -45,6 +46,18 @@ error_by_depth.png and report.json to --out. Fix the worst layers with `edgenet 
     metavar="MS",
     help="Recommend the largest Lite variant estimated to fit this int8 latency (1 thread).",
 )
+@click.option(
+    "--model-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Analyse this int8 .tflite against its float twin instead of converting a checkpoint (errors are then "
+    "accumulated, not per layer).",
+)
+@click.option(
+    "--float",
+    "float_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The float .tflite of --model-file [default: model_fp32.tflite beside it].",
+)
 @click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True, help="ONNX opset (as in convert).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @json_option
@@ -58,6 +71,8 @@ def quant_report(
     latency_budget: float | None,
     quantizer: str,
     calibration: str,
+    model_file: Path | None,
+    float_file: Path | None,
     opset: int,
     quiet: bool,
     as_json: bool,
@@ -71,20 +86,37 @@ def quant_report(
     from edgenet.cli.options import load_from_options
     from edgenet.cli.progress import ConsoleProgress
 
-    loaded = load_from_options(**model_kw)
-    out = out or Path("build") / loaded.name.replace(":", "_") / "quant-report"
-    report = run(
-        loaded, out, calib_data, calib_samples, samples, eval_data, top, latency_budget, quantizer, opset,
-        ConsoleProgress(not quiet), calibration,
-    )  # fmt: skip
+    if model_file is not None:
+        from converters.quant_report import quant_report_pair
+
+        given = [k for k, v in model_kw.items() if v not in (None, "auto", False)]
+        if given:
+            raise click.UsageError(f"--model-file analyses a file; drop --{given[0].replace('_', '-')}")
+        out = out or model_file.parent / "quant-report"
+        report = quant_report_pair(
+            model_file, out, float_file, calib_data, calib_samples, samples, eval_data, top, quantizer,
+            ConsoleProgress(not quiet),
+        )  # fmt: skip
+    else:
+        if float_file is not None:
+            raise click.UsageError("--float goes with --model-file")
+        loaded = load_from_options(**model_kw)
+        out = out or Path("build") / loaded.name.replace(":", "_") / "quant-report"
+        report = run(
+            loaded, out, calib_data, calib_samples, samples, eval_data, top, latency_budget, quantizer, opset,
+            ConsoleProgress(not quiet), calibration,
+        )  # fmt: skip
     if as_json:
         emit_json(report.to_dict())
         return
     click.echo(
-        f"{report.model} @ {report.resolution}px ({report.act}), {len(report.layers)} quantized tensors, "
+        f"{report.model} @ {report.resolution}px{'' if report.act == '?' else f' ({report.act})'}, "
+        f"{len(report.layers)} quantized tensors, "
         f"{report.debug_samples} debug images; worst {min(top, len(report.layers))}:"
     )
     print_table([_row(e) for e in report.layers[:top]], COLUMNS)
+    if report.errors == "accumulated":
+        click.echo("(accumulated error: each tensor's error includes everything upstream of it)")
     if report.accuracy:
         a = report.accuracy
         click.echo(
@@ -92,6 +124,20 @@ def quant_report(
             f"agreement {report.agreement:.1%} on {a['int8']['n']} images"
         )
     click.echo(f"int8 latency here: {report.int8_ms:.2f} ms (1 thread)")
+    if report.methods:
+        labelled = report.methods[0]["top1"] is not None
+        click.echo("calibration methods (same calibration images, full-integer, float I/O):")
+        rows = [
+            dict(
+                method=t["method"],
+                agree=f"{t['agreement']:.1%}",
+                sqnr="-" if t["logits_sqnr_db"] is None else f"{t['logits_sqnr_db']:.1f}",
+                top1="-" if not labelled else f"{100 * t['top1']:.2f}",
+            )
+            for t in report.methods
+        ]
+        cols = [("method", "method"), ("agree", "agree w/ float"), ("sqnr", "logits SQNR dB")]
+        print_table(rows, cols + ([("top1", "top-1 %")] if labelled else []))
     for s in report.suggestions:
         click.echo(f"- {s}")
     click.echo(f"wrote {out}/{{{','.join(report.files)}}}")
@@ -150,6 +196,11 @@ def print_fidelity(report) -> None:
             click.echo(
                 f"{mark} auto-fix {a['fix']}: top-1 {a['top1']:.4f} (drop {a['drop']:g} pts), "
                 f"agreement {a['agreement']:.1%}, {a['seconds']:.1f} s"
+            )
+        if fix.get("gain") is not None:
+            click.echo(
+                f"auto-fix chose {fix['fix']} ({fix['quantizer']} quantizer, {fix['method']} ranges): "
+                f"{fix['gain']:+g} points over plain int8"
             )
         if fix["kept_float"]:
             readers = f" (+ their readers: {', '.join(fix['float_readers'])})" if fix["float_readers"] else ""

@@ -156,7 +156,8 @@ def test_what_cannot_apply_says_so_in_one_line(monkeypatch):
 def test_cli_calibration_errors_before_any_work(tmp_path):
     from edgenet.cli.main import cli
 
-    r = CliRunner().invoke(cli, ["convert", "--model", "b0", "--int8", "--calibration", "mse:3", "--out", str(tmp_path)])
+    args = ["convert", "--model", "b0", "--int8", "--calibration", "mse:3", "--out", str(tmp_path)]
+    r = CliRunner().invoke(cli, args)
     assert r.exit_code != 0 and "mse takes no parameter" in r.output
     assert not any(tmp_path.iterdir())
     r = CliRunner().invoke(cli, ["convert", "--model", "b0", "--quantizer", "onnx"])

@@ -1,0 +1,232 @@
+"""int8 methods benchmark: every quantizer × calibration method on the same images, on both axes.
+
+For each model, one float graph and one calibration (exactly what ``edgenet convert --int8`` builds), then every
+``--quantizer`` × ``--calibration`` method (plus 16×8 for reference), each scored on the same images against PyTorch
+fp32 — top-1, drop in points with the 95 % interval of the paired difference, top-1 agreement — with its
+full-integer check, its build seconds beyond the shared calibration, and 1-thread XNNPACK latency (rounds of 10
+invokes interleaved across the model's artefacts).
+
+Suites:
+
+- ``imagenet``: pretrained Lite0, Lite1, Lite2 at their native resolution on ``imagenet-sample``; the classes whose
+  index is a multiple of 10 calibrate (100 photos), the other 900 are scored (the ImageNet benchmark's split).
+- ``cifar``: CIFAR-10 checkpoints (``--checkpoints``), calibrated on 200 training images, scored on the test split;
+  by default the fragile fine-tuned SiLU B0 of the int8 benchmark (``runs/int8-fidelity/b0-silu-ft/last.pt``).
+
+    python benchmarks/int8_methods.py --suite imagenet [--models lite0,lite1,lite2]
+    python benchmarks/int8_methods.py --suite cifar [--checkpoints A.pt,B.pt] [--eval-images 500]
+
+Writes docs/benchmarks/int8-methods.json (one entry per suite, kept across runs) and int8-methods.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from _common import cpu_model, loadavg, log, paired_drop, subset
+from imagenet_pretrained import split
+
+from device_bench.latency import tflite_latency
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+DOC = ROOT / "docs" / "benchmarks" / "int8-methods.md"
+
+
+def variants() -> list[tuple[str, str, str]]:
+    """(label, quantizer, method) for every registered quantizer (installed) × method; tflite/minmax first."""
+    from quantization.calibration_methods import METHODS
+    from quantization.quantizers import QUANTIZERS
+
+    return [
+        (f"{q.name} {m}", q.name, m) for q in QUANTIZERS.values() if q.available() for m in METHODS
+    ]  # fmt: skip
+
+
+def bench_model(loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: int, work: Path) -> dict:
+    from converters.graph import export_float
+    from converters.kinds import BuildContext
+    from converters.pipeline import build_artifact, full_integer
+    from edgenet.artifacts.scoring import Scorer, agreement, load_eval_set
+    from edgenet.artifacts.tflite_model import read_tflite
+    from quantization.calibration import from_folder
+    from quantization.quantizers import get_quantizer
+
+    t_model = time.perf_counter()
+    pre = loaded.preprocess
+    cal = from_folder(cal_dir, pre, calib_samples)
+    work.mkdir(parents=True, exist_ok=True)
+    log(f"{loaded.name}: float graph")
+    graph = export_float(loaded.model, loaded.name, pre.resolution, work, cal.samples[:8])
+    t0 = time.perf_counter()
+    graph.calibrated(get_quantizer("tflite"), cal.samples)  # the one min/max calibration every row shares
+    calib_s = time.perf_counter() - t0
+
+    files = {"tflite fp32": graph.fp32_path}
+    meta = {"tflite fp32": {"quantizer": "-", "method": "-", "full_integer": False, "build_s": None}}
+    for label, qname, method in [*variants(), ("tflite 16×8", "tflite", "minmax")]:
+        log(f"{loaded.name}: {label}")
+        kind = "int16" if "16×8" in label else "int8"
+        ctx = BuildContext(graph, cal.samples, get_quantizer(qname), "int8", method=method)
+        data, seconds = build_artifact(kind, ctx)
+        path = work / f"{label.replace(' ', '_').replace('×', 'x')}.tflite"
+        path.write_bytes(data)
+        files[label] = path
+        meta[label] = {
+            "quantizer": qname,
+            "method": method,
+            "full_integer": full_integer(read_tflite(path)),
+            "build_s": round(seconds, 2),
+        }
+
+    log(f"{loaded.name}: scoring on {ev_dir}")
+    es = load_eval_set(ev_dir, pre, loaded.classes, loaded.num_classes)
+    scorer = Scorer(es, loaded.model)
+    labels = np.concatenate([np.asarray(y) for _, y, _ in es.batches()])
+    ref = scorer.torch_pred == labels
+    rows = [{"artefact": "torch fp32", "top1": scorer.torch.top1, "drop": 0.0, "drop_ci95": 0.0, "agreement": 1.0}]
+    for label, path in files.items():
+        result, pred = scorer.predictions(path)
+        drop, ci = paired_drop(ref, pred == labels)
+        rows.append(
+            {
+                "artefact": label,
+                **meta[label],
+                "top1": result.top1,
+                "drop": drop,
+                "drop_ci95": ci,
+                "agreement": agreement(pred, scorer.torch_pred),
+                "bytes": path.stat().st_size,
+            }
+        )
+    log(f"{loaded.name}: latency at 1 thread")
+    lat = tflite_latency(files, runs)
+    for r in rows:
+        r.update(lat.get(r["artefact"], {}))
+    return {
+        "model": loaded.name,
+        "weights": loaded.weights,
+        "act": loaded.model.config.act,
+        "resolution": pre.resolution,
+        "calib_samples": len(cal.samples),
+        "calibration_s": round(calib_s, 2),
+        "eval_images": es.n,
+        "rows": rows,
+        "seconds": round(time.perf_counter() - t_model, 1),
+    }
+
+
+def run_suite(args) -> list[dict]:
+    from edgenet.loading import load_model
+
+    work = args.work / args.suite
+    if args.suite == "imagenet":
+        cal, ev = split(args.data or SHARED / "imagenet-sample", work / "split", 10, args.eval_images)
+        return [
+            bench_model(load_model(m, pretrained=True), cal, ev, 100, args.runs, work / m) for m in args.models
+        ]  # fmt: skip
+    data = args.data or SHARED / "cifar10"
+    ev = data / "test" if args.eval_images is None else subset(data / "test", work / "test", args.eval_images // 10)
+    out = []
+    for ckpt in args.checkpoints:
+        loaded = load_model(checkpoint=Path(ckpt))
+        entry = bench_model(loaded, data / "train", ev, 200, args.runs, work / Path(ckpt).parent.name)
+        entry["checkpoint"] = str(ckpt)
+        out.append(entry)
+    return out
+
+
+def _f(v, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def render(doc: dict) -> str:
+    lines = [
+        "# int8 methods: quantizers × calibration methods",
+        "",
+        "Produced by `benchmarks/int8_methods.py` (commands per suite below); every number is from that run.",
+        "Drop: PyTorch fp32 top-1 minus the artefact's, in points, ± the 95 % interval of the paired difference on",
+        "the same images. Agreement: same top-1 as PyTorch fp32. Build s: seconds beyond the float graph and the",
+        "one min/max calibration every row shares (a method adds its histogram pass, once per model). Latency: 1",
+        "thread, ai-edge-litert XNNPACK, rounds of 10 invokes interleaved across the rows of a model.",
+        "",
+    ]
+    for suite, r in doc.items():
+        env = r["env"]
+        lines += [
+            f"## {suite}",
+            "",
+            f"`{r['command']}` — {r['date']}; {env['cpu']}, {env['cpus']} cores, load {env['load_start']} → "
+            f"{env['load_end']} (a shared machine: latencies are comparable within a model, not across runs).",
+            "",
+        ]
+        for m in r["models"]:
+            src = m.get("checkpoint", m["weights"])
+            lines += [
+                f"### {m['model']} ({m['act']}, {m['resolution']} px) — {src}",
+                "",
+                f"{m['calib_samples']} calibration images (shared min/max calibration {m['calibration_s']} s), "
+                f"{m['eval_images']} scored.",
+                "",
+                "| artefact | full-integer | top-1 % | drop | agreement % | build s | p50 ms | p90 ms |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            for row in m["rows"]:
+                fi = row.get("full_integer")
+                lines.append(
+                    f"| {row['artefact']} | {'-' if fi is None else ('yes' if fi else 'no')} | "
+                    f"{100 * row['top1']:.2f} | {row['drop']:+.2f} ± {row['drop_ci95']:.2f} | "
+                    f"{100 * row['agreement']:.2f} | {_f(row.get('build_s'), '.2f')} | "
+                    f"{_f(row.get('p50_ms'), '.2f')} | {_f(row.get('p90_ms'), '.2f')} |"
+                )
+            lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suite", choices=["imagenet", "cifar"], required=True)
+    ap.add_argument("--models", default="lite0,lite1,lite2", type=lambda s: s.split(","))
+    ap.add_argument(
+        "--checkpoints",
+        default=str(ROOT / "runs" / "int8-fidelity" / "b0-silu-ft" / "last.pt"),
+        type=lambda s: s.split(","),
+    )
+    ap.add_argument("--data", type=Path, help="[../shared/data/imagenet-sample or ../shared/data/cifar10]")
+    ap.add_argument("--eval-images", type=int, help="scored images [all]")
+    ap.add_argument("--runs", type=int, default=50, help="latency runs per artefact")
+    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "int8-methods")
+    ap.add_argument("--render", action="store_true", help="rewrite the .md from the .json only")
+    args = ap.parse_args()
+    path = DOC.with_suffix(".json")
+    doc = json.loads(path.read_text()) if path.exists() else {}
+    if not args.render:
+        import ai_edge_litert
+        import tensorflow as tf
+        import torch
+
+        env = {"cpu": cpu_model(), "cpus": __import__("os").cpu_count(), "load_start": loadavg()}
+        env.update(tf=tf.__version__, torch=torch.__version__, python=platform.python_version())
+        env["ai_edge_litert"] = getattr(ai_edge_litert, "__version__", "?")
+        models = run_suite(args)
+        env["load_end"] = loadavg()
+        doc[args.suite] = {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": "python benchmarks/int8_methods.py " + " ".join(sys.argv[1:]),
+            "env": env,
+            "models": models,
+        }
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+    DOC.write_text(render(doc) + "\n")
+    print(render({args.suite: doc[args.suite]}))
+
+
+if __name__ == "__main__":
+    main()
