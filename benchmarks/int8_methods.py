@@ -22,6 +22,7 @@ Writes docs/benchmarks/int8-methods.json (one entry per suite, kept across runs)
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import platform
 import sys
@@ -107,7 +108,9 @@ def bench_model(loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: i
             }
         )
     log(f"{loaded.name}: latency at 1 thread")
-    lat = tflite_latency(files, runs)
+    with open("/tmp/edgenet-latency.lock", "w") as lock:  # agents sharing this machine never time at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lat = tflite_latency(files, runs)
     for r in rows:
         r.update(lat.get(r["artefact"], {}))
     return {
@@ -163,14 +166,17 @@ def render(doc: dict) -> str:
         lines += [
             f"## {suite}",
             "",
-            f"`{r['command']}` — {r['date']}; {env['cpu']}, {env['cpus']} cores, load {env['load_start']} → "
-            f"{env['load_end']} (a shared machine: latencies are comparable within a model, not across runs).",
+            f"{env['cpu']}, {env['cpus']} cores, shared with other jobs during these runs (load averages below): "
+            "latencies are comparable within a model's table, not across runs.",
             "",
         ]
         for m in r["models"]:
             src = m.get("checkpoint", m["weights"])
+            run = m.get("run", r)  # runs before per-model entries kept the command at the suite level
             lines += [
                 f"### {m['model']} ({m['act']}, {m['resolution']} px) — {src}",
+                "",
+                f"`{run['command']}` — {run['date']}, load {run['env']['load_start']} → {run['env']['load_end']}.",
                 "",
                 f"{m['calib_samples']} calibration images (shared min/max calibration {m['calibration_s']} s), "
                 f"{m['eval_images']} scored.",
@@ -208,6 +214,9 @@ def main() -> None:
     path = DOC.with_suffix(".json")
     doc = json.loads(path.read_text()) if path.exists() else {}
     if not args.render:
+        from edgenet.quiet import quiet_tensorflow
+
+        quiet_tensorflow()  # before TensorFlow: triton loaded after it segfaults
         import ai_edge_litert
         import tensorflow as tf
         import torch
@@ -217,12 +226,15 @@ def main() -> None:
         env["ai_edge_litert"] = getattr(ai_edge_litert, "__version__", "?")
         models = run_suite(args)
         env["load_end"] = loadavg()
-        doc[args.suite] = {
+        run = {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": "python benchmarks/int8_methods.py " + " ".join(sys.argv[1:]),
             "env": env,
-            "models": models,
         }
+        for m in models:
+            m["run"] = run
+        kept = [m for m in doc.get(args.suite, {}).get("models", []) if m["model"] not in {x["model"] for x in models}]
+        doc[args.suite] = {**run, "models": kept + models}  # a run of some models keeps the others' rows
         path.write_text(json.dumps(doc, indent=2) + "\n")
     DOC.write_text(render(doc) + "\n")
     print(render({args.suite: doc[args.suite]}))

@@ -208,7 +208,9 @@ def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
 
     parse_method(opts.calibration)
     if not get_quantizer(opts.quantizer).available():
-        raise EdgenetError(f"--quantizer {opts.quantizer}: its library is not installed; pip install 'edgenet[aeq]'")
+        raise EdgenetError(
+            f"--quantizer {opts.quantizer}: its library is not installed; pip install 'ai-edge-quantizer>=0.10'"
+        )
     if opts.keep_float or opts.auto_fix:
         from quantization.fixes import check_fix_options
 

@@ -32,10 +32,17 @@ def convert(model: LoadedModel | str, out: str | Path, progress: Progress = SILE
     return run(_loaded(model), ConvertOptions(out=Path(out), **options), progress)
 
 
-def quant_report(model: LoadedModel | str, out: str | Path, progress: Progress = SILENT, **options):
-    """``edgenet quant-report``: per-layer int8 error; ``options`` as :func:`converters.quant_report.quant_report`."""
-    from converters.quant_report import quant_report as run
+def quant_report(model: LoadedModel | str | Path, out: str | Path, progress: Progress = SILENT, **options):
+    """``edgenet quant-report``: per-layer int8 error; ``options`` as :func:`converters.quant_report.quant_report`.
 
+    ``model`` may be an int8 ``.tflite`` instead: it is analysed against its float twin
+    (:func:`converters.quant_report.quant_report_pair`; ``fp32_path=`` when not ``model_fp32.tflite`` beside it).
+    """
+    from converters.quant_report import quant_report as run
+    from converters.quant_report import quant_report_pair
+
+    if isinstance(model, (str, Path)) and Path(model).suffix == ".tflite":
+        return quant_report_pair(Path(model), Path(out), progress=progress, **options)
     return run(_loaded(model), Path(out), progress=progress, **options)
 
 

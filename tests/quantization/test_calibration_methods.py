@@ -143,6 +143,18 @@ def test_aeq_io_types(graph, tmp_path, io):
     assert info.input_details[0].dtype == io and info.output_details[0].dtype == io
 
 
+@pytest.mark.slow
+def test_aeq_16x8_has_int16_activations(graph, tmp_path):
+    g, samples = graph
+    data, _ = build_artifact("int16", BuildContext(g, samples, get_quantizer("aeq"), "int8"))
+    path = tmp_path / "m.tflite"
+    path.write_bytes(data)
+    info = read_tflite(path)
+    assert info.input_details[0].dtype == "int16"
+    acts = {info.tensors[o].dtype for op in info.ops if op.opcode == "CONV_2D" for o in op.outputs}
+    assert acts == {"int16"}
+
+
 def test_what_cannot_apply_says_so_in_one_line(monkeypatch):
     with pytest.raises(EdgenetError, match="float fallback of single layers is the tflite quantizer's") as e:
         aeq.int8(b"", "int8", ["some/tensor"])
