@@ -51,6 +51,7 @@ class FloatGraph:
     tf_seconds: float  # onnx2tf + fp32 serialization
     strict: bool  # onnx2tf needed its strict mode
     threads: int | None = None
+    input_range: tuple[float, float] | None = None  # a raw-pixel input: its quantization range, fixed
     _calibrated: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -69,7 +70,12 @@ class FloatGraph:
         """The fp32 model calibrated on ``samples`` by ``quantizer``; computed once per (quantizer, samples)."""
         key = (quantizer.name, id(samples), len(samples))
         if key not in self._calibrated:
-            self._calibrated[key] = (samples, quantizer.calibrate(self.fp32, samples, progress))  # keep samples alive
+            calibrated = quantizer.calibrate(self.fp32, samples, progress)
+            if self.input_range is not None:
+                from quantization.calibrator import pin_input_range
+
+                calibrated = pin_input_range(calibrated, *self.input_range)
+            self._calibrated[key] = (samples, calibrated)  # keep samples alive
         return self._calibrated[key][1]
 
 
@@ -83,8 +89,11 @@ def export_float(
     simplify: bool = True,
     threads: int | None = None,
     progress: Progress = SILENT,
+    input_range: tuple[float, float] | None = None,
 ) -> FloatGraph:
     """ONNX (checked against PyTorch), then the TF graph and fp32 TFLite (checked against ONNX Runtime).
+
+    ``input_range``: the exact range the quantized models' input must cover (raw pixels: (0, 255)).
 
     Raises :class:`~edgenet.errors.VerificationError` naming the worst failed check.
     """
@@ -121,5 +130,5 @@ def export_float(
     raise_on_failures("TFLite conversion", checks)
     return FloatGraph(
         name, resolution, workdir, exp, fp32, fn, trackable, parity_x, onnx_out, fp32_out, onnx_parity,
-        fp32_parity, checks, round(tf_seconds, 3), strict, threads,
+        fp32_parity, checks, round(tf_seconds, 3), strict, threads, input_range,
     )  # fmt: skip

@@ -34,6 +34,14 @@ EPILOG = """Examples:
     help="Input/output type of the int8 model (uint8 for Edge TPU apps; float32 keeps float I/O).",
 )
 @click.option(
+    "--input",
+    "input_kind",
+    type=click.Choice(["raw", "normalized"]),
+    help="What every artefact's input takes: raw = RGB pixels 0–255, the normalization inside the graph (what "
+    "MediaPipe, the Task Library and Coral feed; uint8 input scale 1, zero point 0); normalized = (v/255 − mean) "
+    "/ std, for apps that normalize themselves. [default: raw with --int8-io uint8, else normalized]",
+)
+@click.option(
     "--quantizer",
     default="tflite",
     show_default=True,
@@ -92,6 +100,7 @@ def convert(
     fp16: bool,
     dynamic: bool,
     int8_io: str,
+    input_kind: str | None,
     quantizer: str,
     calib_data: Path | None,
     calib_samples: int,
@@ -133,6 +142,7 @@ def convert(
         dynamic=dynamic,
         int8=int8,
         int8_io=int8_io,
+        input=input_kind,
         quantizer=quantizer,
         calib_data=calib_data,
         calib_samples=calib_samples,
