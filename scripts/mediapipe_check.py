@@ -32,7 +32,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
-PHOTOS = ROOT / "tests" / "fixtures" / "photos"
 CLIENT = Path(__file__).with_name("mediapipe_classify.py")
 GATED = ("raw",)  # the input forms that must agree; "normalized" is shown for contrast
 
@@ -86,15 +85,15 @@ def crops(photos: list[Path], model: Path, dest: Path) -> dict[str, Path]:
     return names
 
 
-def edgenet_top1(model: Path, pngs: dict[str, Path], crop_dir: Path) -> dict[str, list]:
-    """Top-1 index and score of every photo as ``edgenet eval --model-file`` computes them (same loader, same
-    preprocessing from report.json; the PNG crop is already the model's size, so resize and crop are identity)."""
+def edgenet_top1(model: Path, pngs: dict[str, Path]) -> dict[str, list]:
+    """Top-1 index and score of every original photo as ``edgenet eval --model-file`` computes them: the same
+    loader and preprocessing (from report.json) — whose crop is, byte for byte, the PNG MediaPipe is given."""
     from edgenet.artifacts.scoring import load_artifact
 
     runner, pre, _ = load_artifact(model, threads=2)
     out = {}
-    for name in pngs:
-        logits = runner(pre(crop_dir / name)[None])[0]
+    for name, photo in pngs.items():
+        logits = runner(pre(photo)[None])[0]
         out[name] = [int(np.argmax(logits)), float(np.max(logits))]
     return out
 
@@ -102,22 +101,31 @@ def edgenet_top1(model: Path, pngs: dict[str, Path], crop_dir: Path) -> dict[str
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--client-python", required=True, type=Path, help="python of the venv with mediapipe==0.10.21")
-    p.add_argument("--data", type=Path, help="folder of photos [default: ../shared imagenet-sample, else tests' 24]")
+    p.add_argument(
+        "--data", type=Path, help="folder of photos [default: ../shared imagenet-sample, else --test-photos]"
+    )
+    p.add_argument("--test-photos", action="store_true", help="the tests' 24 images made from 3 real photos (CI)")
     p.add_argument("--limit", type=int, help="check only the first N photos")
     p.add_argument("--model", default="lite0")
     p.add_argument("--calib-samples", type=int, default=100)
     p.add_argument("--min-agreement", type=float, default=0.98)
+    p.add_argument("--forms", default="raw,normalized", help="input forms to convert (only raw is gated; CI: raw)")
     p.add_argument("--work", type=Path, default=ROOT / "build" / "mediapipe-check")
     p.add_argument("--out", type=Path, help="write mediapipe.json/.md here (e.g. docs/benchmarks)")
     args = p.parse_args()
-    data = args.data or (SAMPLE if SAMPLE.is_dir() else PHOTOS)
+    data = args.data or (SAMPLE if SAMPLE.is_dir() and not args.test_photos else None)
     if not args.client_python.exists():
         sys.exit(f"--client-python {args.client_python}: not found; run scripts/mediapipe_check.sh, which builds it")
     t0 = time.perf_counter()
     shutil.rmtree(args.work, ignore_errors=True)
+    if data is None:  # a clean clone (CI): tests/photos.py's crops and flips of the three real photos it ships
+        sys.path.insert(0, str(ROOT / "tests"))
+        from photos import photo_folder
+
+        data = photo_folder(args.work / "test-photos")
     photos = list_photos(data, args.limit)
     bundles = {}
-    for kind in ("raw", "normalized"):
+    for kind in args.forms.split(","):
         bundles |= build_bundles(args.model, kind, args.work, data, min(args.calib_samples, len(photos)))
     crop_dir = args.work / "crops"
     pngs = crops(photos, bundles["int8 raw"], crop_dir)
@@ -133,7 +141,7 @@ def main() -> int:
     rows, failed = [], []
     for key, model in bundles.items():
         log(f"edgenet eval --model-file path on {key}")
-        ours = edgenet_top1(model, pngs, crop_dir)
+        ours = edgenet_top1(model, pngs)
         theirs = client["models"][str(model)]
         row = {"bundle": key, "file": str(model.relative_to(args.work)), "images": len(pngs), "gated": False}
         row["gated"] = key.split()[1] in GATED
@@ -146,7 +154,9 @@ def main() -> int:
             failed.append(key)
         rows.append(row)
     result = {
-        "command": "scripts/mediapipe_check.sh" + (f" --limit {args.limit}" if args.limit else ""),
+        "command": " ".join(["scripts/mediapipe_check.sh", *sys.argv[1:]]).replace(
+            f"--client-python {args.client_python} ", ""
+        ),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mediapipe": client["mediapipe"],
         "model": args.model,

@@ -14,7 +14,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import mediapipe" 2>/
     py=${CLIENT_PY:-}
     if [ -z "$py" ]; then
         for v in 3.12 3.11 3.10 3.9; do
-            if command -v "python$v" >/dev/null; then py="python$v"; break; fi
+            if "python$v" -c "" 2>/dev/null; then py="python$v"; break; fi
         done
     fi
     if [ -z "$py" ]; then

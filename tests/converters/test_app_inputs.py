@@ -256,7 +256,9 @@ def test_raw_input_conversion_quantizes_pixels_exactly(tmp_path, photos_dir):
     assert not pycoral_feeds_raw_pixels(tmp_path / "u8norm" / "app" / "model_int8.tflite")
     # the same photos through eval --model-file: each model is fed its own convention, so both agree with fp32
     data = tmp_path / "eval"
-    for i, f in enumerate(sorted(Path(photos_dir).iterdir())[:8]):
+    from edgenet.imagefiles import list_image_files
+
+    for i, f in enumerate(list_image_files(photos_dir).files[:8]):
         (data / f"c{i % 4}").mkdir(parents=True, exist_ok=True)
         shutil.copy(f, data / f"c{i % 4}" / f.name)
     fp32 = {n: evaluate_artifact(tmp_path / n / "model_fp32.tflite", data) for n in ("u8raw", "u8norm")}
