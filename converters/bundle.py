@@ -307,15 +307,19 @@ def model_card(
         lines += [
             f"From `{db}` (latest row per configuration, this exact file):",
             "",
-            f"| backend | delegate | device | target | threads | p50 ms | p90 ms | top-1 | top-{k} | measured |",
-            "|---|---|---|---|---:|---:|---:|---:|---:|---|",
+            f"| backend | delegate | ran | interpreter | device | target | threads | p50 ms | p90 ms | top-1 | top-{k} "
+            "| measured |",
+            "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|",
         ]
+        from device_bench.report import delegate_cell
+
         for r in rows:
             # the results db stores accuracy in percent already
             top1 = f"{r['top1']:.2f} %" if r.get("top1") is not None else "—"
             top5 = f"{r['top5']:.2f} %" if r.get("top5") is not None else "—"
             lines.append(
-                f"| {r['backend']} | {r['delegate']} | {r['device']} | {r['target']} | {r['threads']} | "
+                f"| {r['backend']} | {r['delegate']} | {delegate_cell(r)} | {r.get('interpreter') or '—'} | "
+                f"{r['device']} | {r['target']} | {r['threads']} | "
                 f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {top1} | {top5} | {r['created_at']} |"
             )
     lines += [

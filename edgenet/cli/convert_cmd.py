@@ -185,6 +185,8 @@ def convert(
     if report.calibration:
         c = report.calibration
         click.echo(f"calibration: {c['samples']} {c['source']} samples, {c['skipped']} skipped ({report.quantizer})")
+    if report.preprocess.get("input") == "raw":
+        click.echo("input: RGB pixels 0-255, the normalization inside the model (--input raw; what app runtimes feed)")
     if report.edgetpu:
         e = report.edgetpu
         how = f"compiled: {e['file']}" if e["compiled"] else "NOT compiled (no edgetpu_compiler), predicted"
