@@ -42,23 +42,18 @@ def _normalizer(mean, std):
 
 
 def with_raw_input(loaded: LoadedModel) -> LoadedModel:
-    """``loaded`` with its network behind the normalization and its preprocessing producing raw pixels.
+    """``loaded`` with a copy of its network that normalizes first, and preprocessing that produces raw pixels.
 
-    The wrapped network keeps the original's ``config`` (what the converters read), and its
-    outputs on raw pixels equal the original's on normalized inputs up to float rounding."""
+    The normalization is a submodule (``input_norm``) run by a forward pre-hook rather than a wrapper around the
+    network, so every module keeps its path (``stages.3.1.depthwise``…): the ONNX node names, and with them the
+    layer names of ``quant-report`` and ``--keep-float``, stay those of the normalized model. The caller's
+    network is untouched. Outputs on raw pixels equal the original's on normalized inputs up to float rounding."""
     if loaded.preprocess.input == "raw":
         return loaded
-    from torch import nn
+    import copy
 
     pre = loaded.preprocess
-    net = loaded.model
-
-    class RawInput(nn.Sequential):
-        """normalize, then the network; ``config`` is the network's (what the converters read)."""
-
-        @property
-        def config(self):
-            return self[1].config
-
-    wrapped = RawInput(_normalizer(pre.mean, pre.std), net).eval()
-    return replace(loaded, model=wrapped, preprocess=replace(pre, input="raw"))
+    net = copy.deepcopy(loaded.model).eval()
+    net.add_module("input_norm", _normalizer(pre.mean, pre.std))
+    net.register_forward_pre_hook(lambda module, args: (module.input_norm(args[0]), *args[1:]))
+    return replace(loaded, model=net, preprocess=replace(pre, input="raw"))

@@ -45,7 +45,10 @@ def test_raw_input_network_equals_the_original_on_normalized_input():
     torch.manual_seed(0)
     loaded = load_model("b0", num_classes=5, img_size=32)
     raw = with_raw_input(loaded)
-    assert raw.preprocess.input == "raw" and raw.model.config is loaded.model.config
+    assert raw.preprocess.input == "raw" and raw.model.config == loaded.model.config
+    assert not hasattr(loaded.model, "input_norm")  # the caller's network is untouched
+    paths = {n for n, _ in raw.model.named_modules()} - {n for n, _ in loaded.model.named_modules()}
+    assert paths == {"input_norm"}  # every layer keeps its name (quant-report, --keep-float)
     assert with_raw_input(raw) is raw  # already raw: unchanged
     px = torch.randint(0, 256, (2, 3, 32, 32)).float()
     mean = torch.tensor(loaded.preprocess.mean).view(1, 3, 1, 1)
