@@ -137,9 +137,14 @@ def make_result(info: ModelInfo, cfg: BenchConfig, target: str, raw: dict) -> Be
         options=options,
         unstable=is_unstable(lat, stats),
         delegate_ran=_delegate_ran(cfg, raw),
-        interpreter=f"{raw.get('interpreter') or cfg.backend} {version}",
+        interpreter=_interpreter(raw.get("interpreter") or cfg.backend, version),
         latencies_ms=lat,
     )
+
+
+def _interpreter(package: str, version: str) -> str:
+    """'tflite_runtime 2.14.0'; a tool that is its own version (adb's benchmark_model) is named once."""
+    return package if version == package else f"{package} {version}"
 
 
 def _delegate_ran(cfg: BenchConfig, raw: dict) -> str | None:

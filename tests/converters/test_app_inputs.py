@@ -282,3 +282,10 @@ def test_bad_input_option(tmp_path):
     r = CliRunner().invoke(cli, ["convert", "--model", "b0", "--img-size", "32", "--input", "pixels"])
     assert r.exit_code == 2 and "'pixels' is not one of 'raw', 'normalized'" in r.output
     assert tb  # the builders module loaded (it builds the tiny models in the background)
+
+
+def test_pin_input_range_needs_a_calibrated_model():
+    from quantization.calibrator import pin_input_range
+
+    with pytest.raises(ValueError, match="records no input range"):
+        pin_input_range(tb.tiny("float").read_bytes(), 0.0, 255.0)

@@ -90,3 +90,16 @@ def test_version_2_db_gains_the_columns_with_the_interpreter_it_recorded(tiny, t
     assert row["delegate_ran"] is None  # an old row recorded only what was asked: unknown, never assumed
     assert row["interpreter"] == "tflite_runtime 2.14.0"  # from its options and backend_version
     assert "not recorded" in render_markdown([row], "v2.sqlite")
+
+
+@pytest.mark.parametrize("xnnpack,expect", [(True, "xnnpack"), (False, "none"), (None, None)])
+def test_benchmark_model_rows_use_its_xnnpack_log(tiny, xnnpack, expect):
+    """Over adb the evidence is benchmark_model's own log (device_bench.benchmark_model_log); absent: unknown."""
+    raw = {
+        "ok": True, "latency_summary": {"mean": 5.0, "std": 0.1, "min": 4.9, "max": 5.2}, "runs": 50,
+        "backend_version": "benchmark_model", "interpreter": "benchmark_model", "env": {"xnnpack": xnnpack},
+    }  # fmt: skip
+    info = inspect_model(tiny / "tflite" / "model_int8.tflite")
+    r = make_result(info, BenchConfig("tflite", delegate="xnnpack", precision="int8"), "adb://X", raw)
+    assert r.delegate_ran == expect and r.delegate_missing == (expect == "none")
+    assert r.interpreter == "benchmark_model"
