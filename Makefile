@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean
+.PHONY: demo test test-fast lint install clean client-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The real-client tier (scripts/mediapipe_check.sh): MediaPipe 0.10.21 in its own venv must give the same top-1 as
+# edgenet on >= 98 % of real photos for the raw-input uint8 and fp32 bundles of the pretrained Lite0.
+client-check: $(STAMP)
+	EDGENET_PY=$(BIN)/python scripts/mediapipe_check.sh --forms raw --test-photos
 
 # The edit-test loop: every test not marked slow, under a minute on a 2-core machine.
 test-fast: $(STAMP)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from converters.metadata import LABELS_FILE, ClassifierMetadata, read_metadata, write_metadata
@@ -22,6 +22,7 @@ from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
 
 PLATFORMS = ("android", "ios", "both")
+RAW_STEPS = "RGB values 0-255 as they are (the model normalizes them itself)"
 KOTLIN_FILE, SWIFT_FILE, CARD_FILE = "EdgenetClassifier.kt", "EdgenetClassifier.swift", "MODEL_CARD.md"
 
 
@@ -69,6 +70,9 @@ def resolve_source(model_path: Path, checkpoint: Path | None, labels_path: Path 
 
         ckpt = load_checkpoint(checkpoint)
         pre, pre_from, name, metrics = ckpt.preprocess, f"checkpoint:{checkpoint}", ckpt.model_name, ckpt.metrics
+        beside = report_preprocess(report, model_path)
+        if beside is not None and beside.input != pre.input:  # the checkpoint cannot know how it was converted
+            pre = replace(pre, input=beside.input)
         if ckpt.classes:
             labels, labels_from = list(ckpt.classes), f"checkpoint:{checkpoint}"
     elif (pre := report_preprocess(report, model_path)) is not None:
@@ -174,8 +178,9 @@ def bundle(
         labels=src.labels,
         output_is_probability=probability,
         output_name="probability" if probability else "logits",
+        input=src.preprocess.input,
     )
-    warnings = []
+    warnings = client_warnings(inp["dtype"], src.preprocess)
     if model.metadata_names.count("TFLITE_METADATA"):
         warnings.append(f"{model_path.name} already had TFLite metadata: replaced")
     with staging_dir(out) as stage:
@@ -208,6 +213,22 @@ def bundle(
         warnings=warnings,
         seconds=time.perf_counter() - start,
     )
+
+
+def client_warnings(input_dtype: str, pre: Preprocess) -> list[str]:
+    """What the app runtimes will get wrong with a normalized-input model (a raw-input one suits them all)."""
+    if pre.input == "raw":
+        return []
+    fix = "re-convert with `edgenet convert ... --input raw` (the normalization then runs inside the model)"
+    if input_dtype != "float32":
+        return [
+            f"{input_dtype} input takes quantized *normalized* values: MediaPipe's ImageClassifier and the TFLite "
+            "Task Library feed raw camera pixels to integer inputs (ignoring the metadata's normalization), and "
+            f"pycoral re-normalizes every frame on the CPU; {fix}"
+        ]
+    if len(set(pre.mean)) > 1 or len(set(pre.std)) > 1:
+        return [f"per-channel mean/std: MediaPipe refuses this model (per-channel normalization unsupported); {fix}"]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------- model card
@@ -253,9 +274,18 @@ def model_card(
         "",
         f"1. Decode to 8-bit RGB; resize the short side to {pre.resize_size} px ({pre.interpolation}); center-crop "
         f"{pre.resolution}x{pre.resolution}.",
-        f"2. Scale to [0, 1], then per channel `x = (v - mean) / std` with mean {list(pre.mean)} and std "
-        f"{list(pre.std)} (TFLite metadata stores the same on the 0-255 scale).",
     ]
+    if pre.input == "raw":
+        lines.append(
+            "2. No normalization: feed the RGB values 0-255 as they are (`x = v`). The model applies per channel "
+            f"`(v/255 - mean) / std` itself, mean {list(pre.mean)} std {list(pre.std)}; its metadata says mean 0 / "
+            "std 1, so MediaPipe, the Task Library and pycoral feed camera pixels unchanged."
+        )
+    else:
+        lines.append(
+            f"2. Scale to [0, 1], then per channel `x = (v - mean) / std` with mean {list(pre.mean)} and std "
+            f"{list(pre.std)} (TFLite metadata stores the same on the 0-255 scale)."
+        )
     if integer:
         lo, hi = (0, 255) if inp["dtype"] == "uint8" else (-128, 127)
         lines.append(
@@ -277,15 +307,19 @@ def model_card(
         lines += [
             f"From `{db}` (latest row per configuration, this exact file):",
             "",
-            f"| backend | delegate | device | target | threads | p50 ms | p90 ms | top-1 | top-{k} | measured |",
-            "|---|---|---|---|---:|---:|---:|---:|---:|---|",
+            f"| backend | delegate | ran | interpreter | device | target | threads | p50 ms | p90 ms | top-1 | top-{k} "
+            "| measured |",
+            "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|",
         ]
+        from device_bench.report import delegate_cell
+
         for r in rows:
             # the results db stores accuracy in percent already
             top1 = f"{r['top1']:.2f} %" if r.get("top1") is not None else "—"
             top5 = f"{r['top5']:.2f} %" if r.get("top5") is not None else "—"
             lines.append(
-                f"| {r['backend']} | {r['delegate']} | {r['device']} | {r['target']} | {r['threads']} | "
+                f"| {r['backend']} | {r['delegate']} | {delegate_cell(r)} | {r.get('interpreter') or '—'} | "
+                f"{r['device']} | {r['target']} | {r['threads']} | "
                 f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {top1} | {top5} | {r['created_at']} |"
             )
     lines += [
@@ -322,6 +356,7 @@ def _snippet_context(file: str, src: BundleSource, inp: dict, outp: dict, probab
         "in": inp,
         "out": outp,
         "probability": probability,
+        "raw": pre.input == "raw",
     }
 
 
@@ -338,9 +373,14 @@ def kotlin_snippet(c: dict) -> str:
         f"        const val SIZE = {c['size']}",
         f"        const val RESIZE = {c['resize']}",
         f"        const val NUM_CLASSES = {c['n']}",
-        f"        val MEAN = floatArrayOf({', '.join(_f(m) for m in c['mean'])})",
-        f"        val STD = floatArrayOf({', '.join(_f(s) for s in c['std'])})",
     ]
+    if not c["raw"]:
+        consts += [
+            f"        val MEAN = floatArrayOf({', '.join(_f(m) for m in c['mean'])})",
+            f"        val STD = floatArrayOf({', '.join(_f(s) for s in c['std'])})",
+        ]
+    normalize = "rgb[ch].toFloat()" if c["raw"] else "(rgb[ch] / 255f - MEAN[ch]) / STD[ch]"
+    steps = RAW_STEPS if c["raw"] else "scale to [0, 1], (x - MEAN) / STD per channel"
     if i["dtype"] != "float32":
         consts += [
             f"        const val INPUT_SCALE = {_f(i['scale'])}",
@@ -369,7 +409,7 @@ def kotlin_snippet(c: dict) -> str:
     return f"""// {KOTLIN_FILE}: generated by `edgenet bundle` for {c["file"]} ({c["model"]}).
 // Input  {i["dtype"]} {i["shape"]} NHWC RGB; output {o["dtype"]} {o["shape"]} in the order of labels.txt.
 // Preprocessing (as in training): resize the short side to {c["resize"]} px, center-crop {c["size"]}x{c["size"]},
-// scale to [0, 1], (x - MEAN) / STD per channel{quantize_note}.
+// {steps}{quantize_note}.
 // Gradle: implementation("com.google.ai.edge.litert:litert:<version>") (or org.tensorflow:tensorflow-lite).
 // Put {c["file"]} and labels.txt in src/main/assets and keep .tflite uncompressed (androidResources.noCompress).
 package com.example.edgenet
@@ -421,7 +461,7 @@ class EdgenetClassifier(context: Context, numThreads: Int = 2) : AutoCloseable {
         for (p in pixels) {{
             val rgb = intArrayOf((p shr 16) and 0xFF, (p shr 8) and 0xFF, p and 0xFF)
             for (ch in 0 until 3) {{
-                val x = (rgb[ch] / 255f - MEAN[ch]) / STD[ch]
+                val x = {normalize}
                 {put}
             }}
         }}
@@ -453,9 +493,15 @@ def swift_snippet(c: dict) -> str:
     consts = [
         f"    static let size = {c['size']}",
         f"    static let resize = {c['resize']}",
-        f"    static let mean: [Float] = [{', '.join(f'{m:.9g}' for m in c['mean'])}]",
-        f"    static let std: [Float] = [{', '.join(f'{s:.9g}' for s in c['std'])}]",
     ]
+    if not c["raw"]:
+        consts += [
+            f"    static let mean: [Float] = [{', '.join(f'{m:.9g}' for m in c['mean'])}]",
+            f"    static let std: [Float] = [{', '.join(f'{s:.9g}' for s in c['std'])}]",
+        ]
+    pixel = "Float(rgba[p * 4 + ch])"
+    normalize = pixel if c["raw"] else f"({pixel} / 255 - Self.mean[ch]) / Self.std[ch]"
+    steps = RAW_STEPS if c["raw"] else "scale to [0, 1], (x - mean) / std per channel"
     if i["dtype"] != "float32":
         consts += [
             f"    static let inputScale: Float = {i['scale']:.9g}",
@@ -483,7 +529,7 @@ def swift_snippet(c: dict) -> str:
     return f"""// {SWIFT_FILE}: generated by `edgenet bundle` for {c["file"]} ({c["model"]}).
 // Input  {i["dtype"]} {i["shape"]} NHWC RGB; output {o["dtype"]} {o["shape"]} in the order of labels.txt.
 // Preprocessing (as in training): resize the short side to {c["resize"]} px, center-crop {c["size"]}x{c["size"]},
-// scale to [0, 1], (x - mean) / std per channel{quantize_note}.
+// {steps}{quantize_note}.
 // Podfile: pod 'TensorFlowLiteSwift' (module TensorFlowLite). Add {c["file"]} and labels.txt to the app bundle.
 import CoreGraphics
 import Foundation
@@ -531,7 +577,7 @@ final class EdgenetClassifier {{
         var data = Data(capacity: n * n * 3 * {bytes_per})
         for p in 0..<(n * n) {{
             for ch in 0..<3 {{
-                let x = (Float(rgba[p * 4 + ch]) / 255 - Self.mean[ch]) / Self.std[ch]
+                let x = {normalize}
                 {append}
             }}
         }}

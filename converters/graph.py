@@ -51,6 +51,7 @@ class FloatGraph:
     tf_seconds: float  # onnx2tf + fp32 serialization
     strict: bool  # onnx2tf needed its strict mode
     threads: int | None = None
+    input_range: tuple[float, float] | None = None  # a raw-pixel input: its quantization range, fixed
     _calibrated: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -75,7 +76,12 @@ class FloatGraph:
         base = (quantizer.calibrate, id(samples), len(samples))
         cache = self._calibrated
         if base not in cache:
-            cache[base] = (samples, quantizer.calibrate(self.fp32, samples, progress))  # keep samples alive
+            calibrated = quantizer.calibrate(self.fp32, samples, progress)
+            if self.input_range is not None:  # raw-pixel input: exactly [0, 255] (quantization.calibrator)
+                from quantization.calibrator import pin_input_range
+
+                calibrated = pin_input_range(calibrated, *self.input_range)
+            cache[base] = (samples, calibrated)  # keep samples alive
         calibrated = cache[base][1]
         m, param = parse_method(method)
         if m.choose is None:
@@ -101,8 +107,11 @@ def export_float(
     simplify: bool = True,
     threads: int | None = None,
     progress: Progress = SILENT,
+    input_range: tuple[float, float] | None = None,
 ) -> FloatGraph:
     """ONNX (checked against PyTorch), then the TF graph and fp32 TFLite (checked against ONNX Runtime).
+
+    ``input_range``: the exact range the quantized models' input must cover (raw pixels: (0, 255)).
 
     Raises :class:`~edgenet.errors.VerificationError` naming the worst failed check.
     """
@@ -139,5 +148,5 @@ def export_float(
     raise_on_failures("TFLite conversion", checks)
     return FloatGraph(
         name, resolution, workdir, exp, fp32, fn, trackable, parity_x, onnx_out, fp32_out, onnx_parity,
-        fp32_parity, checks, round(tf_seconds, 3), strict, threads,
+        fp32_parity, checks, round(tf_seconds, 3), strict, threads, input_range,
     )  # fmt: skip

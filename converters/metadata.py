@@ -61,6 +61,7 @@ class ClassifierMetadata:
     output_is_probability: bool = False
     input_name: str = "image"
     output_name: str = "logits"
+    input: str = "normalized"  # "raw": the graph normalizes; the input takes RGB 0–255 (converters.raw_input)
     extra: dict = field(default_factory=dict)  # nothing written; callers may carry notes here
 
 
@@ -77,22 +78,27 @@ def _tensor_md(name: str, description: str, content, content_type: int, mn, mx, 
 
 def build_metadata(info: ClassifierMetadata, input_dtype: str, output_dtype: str) -> bytes:
     """The ``ModelMetadata`` flatbuffer (identifier M001) for an image classifier with one input and one output."""
-    mean255 = [float(m) * 255.0 for m in info.mean]
-    std255 = [float(s) * 255.0 for s in info.std]
+    if info.input == "raw":  # one value, not three: MediaPipe refuses per-channel normalization of float inputs
+        mean255, std255 = [0.0], [1.0]
+    else:
+        mean255 = [float(m) * 255.0 for m in info.mean]
+        std255 = [float(s) * 255.0 for s in info.std]
     image = md.ImagePropertiesT()
     image.colorSpace = md.ColorSpaceType.RGB
     norm = md.ProcessUnitT()
     norm.optionsType = md.ProcessUnitOptions.NormalizationOptions
     norm.options = md.NormalizationOptionsT()
     norm.options.mean, norm.options.std = mean255, std255
-    if input_dtype == "uint8":  # the official writer's stats: the raw value range, or the normalized pixel range
-        in_min, in_max = [0.0], [255.0]
+    if input_dtype == "uint8" or info.input == "raw":  # the official writer's stats: the raw value range, or the
+        in_min, in_max = [0.0], [255.0]  # normalized pixel range
     elif input_dtype == "float32":
         in_min = [(0.0 - m) / s for m, s in zip(mean255, std255)]
         in_max = [(255.0 - m) / s for m, s in zip(mean255, std255)]
     else:
         in_min = in_max = None
     resolution_hint = "RGB, resized and center-cropped, normalized with mean/std"
+    if info.input == "raw":
+        resolution_hint = "RGB values 0-255, resized and center-cropped; the model normalizes them itself"
     inp = _tensor_md(
         info.input_name,
         f"Input image to be classified ({resolution_hint}; integer inputs are then quantized).",

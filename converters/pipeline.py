@@ -24,6 +24,7 @@ import numpy as np
 
 from converters.graph import FloatGraph, export_float
 from converters.kinds import KINDS, BuildContext, get_kind
+from converters.raw_input import RAW_RANGE
 from converters.verify import Check, Parity, compare, raise_on_failures
 from edgenet import __version__
 from edgenet.artifacts.runtime import TFLiteRunner
@@ -68,6 +69,11 @@ class ConvertOptions:
     max_drop: float = 1.0  # accuracy points, for auto_fix
     latency_budget_ms: float | None = None
     extra_kinds: tuple[str, ...] = ()  # further registered kinds (converters.kinds.register) to build
+    input: str | None = None  # "raw" | "normalized"; None: raw for --int8-io uint8 (converters.raw_input)
+
+    def input_kind(self) -> str:
+        """What the artefacts' input takes: raw pixels by default for uint8 I/O, the apps' and Coral's type."""
+        return self.input or ("raw" if self.int8_io == "uint8" else "normalized")
 
     def kinds(self) -> list[str]:
         """The artefact kinds asked for, fp32 always first (every other kind is checked against it)."""
@@ -211,6 +217,8 @@ def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
         raise EdgenetError(
             f"--quantizer {opts.quantizer}: its library is not installed; pip install 'ai-edge-quantizer>=0.10'"
         )
+    if opts.input_kind() not in ("raw", "normalized"):
+        raise EdgenetError(f"--input {opts.input}: choose raw or normalized")
     if opts.keep_float or opts.auto_fix:
         from quantization.fixes import check_fix_options
 
@@ -223,6 +231,10 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
 
     t_start = time.perf_counter()
     _check_options(loaded, opts)
+    if opts.input_kind() == "raw":  # every artefact (ONNX included) takes RGB 0–255; report.json says so
+        from converters.raw_input import with_raw_input
+
+        loaded = with_raw_input(loaded)
     quantizer = get_quantizer(opts.quantizer)
     pre = loaded.preprocess
     report = ConvertReport(
@@ -267,7 +279,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
 
         graph = export_float(
             loaded.model, loaded.name, pre.resolution, stage, cal.samples[: opts.parity_samples], opts.opset,
-            opts.simplify, opts.threads, progress,
+            opts.simplify, opts.threads, progress, RAW_RANGE if pre.input == "raw" else None,
         )  # fmt: skip
         report.onnx = graph.onnx_summary()
         report.checks += graph.checks
@@ -375,6 +387,7 @@ def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scor
         calibrated_with=lambda m: graph.calibrated(ctx.quantizer, samples, ctx.progress, m),
         methods=[m for m in METHODS if m != parse_method(opts.calibration)[0].name],
         quantizers=[q for q in QUANTIZERS.values() if q.name != ctx.quantizer.name and q.available()],
+        calibrate=lambda more: graph.calibrated(ctx.quantizer, more, ctx.progress),
     )
 
 

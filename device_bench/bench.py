@@ -106,6 +106,7 @@ def make_result(info: ModelInfo, cfg: BenchConfig, target: str, raw: dict) -> Be
         options |= {"channels_last": cfg.channels_last, "compile": cfg.compile}
     if cfg.seconds:
         options["seconds"] = cfg.seconds
+    version = str(raw.get("backend_version") or "unknown")
     return BenchResult(
         model=info.name,
         model_file=info.path.name,
@@ -115,7 +116,7 @@ def make_result(info: ModelInfo, cfg: BenchConfig, target: str, raw: dict) -> Be
         precision=cfg.precision,
         resolution=info.resolution,
         backend=cfg.backend,
-        backend_version=str(raw.get("backend_version") or "unknown"),
+        backend_version=version,
         device=cfg.device,
         target=target,
         machine=machine,
@@ -135,8 +136,29 @@ def make_result(info: ModelInfo, cfg: BenchConfig, target: str, raw: dict) -> Be
         config_key=cfg.key(target, machine),
         options=options,
         unstable=is_unstable(lat, stats),
+        delegate_ran=_delegate_ran(cfg, raw),
+        interpreter=_interpreter(raw.get("interpreter") or cfg.backend, version),
         latencies_ms=lat,
     )
+
+
+def _interpreter(package: str, version: str) -> str:
+    """'tflite_runtime 2.14.0'; a tool that is its own version (adb's benchmark_model) is named once."""
+    return package if version == package else f"{package} {version}"
+
+
+def _delegate_ran(cfg: BenchConfig, raw: dict) -> str | None:
+    """What ran, as the runtime reported it: the TFLite runner counts the delegate kernels in the interpreter's
+    graph; benchmark_model logs whether it created XNNPACK; ONNX Runtime's runner refuses a provider that fell back
+    and torch has no delegate; anything else is unknown (None), never assumed."""
+    if "delegate_ran" in raw:
+        return raw["delegate_ran"]
+    if cfg.backend in ("onnxruntime", "torch"):
+        return cfg.delegate
+    xnnpack = (raw.get("env") or {}).get("xnnpack")  # benchmark_model over adb
+    if cfg.delegate == "xnnpack" and xnnpack is not None:
+        return "xnnpack" if xnnpack else "none"
+    return None
 
 
 def _accuracy_group(cfg: BenchConfig) -> tuple:

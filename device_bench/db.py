@@ -22,7 +22,7 @@ from device_bench.results import BenchResult
 from edgenet import __version__
 from edgenet.errors import EdgenetError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE runs (
@@ -47,6 +47,7 @@ SCHEMA = [
         p50_ms REAL, p90_ms REAL, p99_ms REAL, mean_ms REAL, std_ms REAL, min_ms REAL, max_ms REAL,
         throughput_per_s REAL, load_ms REAL, first_inference_ms REAL, peak_rss_mb REAL,
         input_dtype TEXT, top1 REAL, top5 REAL, eval_samples INTEGER, top5_k INTEGER, unstable INTEGER,
+        delegate_ran TEXT, interpreter TEXT,
         options_json TEXT NOT NULL, env_json TEXT NOT NULL, latencies_json TEXT NOT NULL)""",
     "CREATE INDEX results_key ON results (model_sha256, config_key)",
 ]
@@ -56,6 +57,13 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE results ADD COLUMN top5_k INTEGER",
         "ALTER TABLE results ADD COLUMN unstable INTEGER",
         "UPDATE results SET unstable = (p90_ms > 1.5 * p50_ms) WHERE p50_ms > 0 AND p90_ms IS NOT NULL",
+    ],
+    3: [  # what actually ran: unknown (NULL) for older rows, which recorded only what was asked; the interpreter
+        # package is recoverable from their options
+        "ALTER TABLE results ADD COLUMN delegate_ran TEXT",
+        "ALTER TABLE results ADD COLUMN interpreter TEXT",
+        "UPDATE results SET interpreter = COALESCE(json_extract(options_json, '$.interpreter'), backend) || ' ' || "
+        "COALESCE(backend_version, 'unknown')",
     ],
 }
 
@@ -187,6 +195,8 @@ class ResultsDB:
             "eval_samples": r.eval_samples,
             "top5_k": r.top5_k,
             "unstable": int(r.unstable),
+            "delegate_ran": r.delegate_ran,
+            "interpreter": r.interpreter,
             "options_json": json.dumps(r.options, sort_keys=True),
             "env_json": json.dumps(r.env, sort_keys=True),
             "latencies_json": json.dumps([round(x, 6) for x in r.latencies_ms]),

@@ -11,6 +11,7 @@ import io
 from collections import defaultdict
 from datetime import datetime, timezone
 
+from device_bench.results import delegate_missing
 from device_bench.stats import UNSTABLE_RULE
 from edgenet import __version__
 
@@ -27,11 +28,23 @@ def _runtime(r: dict) -> str:
     return name + (f" · {r['device']}" if r["device"] != "cpu" else "")
 
 
+def delegate_cell(r: dict) -> str:
+    """What ran: the delegate the runtime reports, flagged where the one asked for did not apply."""
+    ran = r.get("delegate_ran")
+    if ran is None:
+        return "not recorded"
+    if delegate_missing(r["delegate"], ran):
+        return f"{ran} (! {r['delegate']} not applied)"
+    return ran
+
+
 # (header, cell text, is text) — the full table, one row per model file × configuration
 COLUMNS = [
     ("model", lambda r: short(r["model"]), True),
     ("artefact", lambda r: f"{r['model_format']} {r['precision']}", True),
     ("runtime", _runtime, True),
+    ("ran", delegate_cell, True),
+    ("interpreter", lambda r: r.get("interpreter") or "–", True),
     ("machine", lambda r: r["machine"], True),
     ("target", lambda r: r["target"], True),
     ("threads", lambda r: str(r["threads"]), False),
@@ -331,7 +344,7 @@ from {html.escape(source)} · generated {now} by edgenet {__version__}</p>
 <p class="meta">Latest measurement of each model file × configuration; latencies per inference (per batch when
 batch &gt; 1) in ms; “rows” counts how many times it was measured; “top-k” names its k (min(5, classes)); “stable”
 is no where {html.escape(UNSTABLE_RULE)}: another job or throttling, to measure again on an idle machine.</p>
-<div class="tablewrap"><table><thead><tr>{head}</tr></thead><tbody>
+{_missing_note(rows, True)}<div class="tablewrap"><table><thead><tr>{head}</tr></thead><tbody>
 {body}
 </tbody></table></div>
 </body></html>
@@ -350,4 +363,18 @@ def render_markdown(rows: list[dict], source: str) -> str:
         "|" + "|".join("---" if text else "---:" for _, _, text in cols) + "|",
     ]
     lines += ["| " + " | ".join(cell(r) for _, cell, _ in cols) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    note = _missing_note(rows, False)
+    return "\n".join(lines) + ("\n\n" + note if note else "") + "\n"
+
+
+def _missing_note(rows: list[dict], as_html: bool) -> str:
+    """A warning above the table when any row's requested delegate did not run (its latency is not that runtime's)."""
+    bad = [r for r in rows if delegate_missing(r["delegate"], r.get("delegate_ran"))]
+    if not bad:
+        return ""
+    text = (
+        f"{len(bad)} configuration(s) asked for a delegate that did not apply (“ran” says what did, as the "
+        "interpreter reported it): their latency is that of the builtin kernels, e.g. "
+        f"{short(bad[0]['model'])} {bad[0]['precision']} on {bad[0]['machine']} with {bad[0].get('interpreter')}."
+    )
+    return f'<p class="meta"><b>{html.escape(text)}</b></p>\n' if as_html else text

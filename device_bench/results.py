@@ -86,6 +86,10 @@ class BenchResult:
     top5_k: int | None = None  # the k of "top-5": min(5, number of classes); top-5 of 3 classes is always 100 %
     eval_samples: int | None = None
     unstable: bool = False  # latencies too spread to trust (stats.is_unstable): a busy or throttling machine
+    # what actually ran, as the runtime itself reports it: the delegate whose kernels were installed ("none": the
+    # builtin kernels ran everything; None: not knowable there) and the interpreter package and version
+    delegate_ran: str | None = None
+    interpreter: str | None = None
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -95,6 +99,16 @@ class BenchResult:
         return d
 
     @property
+    def delegate_missing(self) -> bool:
+        """The delegate asked for did not run (known only where the runtime reports it)."""
+        return delegate_missing(self.delegate, self.delegate_ran)
+
+    @property
     def label(self) -> str:
         """'b0 int8' — short enough to print next to a point of a plot."""
         return f"{self.model.removeprefix('efficientnet_')} {self.precision}"
+
+
+def delegate_missing(requested: str, ran: str | None) -> bool:
+    """True when a run's requested delegate is known not to have applied (``ran`` None: unknown, not flagged)."""
+    return ran is not None and ran != requested

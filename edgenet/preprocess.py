@@ -18,6 +18,9 @@ from edgenet.errors import EdgenetError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# What the model's input tensor takes: "normalized" — (v/255 - mean) / std, the network as trained; "raw" — RGB
+# values 0–255, the normalization being the graph's first ops (what MediaPipe, the Task Library and pycoral feed).
+INPUTS = ("normalized", "raw")
 _INTERP = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 # Checked from the header, before a pixel is decoded. PIL's own bomb limit (2 × MAX_IMAGE_PIXELS, ~179 MP, above a
 # 108 MP phone photo) raises an error no reader expected; the aspect limit stops the slim bombs (a 259-byte
@@ -32,15 +35,22 @@ class ImageRefused(EdgenetError, ValueError):
 
 @dataclass(frozen=True)
 class Preprocess:
-    """Resize the short side to ``resolution / crop_pct``, center-crop ``resolution``, scale to [0, 1], normalize."""
+    """Resize the short side to ``resolution / crop_pct``, center-crop ``resolution``, scale to [0, 1], normalize.
+
+    ``input`` says which of the two the *model* does: ``"raw"`` models normalize inside their graph, so this
+    produces the RGB values 0–255 (as float32) and ``mean``/``std`` only record what the graph applies.
+    """
 
     resolution: int
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     interpolation: str = "bicubic"
     crop_pct: float = 0.875
+    input: str = "normalized"
 
     def __post_init__(self) -> None:
+        if self.input not in INPUTS:
+            raise EdgenetError(f"input {self.input!r}: choose {' or '.join(INPUTS)}")
         # a zero std turns every input into NaN/inf: every image then lands in one class with a plausible top-1
         if len(self.std) != 3 or not all(math.isfinite(s) and s > 0 for s in self.std):
             raise EdgenetError(f"std {tuple(self.std)}: give three positive numbers, e.g. 0.229,0.224,0.225")
@@ -60,6 +70,7 @@ class Preprocess:
             std=tuple(float(x) for x in d.get("std", IMAGENET_STD)),
             interpolation=d.get("interpolation", "bicubic"),
             crop_pct=float(d.get("crop_pct", 0.875)),
+            input=str(d.get("input", "normalized")),
         )
 
     @property
@@ -90,9 +101,10 @@ class Preprocess:
         return im.crop((left, top, left + self.resolution, top + self.resolution))
 
     def to_array(self, im: Image.Image, layout: str = "NCHW") -> np.ndarray:
-        """float32 array normalized with mean/std, ``CHW`` or ``HWC`` (no batch dimension)."""
-        x = np.asarray(self.crop(im), dtype=np.float32) / 255.0
-        x = (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        """float32 array normalized with mean/std (raw 0–255 for a ``raw`` model), ``CHW`` or ``HWC`` (no batch)."""
+        x = np.asarray(self.crop(im), dtype=np.float32)
+        if self.input == "normalized":
+            x = (x / 255.0 - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return np.ascontiguousarray(x.transpose(2, 0, 1) if layout == "NCHW" else x)
 
     def __call__(self, path, layout: str = "NCHW") -> np.ndarray:

@@ -133,3 +133,26 @@ def merge_ranges(into: bytearray, other: bytes) -> bytearray:
             np.minimum(lo, qb.MinAsNumpy(), out=lo)
             np.maximum(hi, qb.MaxAsNumpy(), out=hi)
     return into
+
+
+def pin_input_range(calibrated: bytes, lo: float, hi: float) -> bytes:
+    """``calibrated`` with the model input's recorded range set to exactly [lo, hi].
+
+    A raw-pixel input (:mod:`converters.raw_input`) must quantize with scale 1 — uint8 zero point 0, int8 −128 —
+    whatever the calibration photos happened to contain (few have a pure 0 and a pure 255 in every channel), so
+    that apps can feed camera pixels unchanged. Raises ValueError when the input has no recorded range."""
+    from edgenet.artifacts.tflite_model import _schema
+
+    out = bytearray(calibrated)
+    sub = _schema().Model.GetRootAsModel(out, 0).Subgraphs(0)
+    pinned = 0
+    for k in range(sub.InputsLength()):
+        q = sub.Tensors(sub.Inputs(k)).Quantization()
+        if q is None or not q.MinLength():
+            continue
+        q.MinAsNumpy()[:] = lo  # views into ``out``
+        q.MaxAsNumpy()[:] = hi
+        pinned += 1
+    if not pinned:
+        raise ValueError("the calibrated model records no input range to pin")
+    return bytes(out)

@@ -275,6 +275,7 @@ def int8_with_fixes(
     calibrated_with: Callable[[str], bytes] | None = None,
     methods: Sequence[str] = (),
     quantizers: Sequence[Quantizer] = (),
+    calibrate: Callable[[np.ndarray], bytes] | None = None,
 ) -> Int8Fix:
     """The int8 artefact with ``keep_float`` applied, or the first candidate within ``max_drop`` (``--auto-fix``).
 
@@ -283,8 +284,10 @@ def int8_with_fixes(
     ``more_calibration`` returns a larger calibration set (None when the folder holds no more images);
     ``advice(int8 bytes)`` says what to do when no candidate is good enough. ``calibrated_with(method)`` gives the
     calibration narrowed by another ``--calibration`` method (each of ``methods`` is tried), ``quantizers`` are
-    the other quantizers to try on the same calibration; ``method`` is the one ``calibrated`` was made with.
+    the other quantizers to try on the same calibration; ``method`` is the one ``calibrated`` was made with;
+    ``calibrate(samples)`` calibrates more samples the way ``calibrated`` was (default: ``quantizer.calibrate``).
     """
+    calibrate = calibrate or (lambda more: quantizer.calibrate(fp32, more, progress))
     a = analysis
     top = [
         {k: getattr(e, k) for k in ("rank", "layer", "op", "sqnr_db", "channel_sqnr_db", "rmse_over_scale")}
@@ -322,7 +325,7 @@ def int8_with_fixes(
             yield Candidate(
                 f"samples:{len(more)}",
                 True,
-                lambda: quantizer.int8(quantizer.calibrate(fp32, more, progress), io_dtype, ()),
+                lambda: quantizer.int8(calibrate(more), io_dtype, ()),
                 quantizer=quantizer.name,
                 method="minmax",
             )

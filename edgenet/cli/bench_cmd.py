@@ -162,6 +162,8 @@ def bench(
             backend=r.backend,
             dev=r.device,
             dlg=r.delegate,
+            ran=("?" if r.delegate_ran is None else r.delegate_ran) + (" !" if r.delegate_missing else ""),
+            interp=r.interpreter or "-",
             thr=r.threads,
             batch=r.batch,
             p50=_fmt(r.latency_ms.p50),
@@ -184,6 +186,8 @@ def bench(
         ("backend", "backend"),
         ("dev", "device"),
         ("dlg", "delegate"),
+        ("ran", "ran"),
+        ("interp", "interpreter"),
         ("thr", "threads"),
         ("batch", "batch"),
         ("p50", "p50 ms"),
@@ -201,6 +205,14 @@ def bench(
     print_table(rows, cols)
     if results:
         click.echo(f"\n{results[0].machine} · {results[0].target}")
+    for r in results:
+        if r.delegate_missing:
+            click.echo(
+                f"warning: {r.model_file}: --delegate {r.delegate} did not apply under {r.interpreter} (the "
+                f"interpreter installed {'no delegate kernels' if r.delegate_ran == 'none' else r.delegate_ran}); "
+                "the latency is the builtin kernels'",
+                err=True,
+            )
     if any(r.unstable for r in results):
         from device_bench.stats import UNSTABLE_RULE
 

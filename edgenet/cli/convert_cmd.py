@@ -35,6 +35,14 @@ EPILOG = """Examples:
     show_default=True,
     help="Input/output type of the int8 model (uint8 for Edge TPU apps; float32 keeps float I/O).",
 )
+@click.option(
+    "--input",
+    "input_kind",
+    type=click.Choice(["raw", "normalized"]),
+    help="What every artefact's input takes: raw = RGB pixels 0–255, the normalization inside the graph (what "
+    "MediaPipe, the Task Library and Coral feed; uint8 input scale 1, zero point 0); normalized = (v/255 − mean) "
+    "/ std, for apps that normalize themselves. [default: raw with --int8-io uint8, else normalized]",
+)
 @calibration_options
 @click.option(
     "--parity-samples",
@@ -87,6 +95,7 @@ def convert(
     fp16: bool,
     dynamic: bool,
     int8_io: str,
+    input_kind: str | None,
     quantizer: str,
     calibration: str,
     calib_data: Path | None,
@@ -129,6 +138,7 @@ def convert(
         dynamic=dynamic,
         int8=int8,
         int8_io=int8_io,
+        input=input_kind,
         quantizer=quantizer,
         calibration=calibration,
         calib_data=calib_data,
@@ -176,6 +186,8 @@ def convert(
             f"calibration: {c['samples']} {c['source']} samples, {c['skipped']} skipped "
             f"({report.quantizer} quantizer, {c.get('method', 'minmax')}{params} ranges)"
         )
+    if report.preprocess.get("input") == "raw":
+        click.echo("input: RGB pixels 0-255, the normalization inside the model (--input raw; what app runtimes feed)")
     if report.edgetpu:
         e = report.edgetpu
         how = f"compiled: {e['file']}" if e["compiled"] else "NOT compiled (no edgetpu_compiler), predicted"

@@ -88,14 +88,15 @@ def test_a_version_1_db_is_migrated(tmp_path):
     con = sqlite3.connect(path)
     con.executescript(
         "CREATE TABLE r2 AS SELECT * FROM results; DROP TABLE results;"
-        "ALTER TABLE r2 DROP COLUMN top5_k; ALTER TABLE r2 DROP COLUMN unstable; ALTER TABLE r2 RENAME TO results;"
+        "ALTER TABLE r2 DROP COLUMN top5_k; ALTER TABLE r2 DROP COLUMN unstable; ALTER TABLE r2 DROP COLUMN "
+        "delegate_ran; ALTER TABLE r2 DROP COLUMN interpreter; ALTER TABLE r2 RENAME TO results;"
         "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
     )
     con.close()
     with ResultsDB(path) as db:
-        assert db.schema_version == SCHEMA_VERSION == 2
+        assert db.schema_version == SCHEMA_VERSION == 3
         cols = [r[1] for r in db.conn.execute("PRAGMA table_info(results)")]
-    assert cols[-2:] == ["top5_k", "unstable"]
+    assert cols[-4:] == ["top5_k", "unstable", "delegate_ran", "interpreter"]
 
 
 def test_model_card_names_k():
