@@ -390,3 +390,11 @@ def write_plot(result: FitResult, path: Path, base_macs: float, scaling: Scaling
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def record(out: Path, settings: FitSettings, new: list[Point]) -> None:
+    """Add points measured elsewhere (e.g. a benchmark timing the ladder first) to OUT's state, as ``fit`` would."""
+    out.mkdir(parents=True, exist_ok=True)
+    cached, points = _load_state(out, settings)
+    known = {p.key for p in points}
+    _save_state(out, settings, cached, points + [p for p in new if p.key not in known])

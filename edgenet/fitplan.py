@@ -1,7 +1,8 @@
 """Which compound-scaled variant to measure next when looking for the largest one that meets a latency budget.
 
 ``edgenet fit`` measures every answer it gives; this module only decides the order. The candidates are φ on a grid
-(step ``phi_step``) at the resolution γ^φ gives and a few multiples of 8 around it, ranked by MACs. A log-log line
+(step ``phi_step``) at the resolution γ^φ gives and a few multiples of 8 around it (the base, φ = 0, at every
+multiple of 8 down to ``min_res``, for budgets below the base), ranked by MACs. A log-log line
 of measured p50 against MACs (fitted on every point measured so far, the fixed ladder's included) predicts which
 untried candidate is the largest that fits; measuring it either raises the floor (it fits) or lowers the ceiling
 (it does not, and neither will anything with more MACs — the one assumption, that latency grows with MACs on a
@@ -88,9 +89,13 @@ def candidates(
 ) -> list[Candidate]:
     """Every (φ, resolution) to consider, by MACs; ``native_macs`` is {φ: (grid centre resolution, MACs there)}."""
     out = []
+    smallest = min(native_macs, default=0.0)
     for phi, (native, macs) in sorted(native_macs.items()):
         spec = phi_spec(phi, scaling, scaling_file)
-        for r in resolution_grid(native, min_res, max_res, res_steps):
+        grid = resolution_grid(native, min_res, max_res, res_steps)
+        if phi == smallest and grid:  # below the base, only the resolution can shrink: down to --min-res
+            grid = sorted(set(grid) | set(range(-(-min_res // 8) * 8, grid[0], 8)))
+        for r in grid:
             out.append(Candidate(spec, phi, r, int(macs * (r / native) ** 2)))
     unique = {c.key: c for c in out}
     return sorted(unique.values(), key=lambda c: c.macs)

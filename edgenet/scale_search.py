@@ -84,6 +84,10 @@ class SearchSettings:
     constraint: str = "flops"  # "flops" | "latency"
     target: str | None = None  # latency only: where it was measured
     latency_tol: float = 0.15  # keep candidates whose measured latency is within 15 % of twice the base's
+    recipe: str | None = None  # None: train's default (the paper's from scratch); "finetune" learns in few steps
+    lr: float | None = None
+    augment: str | None = None
+    min_crop: float = 0.08
     seed: int = 0
     workers: int | None = None
 
@@ -97,7 +101,7 @@ class SearchRow:
     resolution: int
     params: int
     macs: int
-    val_top1: float | None = None
+    val_top1: float | None = None  # percent, the best epoch's
     train_s: float | None = None
     latency_ms: float | None = None
     latency_ratio: float | None = None
@@ -239,6 +243,10 @@ def search(
             img_size=row.resolution,
             epochs=settings.epochs,
             batch_size=settings.batch_size,
+            recipe=settings.recipe,
+            lr=settings.lr,
+            augment=settings.augment,
+            min_crop=settings.min_crop,
             seed=settings.seed,
             workers=settings.workers if settings.workers is not None else default_workers(),
             resume=(folder / "run" / "last.pt").is_file(),
@@ -248,7 +256,7 @@ def search(
         result = train(cfg)
         if result.interrupted:
             raise KeyboardInterrupt
-        row.val_top1 = result.best_val_top1
+        row.val_top1 = None if result.best_val_top1 is None else round(100 * result.best_val_top1, 2)
         row.train_s = round(time.perf_counter() - t0, 1)
         row.status = "done"
         trained_now += 1

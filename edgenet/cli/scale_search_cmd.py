@@ -35,6 +35,16 @@ validation split. Rerun with the same --out to continue. Writes OUT/scaling.json
 @click.option("--target", help="--constraint latency: local | ssh://user@host[:port] | adb://SERIAL")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Latency: threads.")
 @click.option("--int8", is_flag=True, help="Latency: measure int8 models (default fp32).")
+@click.option(
+    "--recipe",
+    type=click.Choice(["paper", "finetune"]),
+    help="Training recipe [default: train's]; for runs of a few epochs from scratch, finetune (AdamW) learns faster.",
+)
+@click.option("--lr", type=click.FloatRange(0, min_open=True), help="Peak learning rate [default: the recipe's].")
+@click.option("--augment", type=click.Choice(["randaugment", "autoaugment", "none"]), help="[default: the recipe's]")
+@click.option(
+    "--min-crop", type=click.FloatRange(0.01, 1), default=0.08, show_default=True, help="Smallest random-crop area."
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=click.IntRange(min=0), help="Data-loading processes [default: the CPUs available].")
 @click.option(
@@ -54,6 +64,10 @@ def search(
     target: str | None,
     threads: int,
     int8: bool,
+    recipe: str | None,
+    lr: float | None,
+    augment: str | None,
+    min_crop: float,
     seed: int,
     workers: int | None,
     out: Path,
@@ -79,6 +93,10 @@ def search(
         candidates=candidates,
         constraint=constraint,
         target=target,
+        recipe=recipe,
+        lr=lr,
+        augment=augment,
+        min_crop=min_crop,
         seed=seed,
         workers=workers,
     )
