@@ -61,10 +61,10 @@ class Point:
 
 def phi_spec(phi: float, scaling: Scaling, scaling_file: str | None = None) -> str:
     """The ``--model`` value of a compound-scaled variant (``phi:1.3``, ``lite0+phi:1.3``, ``phi:1.3@FILE``)."""
-    if scaling_file:
-        return f"phi:{phi:g}@{scaling_file}"
-    base = get_variant(scaling.base).name
-    return f"phi:{phi:g}" if base == "efficientnet_b0" else f"{base.removeprefix('efficientnet_')}+phi:{phi:g}"
+    short = get_variant(scaling.base).name.removeprefix("efficientnet_")
+    if scaling_file:  # the base explicitly too: --base may differ from the file's
+        return f"{short}+phi:{phi:g}@{scaling_file}"
+    return f"phi:{phi:g}" if short == "b0" else f"{short}+phi:{phi:g}"
 
 
 def resolution_grid(native: int, min_res: int, max_res: int, steps: int = 3, multiple: int = 8) -> list[int]:
