@@ -66,7 +66,7 @@ def main() -> None:
 
     record = {
         "command": "python benchmarks/scale_search.py " + " ".join(sys.argv[1:]),
-        "edgenet_command": " ".join(cmd[1:]).replace(str(ROOT) + "/", ""),
+        "edgenet_command": " ".join(cmd[2:]).replace(str(ROOT) + "/", ""),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "torch_threads": 1, "torch": torch.__version__},
         "python": platform.python_version(),

@@ -48,6 +48,7 @@ class FitSettings:
     max_phi: float = 3.0
     phi_step: float = 0.1
     res_steps: int = 3
+    res_multiple: int = 8  # 32: only sizes every feature map divides evenly (no ceil'd, padded borders)
     runs: int = 50
     warmup: int = 5
     calib_samples: int = 8
@@ -98,8 +99,9 @@ def _load_state(out: Path, settings: FitSettings) -> tuple[dict, list[Point]]:
         points = [Point(**p) for p in d["points"]]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise EdgenetError(f"{path}: unreadable fit state ({e}); delete it or choose another --out") from None
-    if d.get("settings") != json.loads(json.dumps(settings.key())):
-        differ = sorted(k for k, v in settings.key().items() if d.get("settings", {}).get(k) != v)
+    saved = FitSettings().key() | d.get("settings", {})  # a setting added since the file was written: its default
+    if saved != json.loads(json.dumps(settings.key())):
+        differ = sorted(k for k, v in settings.key().items() if saved.get(k) != v)
         raise EdgenetError(
             f"{path}: holds measurements for other settings ({', '.join(differ)} differ); "
             "use another --out, or the same options to continue"
@@ -132,7 +134,7 @@ def _native_macs(settings: FitSettings, cached: dict, progress: Progress) -> dic
     for phi in grid:
         if f"{phi:g}" not in cached:
             v = get_variant(phi_spec(phi, settings.scaling, settings.scaling_file))
-            grid_r = resolution_grid(v.resolution, settings.min_res, settings.max_res, 0)
+            grid_r = resolution_grid(v.resolution, settings.min_res, settings.max_res, 0, settings.res_multiple)
             res = grid_r[0] if grid_r else min(max(v.resolution, settings.min_res), settings.max_res)
             cached[f"{phi:g}"] = [res, profile_variant(v, num_classes=settings.num_classes, resolution=res).macs]
         res, macs = cached[f"{phi:g}"]
@@ -246,7 +248,13 @@ def fit(
     native = _native_macs(settings, cached, progress)
     _save_state(out, settings, cached, points)
     cands = candidates(
-        settings.scaling, native, settings.min_res, settings.max_res, settings.res_steps, settings.scaling_file
+        settings.scaling,
+        native,
+        settings.min_res,
+        settings.max_res,
+        settings.res_steps,
+        settings.scaling_file,
+        settings.res_multiple,
     )
     names = ladder(settings.scaling) if with_ladder else []
     db_path = db_path or out / "bench.sqlite"
@@ -393,8 +401,9 @@ def write_plot(result: FitResult, path: Path, base_macs: float, scaling: Scaling
 
 
 def record(out: Path, settings: FitSettings, new: list[Point]) -> None:
-    """Add points measured elsewhere (e.g. a benchmark timing the ladder first) to OUT's state, as ``fit`` would."""
+    """Add points measured elsewhere (e.g. a benchmark timing the ladder first) to OUT's state, as ``fit`` would;
+    a point already there is replaced (a re-timing)."""
     out.mkdir(parents=True, exist_ok=True)
     cached, points = _load_state(out, settings)
-    known = {p.key for p in points}
-    _save_state(out, settings, cached, points + [p for p in new if p.key not in known])
+    keys = {p.key for p in new}
+    _save_state(out, settings, cached, [p for p in points if p.key not in keys] + new)

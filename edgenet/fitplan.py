@@ -86,15 +86,16 @@ def candidates(
     max_res: int,
     res_steps: int = 3,
     scaling_file: str | None = None,
+    multiple: int = 8,
 ) -> list[Candidate]:
     """Every (φ, resolution) to consider, by MACs; ``native_macs`` is {φ: (grid centre resolution, MACs there)}."""
     out = []
     smallest = min(native_macs, default=0.0)
     for phi, (native, macs) in sorted(native_macs.items()):
         spec = phi_spec(phi, scaling, scaling_file)
-        grid = resolution_grid(native, min_res, max_res, res_steps)
+        grid = resolution_grid(native, min_res, max_res, res_steps, multiple)
         if phi == smallest and grid:  # below the base, only the resolution can shrink: down to --min-res
-            grid = sorted(set(grid) | set(range(-(-min_res // 8) * 8, grid[0], 8)))
+            grid = sorted(set(grid) | set(range(-(-min_res // multiple) * multiple, grid[0], multiple)))
         for r in grid:
             out.append(Candidate(spec, phi, r, int(macs * (r / native) ** 2)))
     unique = {c.key: c for c in out}

@@ -41,6 +41,13 @@ A log-log fit of latency against MACs only chooses what to measure next. Repeat 
 @click.option("--num-classes", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--min-res", type=click.IntRange(32, 2048), default=96, show_default=True, help="Smallest input size.")
 @click.option("--max-res", type=click.IntRange(32, 2048), default=640, show_default=True, help="Largest input size.")
+@click.option(
+    "--res-multiple",
+    type=click.Choice(["8", "32"]),
+    default="8",
+    show_default=True,
+    help="Resolution grid step; 32 keeps every feature map whole (stride-32 nets ceil other sizes).",
+)
 @click.option("--max-phi", type=click.FloatRange(0, 10), default=3.0, show_default=True, help="Largest φ tried.")
 @click.option("--phi-step", type=click.FloatRange(0.01, 1), default=0.1, show_default=True, help="φ grid step.")
 @click.option(
@@ -72,6 +79,7 @@ def fit(
     num_classes: int,
     min_res: int,
     max_res: int,
+    res_multiple: str,
     max_phi: float,
     phi_step: float,
     max_measure: int,
@@ -109,6 +117,7 @@ def fit(
         num_classes=num_classes,
         min_res=min_res,
         max_res=max_res,
+        res_multiple=int(res_multiple),
         max_phi=max_phi,
         phi_step=phi_step,
         runs=runs,

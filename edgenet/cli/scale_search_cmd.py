@@ -84,8 +84,8 @@ def search(
     if constraint == "flops" and target is not None:
         raise EdgenetError("--target applies to --constraint latency only")
     settings = SearchSettings(
-        data=str(data),
-        val=str(val) if val is not None else None,
+        data=str(data.resolve()),
+        val=str(val.resolve()) if val is not None else None,
         base=get_variant(base).name,
         img_size=img_size,
         epochs=epochs,
