@@ -130,10 +130,15 @@ class LatencyModel:
 
 
 def bounds(points: list[Point], budget_ms: float) -> tuple[Point | None, float]:
-    """The largest measured point within budget, and the fewest MACs of any measured point over it."""
+    """The largest measured point within budget, and the fewest MACs of a measured point over budget above it.
+
+    An over-budget point with fewer MACs than one that fits contradicts the monotonic assumption (a noisy timing
+    on a busy machine, or a resolution that wastes compute); it must not end the search below the fitting one.
+    """
     ok = [p for p in points if p.p50_ms <= budget_ms]
-    over = [p.macs for p in points if p.p50_ms > budget_ms]
     best = max(ok, key=lambda p: p.macs) if ok else None
+    floor = best.macs if best else 0
+    over = [p.macs for p in points if p.p50_ms > budget_ms and p.macs > floor]
     return best, min(over) if over else math.inf
 
 

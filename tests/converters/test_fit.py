@@ -14,7 +14,7 @@ import pytest
 import converters.fit as fitmod
 from converters.fit import FitSettings, fit, model_args
 from edgenet.errors import EdgenetError
-from edgenet.fitplan import Candidate, LatencyModel, Point, candidates, next_candidate, resolution_grid
+from edgenet.fitplan import Candidate, LatencyModel, Point, bounds, candidates, next_candidate, resolution_grid
 from edgenet.scaling import PAPER
 
 
@@ -142,3 +142,13 @@ def test_bad_budget_is_refused(tmp_path):
     for bad in (0.0, -1.0, math.nan):
         with pytest.raises(EdgenetError, match="--budget-ms"):
             fit(bad, SETTINGS, tmp_path)
+
+
+def test_a_noisy_slow_point_below_a_fitting_one_does_not_end_the_search():
+    def pt(macs, ms):
+        return Point("phi:0", 0, 224, "phi", macs, 0, ms, ms, "", 0)
+
+    best, ceiling = bounds([pt(100, 5.0), pt(80, 50.0), pt(150, 20.0)], 10.0)
+    assert best.macs == 100 and ceiling == 150  # the 80-MAC outlier is ignored
+    cands = [Candidate("phi:0.1", 0.1, 224, m) for m in (90, 120, 140, 160)]
+    assert next_candidate(cands, [pt(100, 5.0), pt(80, 50.0)], 10.0).macs in (120, 140, 160)
