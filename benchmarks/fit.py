@@ -11,7 +11,7 @@ finds has more MACs than the largest fixed-ladder variant (B0…B3) within the s
 
 Timing runs under ``flock /tmp/edgenet-latency.lock`` (shared machine); conversions do not hold the lock.
 
-    python benchmarks/fit.py --max-measure 6
+    python benchmarks/fit.py --max-measure 6 [--res-multiple 32] [--ladder-from runs/ladder]
 
 Writes docs/benchmarks/fit.{json,md} and fit-<budget>.png; run folders go to runs/bench-fit/ (not committed).
 """
@@ -178,9 +178,11 @@ def main() -> None:
 
 def markdown(r: dict) -> str:
     lines = [
-        "# `edgenet fit`: the largest compound-scaled B0 within a measured latency budget",
+        "# `edgenet fit`: the largest compound-scaled B0 within a measured latency budget "
+        f"(resolution grid: multiples of {r['settings'].get('res_multiple', 8)})",
         "",
-        f"Produced by `{r['command']}` on {r['date']} ({r['wall_min']} min; raw numbers in `fit.json`).",
+        f"Produced by `{r['command']}` on {r['date']} ({r['wall_min']} min; raw numbers in "
+        f"`{r.get('tag', 'fit')}.json`).",
         "",
         f"Target: this machine ({r['machine']['cpu']}, {r['machine']['cores']} cores "
         "**shared with three other agents**; "
@@ -201,7 +203,12 @@ def markdown(r: dict) -> str:
         )
     lines += [
         "",
-        "The ladder's p50s are from an interleaved re-timing of the four models (A B C D …, "
+        (
+            "The ladder's conversions came from an earlier run of this script (`--ladder-from`); "
+            if "--ladder-from" in r["command"]
+            else ""
+        )
+        + "The ladder's p50s are from an interleaved re-timing of the four models (A B C D …, "
         f"{2 * r['settings']['runs']} runs each), which replaced their first, one-at-a-time timings: on this "
         "shared machine those had put B1 and B2 at the same latency. Budgets: the geometric midpoints between "
         "consecutive ladder latencies (between two steps is where a continuous search can pay; just above a step "

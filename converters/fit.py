@@ -48,7 +48,9 @@ class FitSettings:
     max_phi: float = 3.0
     phi_step: float = 0.1
     res_steps: int = 3
-    res_multiple: int = 8  # 32: only sizes every feature map divides evenly (no ceil'd, padded borders)
+    # 32: only sizes every stride-32 feature map divides evenly. docs/benchmarks/fit.md: on this CPU, B0 at 232 px
+    # (MACs +17 % over 224 px, from ceil'd feature maps) ran ~45 % slower, so a grid of 8 wastes measurements there
+    res_multiple: int = 32
     runs: int = 50
     warmup: int = 5
     calib_samples: int = 8

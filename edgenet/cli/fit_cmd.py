@@ -44,9 +44,9 @@ A log-log fit of latency against MACs only chooses what to measure next. Repeat 
 @click.option(
     "--res-multiple",
     type=click.Choice(["8", "32"]),
-    default="8",
+    default="32",
     show_default=True,
-    help="Resolution grid step; 32 keeps every feature map whole (stride-32 nets ceil other sizes).",
+    help="Resolution grid step; 32 keeps every feature map whole (other sizes cost more than their MACs say).",
 )
 @click.option("--max-phi", type=click.FloatRange(0, 10), default=3.0, show_default=True, help="Largest φ tried.")
 @click.option("--phi-step", type=click.FloatRange(0.01, 1), default=0.1, show_default=True, help="φ grid step.")

@@ -13,7 +13,19 @@ from edgenet.cli.main import cli
 from edgenet.models import get_variant
 from edgenet.scaling import load_scaling
 
-TINY_FIT = ["--int8", "--min-res", "32", "--max-res", "40", "--max-phi", "0.2", "--phi-step", "0.2"]
+TINY_FIT = [
+    "--int8",
+    "--res-multiple",
+    "8",
+    "--min-res",
+    "32",
+    "--max-res",
+    "40",
+    "--max-phi",
+    "0.2",
+    "--phi-step",
+    "0.2",
+]
 TINY_FIT += ["--no-ladder", "--num-classes", "3", "--runs", "3", "--max-measure", "1"]
 
 

@@ -45,7 +45,7 @@ def simulated(monkeypatch):
     return calls
 
 
-SETTINGS = FitSettings(min_res=96, max_res=640)
+SETTINGS = FitSettings(min_res=96, max_res=640, res_multiple=8)
 
 
 def brute_force(budget: float) -> int:
@@ -119,7 +119,7 @@ def _fake_profile(variant, num_classes=1000, resolution=None):
 def test_other_settings_in_the_same_out_are_refused(simulated, tmp_path):
     fit(12.0, SETTINGS, tmp_path, with_ladder=False)
     with pytest.raises(EdgenetError, match="threads differ"):
-        fit(12.0, FitSettings(min_res=96, max_res=640, threads=2), tmp_path, with_ladder=False)
+        fit(12.0, FitSettings(min_res=96, max_res=640, res_multiple=8, threads=2), tmp_path, with_ladder=False)
 
 
 def test_latency_model_and_grid():
