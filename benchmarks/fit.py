@@ -252,6 +252,23 @@ def markdown(r: dict) -> str:
             f"| {p['params'] / 1e6:.2f}M | {p['p50_ms']:.2f} | {p['p90_ms']:.2f} | {p['convert_s']:.0f} |"
         )
     tag = r.get("tag", "fit")
+    pays = sum(b["pays"] for b in r["budgets"])
+    lines += [
+        "",
+        "## Reading",
+        "",
+        f"The fit's choice had more MACs than the ladder's best within the same budget at {pays} of "
+        f"{len(r['budgets'])} budgets. "
+        + (
+            "Input sizes that are not multiples of 32 cost more than their MACs say: the network's stride-32 "
+            "feature maps are ceil'd (B0 at 232 px has 17 % more MACs than at 224 px, not 7 %), and on this CPU such "
+            "a B0 ran about 50 % slower. The candidates measured between B0 and B1 for the lowest budget all had such "
+            "sizes, so there the answer is B0 itself; `fit_r32.md` repeats the benchmark on the grid of multiples of "
+            "32, which `edgenet fit` now uses by default (`--res-multiple 8` for this one)."
+            if r["settings"].get("res_multiple", 8) == 8
+            else "This is the grid `edgenet fit` uses by default; `fit.md` has the same benchmark on multiples of 8."
+        ),
+    ]
     lines += [""] + [f"![latency vs φ at {b['budget_ms']:g} ms]({tag}-{b['budget_ms']:g}ms.png)" for b in r["budgets"]]
     lines += [""]
     return "\n".join(lines)

@@ -49,7 +49,7 @@ class FitSettings:
     phi_step: float = 0.1
     res_steps: int = 3
     # 32: only sizes every stride-32 feature map divides evenly. docs/benchmarks/fit.md: on this CPU, B0 at 232 px
-    # (MACs +17 % over 224 px, from ceil'd feature maps) ran ~45 % slower, so a grid of 8 wastes measurements there
+    # (MACs +17 % over 224 px, from ceil'd feature maps) ran ~50 % slower, so a grid of 8 wastes measurements there
     res_multiple: int = 32
     runs: int = 50
     warmup: int = 5
