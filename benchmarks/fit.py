@@ -204,7 +204,7 @@ def markdown(r: dict) -> str:
     lines += [
         "",
         (
-            "The ladder's conversions came from an earlier run of this script (`--ladder-from`); "
+            "The ladder's conversions came from an earlier run of this script (`--ladder-from`). "
             if "--ladder-from" in r["command"]
             else ""
         )
