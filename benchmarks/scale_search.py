@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -82,6 +83,7 @@ def main() -> None:
     }
     args.docs.mkdir(parents=True, exist_ok=True)
     (args.docs / "scale_search.json").write_text(json.dumps(record, indent=2) + "\n")
+    shutil.copy(args.out / "search" / "search.png", args.docs / "scale_search.png")
     md = markdown(record)
     (args.docs / "scale_search.md").write_text(md)
     print(md)
@@ -132,6 +134,8 @@ def markdown(r: dict) -> str:
         "that four agents sharing two cores allowed, not a better set of constants. The winner is written to "
         "`scaling.json`, which `edgenet scale --scaling`, `edgenet fit --scaling` and `--model phi:F@scaling.json` "
         "read.",
+        "",
+        "![validation top-1 per candidate](scale_search.png)",
         "",
     ]
     return "\n".join(lines)
