@@ -104,7 +104,8 @@ def search(
     if constraint == "latency":
         if target is None:
             raise EdgenetError("--constraint latency needs --target (local, ssh://…, adb://…)")
-        latency_of = _latency_probe(target, threads, int8, out)
+        classes = sum(1 for p in data.iterdir() if p.is_dir()) if data.is_dir() else 2
+        latency_of = _latency_probe(target, threads, int8, out, max(classes, 1))
     progress = ConsoleProgress(enabled=not quiet and not as_json)
     result = run(settings, out, latency_of, progress)
     write_plot(result, out / "search.png")
@@ -147,14 +148,14 @@ def search(
         )
 
 
-def _latency_probe(target: str, threads: int, int8: bool, out: Path):
+def _latency_probe(target: str, threads: int, int8: bool, out: Path, num_classes: int):
     """``latency_of(spec, resolution)``: convert and time like ``edgenet fit`` does, rows into OUT/bench.sqlite."""
     from converters.fit import FitSettings, measure
     from device_bench.db import ResultsDB
     from device_bench.targets import TargetOptions
     from edgenet.fitplan import Candidate
 
-    settings = FitSettings(target=target, threads=threads, int8=int8, num_classes=10)
+    settings = FitSettings(target=target, threads=threads, int8=int8, num_classes=num_classes)
 
     def latency_of(spec: str, resolution: int) -> float:
         with ResultsDB(out / "bench.sqlite") as db:
