@@ -78,3 +78,73 @@ def compound_scale(
         resolution=resolution,
         flops_factor=round((alpha * beta**2 * gamma**2) ** phi, 6),
     )
+
+
+# ------------------------------------------------------------------------------------------------ scaling files
+SCALING_FORMAT = "edgenet.scaling"
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """The three bases of compound scaling and the variant they scale: the paper's, or ones ``scale search`` found.
+
+    A file holding one is what ``scale``, ``fit`` and ``phi:F@FILE`` read, so constants found on a user's data and
+    device reach every command without retyping them.
+    """
+
+    alpha: float = ALPHA
+    beta: float = BETA
+    gamma: float = GAMMA
+    base: str = "efficientnet_b0"
+
+    @property
+    def flops_base(self) -> float:
+        """α·β²·γ²: the compute factor of one unit of φ (≈ 2 by the paper's constraint)."""
+        return self.alpha * self.beta**2 * self.gamma**2
+
+    def to_dict(self) -> dict:
+        return {"alpha": self.alpha, "beta": self.beta, "gamma": self.gamma, "base": self.base}
+
+
+PAPER = Scaling()
+
+
+def check_constants(alpha: float, beta: float, gamma: float) -> None:
+    for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+        if not isinstance(value, int | float) or not math.isfinite(value) or value < 1:
+            raise ValueError(f"{name} must be a number >= 1, got {value!r}")
+
+
+def load_scaling(path) -> Scaling:
+    """Read a scaling file; a missing, unreadable or malformed one is one line naming it and the fix."""
+    import json
+    from pathlib import Path
+
+    from edgenet.errors import EdgenetError
+
+    path = Path(path)
+    fix = "write one with `edgenet scale search --out DIR` (DIR/scaling.json)"
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EdgenetError(f"{path}: scaling file not found; {fix}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EdgenetError(f"{path}: not a readable scaling file ({e}); {fix}") from None
+    if not isinstance(d, dict) or d.get("format") != SCALING_FORMAT:
+        raise EdgenetError(f'{path}: not an edgenet scaling file (no "format": "{SCALING_FORMAT}"); {fix}')
+    try:
+        s = Scaling(float(d["alpha"]), float(d["beta"]), float(d["gamma"]), str(d.get("base") or "efficientnet_b0"))
+        check_constants(s.alpha, s.beta, s.gamma)
+    except (KeyError, TypeError, ValueError) as e:
+        raise EdgenetError(f"{path}: bad scaling constants ({e}); {fix}") from None
+    return s
+
+
+def save_scaling(path, scaling: Scaling, **extra) -> None:
+    """Write a scaling file atomically; ``extra`` (how it was found) is kept beside the constants."""
+    import json
+
+    from edgenet.atomic import write_text_atomic
+
+    d = {"format": SCALING_FORMAT, **scaling.to_dict(), **extra}
+    write_text_atomic(path, json.dumps(d, indent=2) + "\n")

@@ -17,6 +17,7 @@ from edgenet.errors import EdgenetError
 COMMANDS = {
     "models": "edgenet.cli.models_cmd:models",
     "scale": "edgenet.cli.scale_cmd:scale",
+    "fit": "edgenet.cli.fit_cmd:fit",
     "convert": "edgenet.cli.convert_cmd:convert",
     "bench": "edgenet.cli.bench_cmd:bench",
     "report": "edgenet.cli.report_cmd:report",

@@ -58,7 +58,11 @@ def model_options(f):
     """
     path = click.Path(dir_okay=False, path_type=Path)
     options = [
-        click.option("--model", metavar="NAME", help="Variant: efficientnet_b0..b8, lite0..4, edgetpu_s/m/l or phi:F."),
+        click.option(
+            "--model",
+            metavar="NAME",
+            help="Variant: efficientnet_b0..b8, lite0..4, edgetpu_s/m/l, phi:F, BASE+phi:F or phi:F@SCALING.json.",
+        ),
         click.option("--checkpoint", type=path, help="An edgenet checkpoint: model, classes, preprocessing, weights."),
         click.option(
             "--weights",

@@ -89,29 +89,58 @@ def list_models() -> list[str]:
     return list(_REGISTRY)
 
 
-def phi_variant(phi: float, alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA) -> Variant:
-    """B0 compound-scaled by any φ. Dropout is that of the registered B variant nearest in width."""
-    cs = compound_scale(phi, alpha, beta, gamma)
+def phi_variant(
+    phi: float, alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA, base: str = "efficientnet_b0"
+) -> Variant:
+    """``base`` (B0 unless given) compound-scaled by any φ. Dropout is that of the registered variant of the same
+    family nearest in width; Lite and EdgeTPU keep their options (fixed stem/head, ReLU6, fused blocks)."""
+    b = _REGISTRY[_ALIASES.get(base, base)]
+    cs = compound_scale(phi, alpha, beta, gamma, base_resolution=b.resolution)
     nearest = min(
-        (v for v in _REGISTRY.values() if v.config.arch == EFFICIENTNET_B0),
-        key=lambda v: abs(v.width_mult - cs.width_mult),
+        (v for v in _REGISTRY.values() if v.config.arch == b.config.arch),
+        key=lambda v: abs(v.width_mult - b.width_mult * cs.width_mult),
     )
-    cfg = replace(_B, width_mult=cs.width_mult, depth_mult=cs.depth_mult, dropout=nearest.dropout)
-    return Variant(f"phi:{phi:g}", cs.resolution, cfg)
+    cfg = replace(
+        b.config,
+        width_mult=round(b.width_mult * cs.width_mult, 6),
+        depth_mult=round(b.depth_mult * cs.depth_mult, 6),
+        dropout=nearest.dropout,
+    )
+    prefix = "" if b.name == "efficientnet_b0" else f"{b.name.removeprefix('efficientnet_')}+"
+    return Variant(f"{prefix}phi:{phi:g}", cs.resolution, cfg)
+
+
+def _phi_spec(name: str) -> Variant:
+    """``[BASE+]phi:F[@SCALING.json]``: BASE (default B0, or the file's) scaled by φ with the paper's constants or
+    the file's. The name keeps the file so a checkpoint or report says which constants built it."""
+    from edgenet.scaling import load_scaling
+
+    spec = name.strip()
+    head, sep, file = spec.partition("@")
+    base, plus, phi_part = head.rpartition("+")
+    scaling = load_scaling(file) if sep else None
+    base = base.strip().lower() if plus else (scaling.base if scaling else "efficientnet_b0")
+    if base.startswith("phi:") or (base not in _REGISTRY and base not in _ALIASES):
+        raise EdgenetError(f"model {name!r}: base {base!r} is not a registered variant (e.g. lite0+phi:1.5)")
+    try:
+        phi = float(phi_part.strip().lower().removeprefix("phi:"))
+    except ValueError:
+        raise EdgenetError(f"model {name!r}: φ must be a number, e.g. phi:1.5") from None
+    try:
+        if scaling is None:
+            v = phi_variant(phi, base=base)
+        else:
+            v = phi_variant(phi, scaling.alpha, scaling.beta, scaling.gamma, base)
+    except ValueError as e:
+        raise EdgenetError(f"model {name!r}: {e}") from None
+    return replace(v, name=f"{v.name}@{file}") if sep else v
 
 
 def get_variant(name: str) -> Variant:
-    """Look a variant up by name, alias or ``phi:<φ>``; unknown names list the valid ones."""
+    """Look a variant up by name, alias or ``[BASE+]phi:<φ>[@SCALING.json]``; unknown names list the valid ones."""
     key = name.strip().lower()
-    if key.startswith("phi:"):
-        try:
-            phi = float(key[4:])
-        except ValueError:
-            raise EdgenetError(f"model {name!r}: φ must be a number, e.g. phi:1.5") from None
-        try:
-            return phi_variant(phi)
-        except ValueError as e:
-            raise EdgenetError(f"model {name!r}: {e}") from None
+    if "phi:" in key:
+        return _phi_spec(name)
     key = _ALIASES.get(key, key)
     if key in _REGISTRY:
         return _REGISTRY[key]
@@ -119,7 +148,7 @@ def get_variant(name: str) -> Variant:
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise EdgenetError(
         f"unknown model {name!r}.{hint} Valid names: {', '.join(list_models())}, their short aliases "
-        "(b0..b8, lite0..lite4, edgetpu_s/m/l), or phi:<φ>"
+        "(b0..b8, lite0..lite4, edgetpu_s/m/l), phi:<φ>, BASE+phi:<φ> or phi:<φ>@SCALING.json"
     )
 
 
