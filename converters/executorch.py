@@ -38,10 +38,12 @@ class Delegation:
 
     backend: str
     partitions: int  # delegate calls in the program
-    delegated_ops: int
-    portable_ops: int  # ops that run on ExecuTorch's own (portable/optimized) CPU kernels
+    delegated_ops: int  # compute ops inside XNNPACK partitions (quantize/dequantize nodes counted apart)
+    portable_ops: int  # compute ops that run on ExecuTorch's own (portable/optimized) CPU kernels
     portable_by_op: dict[str, int]
     delegated_by_op: dict[str, int]
+    qdq_delegated: int = 0  # quantize/dequantize nodes inside partitions (int8: XNNPACK fuses them)
+    qdq_portable: int = 0  # … and outside, run by the portable quantized kernels
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,6 +52,10 @@ class Delegation:
 def _op_name(target) -> str:
     name = getattr(target, "__name__", None) or str(target)
     return name.removeprefix("aten.")
+
+
+def _is_qdq(op: str) -> bool:
+    return op.startswith("quantized_decomposed.")
 
 
 def delegation(graph_module, backend: str = "XnnpackBackend") -> Delegation:
@@ -64,11 +70,25 @@ def delegation(graph_module, backend: str = "XnnpackBackend") -> Delegation:
             for inner in lowered.original_module.graph.nodes:
                 if inner.op == "call_function" and inner.target is not operator.getitem:
                     delegated[_op_name(inner.target)] += 1
-        elif node.op == "call_function" and node.target is not operator.getitem:
-            if "executorch_call_delegate" not in str(node.target):
-                portable[_op_name(node.target)] += 1
+        elif (
+            node.op == "call_function"
+            and node.target is not operator.getitem
+            and "executorch_call_delegate" not in str(node.target)
+        ):
+            portable[_op_name(node.target)] += 1
+    qdq_in = sum(n for op, n in delegated.items() if _is_qdq(op))
+    qdq_out = sum(n for op, n in portable.items() if _is_qdq(op))
+    delegated = Counter({op: n for op, n in delegated.items() if not _is_qdq(op)})
+    portable = Counter({op: n for op, n in portable.items() if not _is_qdq(op)})
     return Delegation(
-        backend, partitions, sum(delegated.values()), sum(portable.values()), dict(portable), dict(delegated)
+        backend,
+        partitions,
+        sum(delegated.values()),
+        sum(portable.values()),
+        dict(portable.most_common()),
+        dict(delegated.most_common()),
+        qdq_in,
+        qdq_out,
     )
 
 
@@ -90,9 +110,7 @@ def pte_census(data: bytes) -> dict[str, int]:
     return dict(census)
 
 
-def export_pte(
-    model, resolution: int, samples: np.ndarray | None = None, progress=None
-) -> tuple[bytes, Delegation]:
+def export_pte(model, resolution: int, samples: np.ndarray | None = None, progress=None) -> tuple[bytes, Delegation]:
     """The ``.pte`` bytes of ``model`` on one 3×R×R image (int8 when calibration ``samples`` are given)."""
     require_executorch()
     import torch

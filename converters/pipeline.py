@@ -327,7 +327,10 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             warn(f"--tensorrt: built the Q/DQ int8 ONNX only, no engines: {engines_skipped}")
     kinds = opts.kinds(engines=engines_skipped is None)
     for k in kinds:
-        get_kind(k)  # an unknown kind fails before any work
+        if get_kind(k).runtime == "tensorrt":  # an unknown kind, or an engine without a GPU, fails before any work
+            from edgenet.artifacts.tensorrt_engine import require_tensorrt
+
+            require_tensorrt()
     needs_calib = any(get_kind(k).calibrated for k in kinds)
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
         # Calibration / parity inputs first, so a bad --calib-data fails before minutes of conversion.

@@ -45,14 +45,16 @@ def qdq_onnx(onnx_path: Path, samples: np.ndarray) -> bytes:
     """Bytes of the Q/DQ int8 ONNX of ``onnx_path``, activations calibrated (min/max) on ``samples``."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if samples is None or not len(samples):
         raise ValueError("this artefact kind needs calibration samples")
     input_name = onnx.load_model(str(onnx_path), load_external_data=False).graph.input[0].name
     with tempfile.TemporaryDirectory(prefix="edgenet-qdq-") as tmp:
-        out = Path(tmp) / QDQ_FILE
+        pre, out = Path(tmp) / "pre.onnx", Path(tmp) / QDQ_FILE
+        quant_pre_process(str(onnx_path), str(pre))  # shape inference + folding, as ONNX Runtime's docs ask
         quantize_static(
-            str(onnx_path),
+            str(pre),
             str(out),
             _Samples(input_name, samples),
             quant_format=QuantFormat.QDQ,

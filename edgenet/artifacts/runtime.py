@@ -172,7 +172,7 @@ class TensorRTRunner:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         import torch
 
-        (in_name, in_shape, in_dtype), (out_name, out_shape, out_dtype) = self.inputs[0], self.outputs[0]
+        (in_name, _, in_dtype), (out_name, out_shape, out_dtype) = self.inputs[0], self.outputs[0]
         outs = []
         stream = torch.cuda.current_stream()
         for s in x:
