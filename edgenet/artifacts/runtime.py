@@ -131,7 +131,8 @@ class ExecuTorchRunner:
                 f"{self.path}: running an ExecuTorch program needs the executorch package: "
                 "pip install 'edgenet[executorch]'"
             ) from None
-        executorch_threads(threads or os.cpu_count() or 1)
+        if threads:
+            executorch_threads(threads)
         try:
             self.program = Runtime.get().load_program(self.path)
             self.method = self.program.load_method("forward")
@@ -195,7 +196,9 @@ def runner_for(path: str | Path, threads: int | None = None):
     path = Path(path)
     cls = RUNNERS.get(path.suffix)
     if cls is None:
-        raise EdgenetError(f"{path}: unknown model type; pass a .tflite, .onnx, .pte (ExecuTorch) or .engine file")
+        raise EdgenetError(
+            f"{path}: unknown model type; pass a .tflite or .onnx file (or an ExecuTorch .pte, a TensorRT .engine)"
+        )
     if cls is OnnxRunner and not path.is_file():
         raise EdgenetError(f"{path}: file not found")
     return cls(path, threads)
