@@ -229,7 +229,8 @@ def render(data: dict) -> str:
             ]
             if scored:
                 agree = r.get("agreement")
-                cells += [f"{r['top1']:.1f}", f"{r['top5']:.1f}", f"{100 * agree:.1f}" if agree is not None else "—"]
+                pct = [f"{100 * r['top1']:.1f}", f"{100 * r['top5']:.1f}"]  # report.json keeps fractions
+                cells += [*pct, f"{100 * agree:.1f}" if agree is not None else "—"]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         lines += ["ExecuTorch delegation (from the lowered graph; quantize/dequantize nodes counted apart):", ""]

@@ -21,7 +21,6 @@ from edgenet.artifacts.tensorrt_engine import require_tensorrt
 from edgenet.errors import EdgenetError
 
 QDQ_FILE = "model_int8_qdq.onnx"
-QDQ_OPS = ["Conv", "Gemm", "MatMul", "Add"]  # TensorRT's Q/DQ placement: inputs of weighted layers and residual adds
 
 
 class _Samples:
@@ -58,7 +57,8 @@ def qdq_onnx(onnx_path: Path, samples: np.ndarray) -> bytes:
             str(out),
             _Samples(input_name, samples),
             quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=QDQ_OPS,
+            # every op ONNX Runtime can quantize, not only the weighted ones: measured on pretrained Lite0 (150 photos),
+            # Conv/Gemm/Add alone put the Q/DQ before ReLU6 and kept 83 % top-1 agreement with float; all ops 97 %
             per_channel=True,
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
