@@ -75,8 +75,9 @@ def test_every_kind_is_built_verified_and_listed(converted):
     # weights; a broken scale or layout gives ~0)
     assert et8["parity"]["reference"] == "executorch_fp32" and et8["parity"]["cosine"] > 0.7
     assert qdq["parity"]["reference"] == "onnx" and qdq["parity"]["cosine"] > 0.7
-    # int8 weights (4× smaller) plus per-op metadata that weighs on a model this small: 45 % of fp32 here
-    assert et8["bytes"] < 0.6 * et32["bytes"] and qdq["bytes"] < 0.6 * (out / "model.onnx").stat().st_size
+    # int8 weights (4× smaller) plus per-op scales and zero points that weigh on a model this small: 45 % (.pte) and
+    # 65 % (Q/DQ ONNX) of float here, 27 % on Lite0
+    assert et8["bytes"] < 0.6 * et32["bytes"] and qdq["bytes"] < 0.8 * (out / "model.onnx").stat().st_size
     assert "ExecuTorch" in output or "XNNPACK" in output
 
 
