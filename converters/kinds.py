@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,10 @@ from edgenet.registry import Registry
 @dataclass
 class BuildContext:
     """What a kind's builder may use: the float graph, calibration samples, the quantizer, the calibration method and
-    the I/O choice."""
+    the I/O choice.
+
+    ``model`` is the PyTorch module itself, for runtimes that export from it (ExecuTorch) rather than from the graph;
+    ``details`` collects what a builder alone knows (e.g. ExecuTorch's delegation counts) for report.json."""
 
     graph: FloatGraph
     samples: np.ndarray | None = field(default=None, repr=False)
@@ -28,6 +32,8 @@ class BuildContext:
     io_dtype: str = "int8"
     progress: Progress = SILENT
     method: str = "minmax"  # --calibration: how activation ranges are chosen (quantization.calibration_methods)
+    model: Any = field(default=None, repr=False)  # torch.nn.Module
+    details: dict[str, dict] = field(default_factory=dict)  # kind name -> extra report.json entries
 
     def calibrated(self) -> bytes:
         if self.samples is None or not len(self.samples):
@@ -43,7 +49,9 @@ class Kind:
     build: Callable[[BuildContext], bytes]
     calibrated: bool = False  # needs calibration samples
     full_integer: bool = False  # must contain no float op (checked)
-    reference: str = "fp32"  # the artefact its outputs are compared with
+    reference: str = "fp32"  # the artefact its outputs are compared with ("onnx", "fp32" or another kind's name)
+    runtime: str = "tflite"  # what runs it for verification (edgenet.artifacts.runtime.runner_for, by file suffix)
+    tolerance: tuple[float, float] | None = None  # (atol, rtol) for float kinds checked against a float reference
 
 
 KINDS: Registry[Kind] = Registry("artefact kind")
@@ -89,3 +97,8 @@ register(
         calibrated=True,
     )
 )
+
+
+# Kinds of other runtimes live in their own modules and register themselves on import.
+from converters import executorch as _executorch  # noqa: E402, F401
+from converters import tensorrt as _tensorrt  # noqa: E402, F401

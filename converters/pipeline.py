@@ -25,9 +25,9 @@ import numpy as np
 from converters.graph import FloatGraph, export_float
 from converters.kinds import KINDS, BuildContext, get_kind
 from converters.raw_input import RAW_RANGE
-from converters.verify import Check, Parity, compare, raise_on_failures
+from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 from edgenet import __version__
-from edgenet.artifacts.runtime import TFLiteRunner
+from edgenet.artifacts.runtime import TFLiteRunner, runner_for
 from edgenet.artifacts.sidecar import read_report
 from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
@@ -69,15 +69,21 @@ class ConvertOptions:
     max_drop: float = 1.0  # accuracy points, for auto_fix
     latency_budget_ms: float | None = None
     extra_kinds: tuple[str, ...] = ()  # further registered kinds (converters.kinds.register) to build
+    executorch: bool = False  # ExecuTorch fp32 + int8 .pte (converters.executorch)
+    tensorrt: bool = False  # Q/DQ int8 ONNX, plus fp16/int8 engines where a GPU and tensorrt are (converters.tensorrt)
     input: str | None = None  # "raw" | "normalized"; None: raw for --int8-io uint8 (converters.raw_input)
 
     def input_kind(self) -> str:
         """What the artefacts' input takes: raw pixels by default for uint8 I/O, the apps' and Coral's type."""
         return self.input or ("raw" if self.int8_io == "uint8" else "normalized")
 
-    def kinds(self) -> list[str]:
+    def kinds(self, engines: bool = True) -> list[str]:
         """The artefact kinds asked for, fp32 always first (every other kind is checked against it)."""
         flagged = [k for k in ("fp16", "dynamic", "int8", "int16") if getattr(self, k)]
+        if self.executorch:
+            flagged += ["executorch_fp32", "executorch_int8"]
+        if self.tensorrt:
+            flagged += ["onnx_int8_qdq"] + (["tensorrt_fp16", "tensorrt_int8"] if engines else [])
         return ["fp32"] + flagged + [k for k in self.extra_kinds if k not in flagged and k != "fp32"]
 
 
@@ -93,6 +99,8 @@ class Artifact:
     seconds: float
     parity: Parity | None = None
     full_integer: bool | None = None
+    runtime: str = "tflite"
+    details: dict | None = None  # what the builder knew (ExecuTorch: XNNPACK delegation counts)
 
 
 @dataclass
@@ -149,8 +157,11 @@ def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
     t0 = time.perf_counter()
     if kind == "fp32":
         return ctx.graph.fp32, ctx.graph.tf_seconds
-    tool = "TFLiteConverter" if not k.calibrated else f"{ctx.quantizer.name} quantizer"
-    with third_party(f"TFLite {kind}", tool, ctx.graph.name):
+    if k.runtime != "tflite":
+        stage, tool = f"{k.runtime} {kind}", {"executorch": "torch.export + XNNPACK"}.get(k.runtime, k.runtime)
+    else:
+        stage, tool = f"TFLite {kind}", "TFLiteConverter" if not k.calibrated else f"{ctx.quantizer.name} quantizer"
+    with third_party(stage, tool, ctx.graph.name):
         data = k.build(ctx)
     return data, time.perf_counter() - t0
 
@@ -160,6 +171,8 @@ def verify_artifact(
 ) -> tuple[Artifact, list[Check], list[str]]:
     """Stage 3: compare ``path`` with its reference on the parity inputs; the artefact, its checks and warnings."""
     k = get_kind(kind)
+    if k.runtime != "tflite":
+        return _verify_other(graph, kind, path, seconds, min_agreement)
     info = read_tflite(path)
     checks, warnings = [], []
     if kind == "fp32":
@@ -187,6 +200,78 @@ def verify_artifact(
         full_integer=is_full,
     )
     return artifact, checks, warnings
+
+
+def reference_outputs(graph: FloatGraph, reference: str, folder: Path) -> np.ndarray:
+    """Logits of a kind's reference on the parity inputs: ONNX Runtime's, TFLite fp32's, or another built kind's."""
+    if reference == "onnx":
+        return graph.onnx_out
+    if reference == "fp32":
+        return graph.fp32_out
+    path = folder / get_kind(reference).file
+    if not path.is_file():
+        raise EdgenetError(f"{path.name} is the reference of this artefact kind: build {reference} too")
+    return runner_for(path, graph.threads)(graph.parity_x)
+
+
+def _verify_other(
+    graph: FloatGraph, kind: str, path: Path, seconds: float, min_agreement: float | None
+) -> tuple[Artifact, list[Check], list[str]]:
+    """Stage 3 for kinds another runtime runs (ExecuTorch, ONNX Runtime, TensorRT): through that runtime's runner.
+
+    A float kind must match its float reference within its tolerance; every other kind is held to
+    ``--min-agreement`` like the quantized TFLite models."""
+    from edgenet.quiet import native_stderr_captured
+
+    k = get_kind(kind)
+    ref = reference_outputs(graph, k.reference, path.parent)
+    with native_stderr_captured():  # runtimes' native chatter (ExecuTorch's cpuinfo and threadpool lines)
+        runner = runner_for(path, graph.threads)
+        out = runner(graph.parity_x)
+    parity = compare(k.reference, ref, out)
+    checks, warnings = [], []
+    if k.tolerance is not None:
+        checks.append(tolerance_check(f"{kind}_vs_{k.reference}", parity, ref, *k.tolerance))
+    elif min_agreement is not None:
+        ok = parity.top1_agreement >= min_agreement
+        checks.append(Check(f"{kind}_top1_agreement", f">= {min_agreement}", parity.top1_agreement, ok))
+    ops, in_dtype, out_dtype = _describe(runner, path)
+    if k.runtime == "executorch":
+        portable = {op: n for op, n in ops.items() if not op.startswith("DELEGATE:")}
+        if portable:
+            listed = ", ".join(f"{op}×{n}" for op, n in sorted(portable.items(), key=lambda t: -t[1])[:5])
+            warnings.append(f"{kind}: {sum(portable.values())} op(s) outside XNNPACK, on portable kernels: {listed}")
+    artifact = Artifact(
+        name=kind,
+        file=path.name,
+        bytes=path.stat().st_size,
+        input_dtype=in_dtype,
+        output_dtype=out_dtype,
+        ops=ops,
+        transpose_ops=0,
+        seconds=round(seconds, 3),
+        parity=parity,
+        runtime=k.runtime,
+    )
+    return artifact, checks, warnings
+
+
+def _describe(runner, path: Path) -> tuple[dict[str, int], str, str]:
+    """(op census, input dtype, output dtype) of a non-TFLite artefact, from the file itself."""
+    if path.suffix == ".pte":
+        from converters.executorch import pte_census
+
+        return pte_census(path.read_bytes()), runner.input_dtype, runner.output_dtype
+    if path.suffix == ".onnx":
+        import onnx
+
+        from converters.tensorrt import qdq_census
+
+        types = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int8)": "int8"}
+        s = runner.session
+        i, o = s.get_inputs()[0].type, s.get_outputs()[0].type
+        return qdq_census(onnx.load_model(str(path))), types.get(i, i), types.get(o, o)
+    return {}, str(runner.inputs[0][2]).removeprefix("torch."), str(runner.outputs[0][2]).removeprefix("torch.")
 
 
 def convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress = SILENT) -> ConvertReport:
@@ -254,9 +339,19 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
         report.warnings.append(msg)
         progress.warn(msg)
 
-    kinds = opts.kinds()
+    engines_skipped = None
+    if opts.tensorrt:
+        from edgenet.artifacts.tensorrt_engine import tensorrt_unavailable
+
+        engines_skipped = tensorrt_unavailable()
+        if engines_skipped:
+            warn(f"--tensorrt: built the Q/DQ int8 ONNX only, no engines: {engines_skipped}")
+    kinds = opts.kinds(engines=engines_skipped is None)
     for k in kinds:
-        get_kind(k)  # an unknown kind fails before any work
+        if get_kind(k).runtime == "tensorrt":  # an unknown kind, or an engine without a GPU, fails before any work
+            from edgenet.artifacts.tensorrt_engine import require_tensorrt
+
+            require_tensorrt()
     needs_calib = any(get_kind(k).calibrated for k in kinds)
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
         # Calibration / parity inputs first, so a bad --calib-data fails before minutes of conversion.
@@ -290,13 +385,20 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             )
 
         ctx = BuildContext(
-            graph, cal.samples if needs_calib else None, quantizer, opts.int8_io, progress, opts.calibration
+            graph,
+            cal.samples if needs_calib else None,
+            quantizer,
+            opts.int8_io,
+            progress,
+            opts.calibration,
+            model=loaded.model,
         )
         fixed = None
         for i, kind in enumerate(kinds):
             if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
                 continue
-            progress.step(f"[3/3] TFLite {kind} ({i + 1}/{len(kinds)})")
+            runtime = get_kind(kind).runtime
+            progress.step(f"[3/3] {'TFLite' if runtime == 'tflite' else runtime} {kind} ({i + 1}/{len(kinds)})")
             if kind == "int8" and (opts.keep_float or opts.auto_fix):
                 t0 = time.perf_counter()
                 fixed = _int8_fix(ctx, loaded, opts, scorer)
@@ -309,6 +411,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             path = stage / get_kind(kind).file
             path.write_bytes(data)
             artifact, checks, warnings = verify_artifact(graph, kind, path, seconds, opts.min_agreement)
+            artifact.details = ctx.details.get(kind)
             report.artifacts.append(artifact)
             report.checks += checks
             report.warnings += warnings

@@ -50,6 +50,14 @@ class EvalOptions:
 def plan_configs(info: ModelInfo, plan: Plan, target_backends: tuple[str, ...], target: str) -> list[BenchConfig]:
     """Configurations for one model, each checked against the file and target (a one-line error if impossible)."""
     backend = plan.backend or DEFAULT_BACKEND[info.format]
+    if backend == "tensorrt":  # say that the GPU or the package is missing before anything about the file
+        from edgenet.artifacts.tensorrt_engine import tensorrt_unavailable
+
+        why = tensorrt_unavailable()
+        if why:
+            raise EdgenetError(f"--backend tensorrt: {why}")
+    if backend == "executorch" and plan.device == "cuda":
+        raise EdgenetError("--device cuda: ExecuTorch runs .pte programs on the CPU here; use --device cpu")
     if RUNS_FORMAT[backend] != info.format:
         want = SUFFIX[RUNS_FORMAT[backend]]
         raise EdgenetError(
@@ -73,7 +81,7 @@ def plan_configs(info: ModelInfo, plan: Plan, target_backends: tuple[str, ...], 
     return [
         BenchConfig(
             backend=backend,
-            device=plan.device,
+            device="cuda" if backend == "tensorrt" else plan.device,  # an engine runs on its GPU or nowhere
             threads=t,
             delegate=delegate,
             batch=b,

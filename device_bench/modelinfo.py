@@ -12,16 +12,21 @@ from edgenet.artifacts.sidecar import report_preprocess, sidecars
 from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
 
-FORMATS = ("tflite", "onnx", "checkpoint")
-DEFAULT_BACKEND = {"tflite": "tflite", "onnx": "onnxruntime", "checkpoint": "torch"}
-RUNS_FORMAT = {"tflite": "tflite", "onnxruntime": "onnx", "torch": "checkpoint"}
-SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "checkpoint": ".pt"}
+FORMATS = ("tflite", "onnx", "checkpoint", "pte", "engine")
+DEFAULT_BACKEND = {
+    "tflite": "tflite", "onnx": "onnxruntime", "checkpoint": "torch", "pte": "executorch", "engine": "tensorrt"
+}  # fmt: skip
+RUNS_FORMAT = {
+    "tflite": "tflite", "onnxruntime": "onnx", "torch": "checkpoint", "executorch": "pte", "tensorrt": "engine"
+}  # fmt: skip
+SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "checkpoint": ".pt", "pte": ".pte", "engine": ".engine"}
+ENGINE_SUFFIXES = (".engine", ".plan")  # TensorRT documents no file signature: the name says it
 
 
 @dataclass
 class ModelInfo:
     path: Path
-    format: str  # tflite | onnx | checkpoint
+    format: str  # tflite | onnx | checkpoint | pte | engine
     sha256: str
     bytes: int
     name: str
@@ -63,11 +68,15 @@ def sniff_format(path: Path) -> str:
         return "tflite"
     if head[:4] == b"PK\x03\x04":  # torch.save's zip container
         return "checkpoint"
+    if head[4:6] == b"ET":  # ExecuTorch's flatbuffer identifier, "ET12" in 1.x
+        return "pte"
     if _looks_like_onnx(path):
         return "onnx"
+    if path.suffix in ENGINE_SUFFIXES:
+        return "engine"
     raise EdgenetError(
-        f"{path}: not a model edgenet can benchmark (expected a .tflite flatbuffer, an .onnx model or an edgenet "
-        "checkpoint .pt)"
+        f"{path}: not a model edgenet can benchmark (expected a .tflite flatbuffer, an .onnx model, an ExecuTorch "
+        ".pte, a TensorRT .engine or an edgenet checkpoint .pt)"
     )
 
 
@@ -84,7 +93,8 @@ def _looks_like_onnx(path: Path) -> bool:
 def _precision_from(path: Path, report: dict, fallback: str) -> str:
     for art in report.get("artifacts", []) or []:
         if Path(str(art.get("file", ""))).name == path.name and art.get("name"):
-            return str(art["name"])
+            m = re.search(r"(fp32|fp16|int8)", str(art["name"]))  # "executorch_int8" is int8; "int16" stays
+            return m.group(1) if m and art["name"] != m.group(1) else str(art["name"])
     m = re.search(r"(fp32|fp16|dynamic|int8|uint8)", path.stem)
     return m.group(1) if m else fallback
 
@@ -115,6 +125,8 @@ def inspect_model(path: str | Path) -> ModelInfo:
         )
     report, labels = sidecars(path)
     name = str(report.get("model") or path.stem)
+    if fmt in ("pte", "engine"):
+        return _runtime_info(path, fmt, digest, size, name, report, labels)
     if fmt == "tflite":
         from edgenet.artifacts.tflite_model import read_tflite
 
@@ -165,4 +177,34 @@ def inspect_model(path: str | Path) -> ModelInfo:
         report_preprocess(report, path),
         labels,
         num_outputs=n_out,
+    )
+
+
+def _runtime_info(path: Path, fmt: str, digest: str, size: int, name: str, report: dict, labels) -> ModelInfo:
+    """An ExecuTorch program or TensorRT engine, described by its own runtime (which must be present)."""
+    from edgenet.artifacts.runtime import ExecuTorchRunner, TensorRTRunner
+
+    try:
+        runner = ExecuTorchRunner(path, 1) if fmt == "pte" else TensorRTRunner(path)
+    except EdgenetError as e:
+        msg = str(e)
+        raise EdgenetError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
+    if fmt == "pte":
+        shape, out, dtype = runner.input_shape, runner.output_shape, runner.input_dtype
+    else:
+        (_, shape, dt), (_, out, _) = runner.inputs[0], runner.outputs[0]
+        dtype = str(dt).removeprefix("torch.")
+    return ModelInfo(
+        path,
+        fmt,
+        digest,
+        size,
+        name,
+        _precision_from(path, report, "fp32"),
+        tuple(int(d) for d in shape),
+        dtype,
+        "NCHW",
+        report_preprocess(report, path),
+        labels,
+        num_outputs=int(out[-1]) if out else None,
     )

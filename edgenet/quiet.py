@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import logging
 import os
 import sys
 import tempfile
@@ -51,6 +52,11 @@ def native_stderr_captured() -> Iterator[Path]:
         sys.stderr = sys_stderr
         os.dup2(saved, 2)
         os.close(saved)
+        # a library that logged through the root logger meanwhile (logging.info() → basicConfig) bound a handler to
+        # this console stream: drop it before closing the stream, or every later log line is a "Logging error"
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if getattr(h, "stream", None) is console]:
+            root.removeHandler(handler)
         console.close()
         Path(log.name).unlink(missing_ok=True)
 

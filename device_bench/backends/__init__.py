@@ -7,13 +7,17 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-BACKENDS = ("tflite", "onnxruntime", "torch")
+BACKENDS = ("tflite", "onnxruntime", "torch", "executorch", "tensorrt")
 DELEGATES = {
     "tflite": ("xnnpack", "none", "edgetpu", "gpu", "nnapi"),  # gpu/nnapi: only through benchmark_model on adb
     "onnxruntime": ("none", "tensorrt"),
     "torch": ("none",),
+    "executorch": ("xnnpack",),  # what the .pte delegates is decided at export; its ops census is in report.json
+    "tensorrt": ("none",),
 }
-DEFAULT_DELEGATE = {"tflite": "xnnpack", "onnxruntime": "none", "torch": "none"}
+DEFAULT_DELEGATE = {
+    "tflite": "xnnpack", "onnxruntime": "none", "torch": "none", "executorch": "xnnpack", "tensorrt": "none"
+}  # fmt: skip
 
 
 def backend_module(name: str) -> ModuleType:

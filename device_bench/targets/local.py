@@ -25,7 +25,7 @@ _BOOT = (
 
 class LocalTarget:
     name = "local"
-    backends = ("tflite", "onnxruntime", "torch")
+    backends = ("tflite", "onnxruntime", "torch", "executorch", "tensorrt")
 
     def __enter__(self) -> LocalTarget:
         return self

@@ -103,13 +103,102 @@ class TorchRunner:
             return self.model(torch.from_numpy(np.ascontiguousarray(x))).float().numpy()
 
 
+# ExecuTorch's ScalarType codes (MethodMeta reports dtypes as these integers).
+_ET_DTYPES = {0: "uint8", 1: "int8", 3: "int32", 4: "int64", 5: "float16", 6: "float32", 15: "bfloat16"}
+
+
+def executorch_threads(threads: int) -> None:
+    """Size ExecuTorch's one process-wide thread pool (XNNPACK's and the optimized kernels' threads)."""
+    from executorch.extension.pybindings import portable_lib
+
+    if portable_lib._threadpool_get_thread_count() != threads:
+        portable_lib._unsafe_reset_threadpool(threads)  # "unsafe" only while another method is executing
+
+
+class ExecuTorchRunner:
+    """An ExecuTorch ``.pte`` program (XNNPACK-delegated or portable kernels) through ``executorch.runtime``.
+
+    Programs are exported for one 1×3×R×R image, so a batch runs one image at a time like :class:`TFLiteRunner`."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise EdgenetError(f"{self.path}: file not found")
+        try:
+            from executorch.runtime import Runtime
+        except ImportError:
+            raise EdgenetError(
+                f"{self.path}: running an ExecuTorch program needs the executorch package: "
+                "pip install 'edgenet[executorch]'"
+            ) from None
+        if threads:
+            executorch_threads(threads)
+        try:
+            self.program = Runtime.get().load_program(self.path)
+            self.method = self.program.load_method("forward")
+        except (RuntimeError, ValueError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise EdgenetError(f"{self.path}: ExecuTorch cannot load this program ({first})") from None
+        meta = self.method.metadata
+        tin, tout = meta.input_tensor_meta(0), meta.output_tensor_meta(0)
+        self.input_shape, self.output_shape = tuple(tin.sizes()), tuple(tout.sizes())
+        self.input_dtype = _ET_DTYPES.get(int(tin.dtype()), str(tin.dtype()))
+        self.output_dtype = _ET_DTYPES.get(int(tout.dtype()), str(tout.dtype()))
+
+    def io_sizes(self) -> tuple[int | None, int]:
+        return int(self.input_shape[2]), int(self.output_shape[-1])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        out = [
+            self.method.execute([torch.from_numpy(np.ascontiguousarray(s[None], dtype=np.float32))])[0].numpy()[0]
+            for s in x
+        ]
+        return np.stack(out).astype(np.float32)
+
+
+class TensorRTRunner:
+    """A serialized TensorRT engine on this machine's GPU; buffers are torch CUDA tensors (no pycuda needed)."""
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        from edgenet.artifacts.tensorrt_engine import load_engine
+
+        self.path = Path(path)
+        self.engine, self.context, self.inputs, self.outputs = load_engine(self.path)
+
+    def io_sizes(self) -> tuple[int | None, int]:
+        return int(self.inputs[0][1][2]), int(self.outputs[0][1][-1])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        (in_name, _, in_dtype), (out_name, out_shape, out_dtype) = self.inputs[0], self.outputs[0]
+        outs = []
+        stream = torch.cuda.current_stream()
+        for s in x:
+            xin = torch.from_numpy(np.ascontiguousarray(s[None], dtype=np.float32)).cuda().to(in_dtype)
+            y = torch.empty(out_shape, dtype=out_dtype, device="cuda")
+            self.context.set_tensor_address(in_name, xin.data_ptr())
+            self.context.set_tensor_address(out_name, y.data_ptr())
+            if not self.context.execute_async_v3(stream.cuda_stream):
+                raise EdgenetError(f"{self.path}: TensorRT failed to run the engine")
+            stream.synchronize()
+            outs.append(y.float().cpu().numpy()[0])
+        return np.stack(outs).astype(np.float32)
+
+
+RUNNERS = {".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".pte": ExecuTorchRunner, ".engine": TensorRTRunner}
+
+
 def runner_for(path: str | Path, threads: int | None = None):
-    """A ``predict`` for a .tflite or .onnx file (NCHW float in, float logits out)."""
+    """A ``predict`` for a .tflite, .onnx, .pte or .engine file (NCHW float in, float logits out)."""
     path = Path(path)
-    if path.suffix == ".tflite":
-        return TFLiteRunner(path, threads)
-    if path.suffix == ".onnx":
-        if not path.is_file():
-            raise EdgenetError(f"{path}: file not found")
-        return OnnxRunner(path, threads)
-    raise EdgenetError(f"{path}: unknown model type; pass a .tflite or .onnx file")
+    cls = RUNNERS.get(path.suffix)
+    if cls is None:
+        raise EdgenetError(
+            f"{path}: unknown model type; pass a .tflite or .onnx file (or an ExecuTorch .pte, a TensorRT .engine)"
+        )
+    if cls is OnnxRunner and not path.is_file():
+        raise EdgenetError(f"{path}: file not found")
+    return cls(path, threads)

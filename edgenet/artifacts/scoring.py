@@ -109,6 +109,8 @@ def artifact_preprocess(
 
 def io_sizes(runner) -> tuple[int | None, int]:
     """(input resolution, number of logits) of an artefact, from its own metadata (None: dynamic size)."""
+    if hasattr(runner, "io_sizes"):  # ExecuTorch, TensorRT: they know their own shapes
+        return runner.io_sizes()
     if hasattr(runner, "info"):  # TFLite: NHWC
         return int(runner.info.input_details[0].shape[1]), int(runner.info.output_details[0].shape[-1])
     h = runner.session.get_inputs()[0].shape[2]  # ONNX: NCHW

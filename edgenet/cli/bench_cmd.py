@@ -19,6 +19,8 @@ EPILOG = """Examples:
   edgenet bench model.onnx --threads 1,2,4 --db results.sqlite
   edgenet bench ckpt.pt --backend torch --device cuda --precision fp32,fp16 --batch 1,64
   edgenet bench model_int8.tflite --eval-data data/val --eval-limit 500 --db results.sqlite
+  edgenet bench build/b0/model_fp32.pte build/b0/model_int8.pte --threads 1,2 --eval-data data/val --db r.sqlite
+  edgenet bench build/b0/model_int8.engine --batch 1 --db results.sqlite      # TensorRT, on the GPU
   edgenet bench model_int8.tflite --target ssh://pi@raspberrypi.local --known-hosts ~/.ssh/known_hosts
   edgenet bench model_int8_edgetpu.tflite --target ssh://mendel@coral --delegate edgetpu
   edgenet bench model_int8.tflite --target adb://R58M123 --benchmark-binary android_aarch64_benchmark_model
@@ -56,7 +58,11 @@ def _fmt(x, digits=2):
 
 @click.command(epilog=EPILOG)
 @click.argument("model_files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--backend", type=click.Choice(["tflite", "onnxruntime", "torch"]), help="Default: from the file.")
+@click.option(
+    "--backend",
+    type=click.Choice(["tflite", "onnxruntime", "torch", "executorch", "tensorrt"]),
+    help="Default: from the file (.pte → executorch, .engine → tensorrt on the GPU).",
+)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", default="1", show_default=True, callback=_ints, help="Comma list, e.g. 1,2,4.")
 @click.option(
@@ -113,7 +119,8 @@ def bench(
     as_json,
     quiet,
 ) -> None:
-    """Time MODEL_FILES (.tflite, .onnx, or edgenet checkpoints for --backend torch) in every configuration."""
+    """Time MODEL_FILES (.tflite, .onnx, ExecuTorch .pte, TensorRT .engine, or edgenet checkpoints for --backend
+    torch) in every configuration."""
     from device_bench.bench import EvalOptions, Plan, run_benchmarks
     from device_bench.db import ResultsDB
     from device_bench.targets import TargetOptions

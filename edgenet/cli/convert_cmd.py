@@ -20,6 +20,7 @@ EPILOG = """Examples:
   edgenet convert --checkpoint runs/b0/best.pt --int8 --keep-float 3 --calib-data imgs/train
   edgenet convert --checkpoint runs/b0/best.pt --int8 --quantizer aeq --calibration percentile:99.99 \
       --calib-data imgs/train
+  edgenet convert --pretrained lite0 --int8 --executorch --tensorrt --calib-data photos/ --out build/lite0
 """
 
 
@@ -82,6 +83,14 @@ EPILOG = """Examples:
     metavar="MS",
     help="With --auto-fix: recommend the largest Lite variant estimated to fit this int8 latency (1 thread).",
 )
+@click.option(
+    "--executorch", is_flag=True, help="Add ExecuTorch .pte programs: fp32 and int8 (PT2E), XNNPACK-delegated."
+)
+@click.option(
+    "--tensorrt",
+    is_flag=True,
+    help="Add the Q/DQ int8 ONNX TensorRT builds int8 from, and fp16/int8 engines when a GPU and tensorrt are here.",
+)
 @click.option("--no-simplify", is_flag=True, help="Skip onnxslim graph simplification.")
 @click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: build/<model>].")
@@ -109,6 +118,8 @@ def convert(
     auto_fix: bool,
     max_drop: float,
     latency_budget: float | None,
+    executorch: bool,
+    tensorrt: bool,
     no_simplify: bool,
     opset: int,
     out: Path | None,
@@ -154,6 +165,8 @@ def convert(
         auto_fix=auto_fix,
         max_drop=max_drop,
         latency_budget_ms=latency_budget,
+        executorch=executorch,
+        tensorrt=tensorrt,
     )
     try:
         report = run(loaded, opts, ConsoleProgress(not quiet))
@@ -188,6 +201,16 @@ def convert(
         )
     if report.preprocess.get("input") == "raw":
         click.echo("input: RGB pixels 0-255, the normalization inside the model (--input raw; what app runtimes feed)")
+    for a in report.artifacts:
+        d = (a.details or {}).get("delegation")
+        if d:
+            click.echo(
+                f"{a.file}: XNNPACK runs {d['delegated_ops']} ops in {d['partitions']} partition(s); "
+                f"{d['portable_ops']} on portable kernels"
+            )
+    for w in report.warnings:
+        if w.startswith("--tensorrt:"):
+            click.echo(f"note: {w}")
     if report.edgetpu:
         e = report.edgetpu
         how = f"compiled: {e['file']}" if e["compiled"] else "NOT compiled (no edgetpu_compiler), predicted"
