@@ -209,9 +209,10 @@ def main() -> None:
     ap.add_argument("--eval-images", type=int, help="scored images [all]")
     ap.add_argument("--runs", type=int, default=50, help="latency runs per artefact")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "int8-methods")
+    ap.add_argument("--doc", type=Path, default=DOC, help="the markdown to write (its .json beside it)")
     ap.add_argument("--render", action="store_true", help="rewrite the .md from the .json only")
     args = ap.parse_args()
-    path = DOC.with_suffix(".json")
+    path = args.doc.with_suffix(".json")
     doc = json.loads(path.read_text()) if path.exists() else {}
     if not args.render:
         from edgenet.quiet import quiet_tensorflow
@@ -236,7 +237,7 @@ def main() -> None:
         kept = [m for m in doc.get(args.suite, {}).get("models", []) if m["model"] not in {x["model"] for x in models}]
         doc[args.suite] = {**run, "models": kept + models}  # a run of some models keeps the others' rows
         path.write_text(json.dumps(doc, indent=2) + "\n")
-    DOC.write_text(render(doc) + "\n")
+    args.doc.write_text(render(doc) + "\n")
     print(render({args.suite: doc[args.suite]}))
 
 
