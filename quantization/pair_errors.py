@@ -176,11 +176,13 @@ def method_trials(
 
 
 SQNR_GAIN_DB = 1.0  # without labels, a method must raise the logits' SQNR by this much to be worth suggesting
+TOP1_GAIN = 0.003  # with labels, by this much top-1 (0.3 points) and at least 2 images: a 1-image gain is noise
 
 
 def method_advice(trials: list[MethodTrial], quantizer: str) -> list[str]:
-    """A suggestion for the best method when it measurably beats min/max: more top-1 on labelled images, or
-    without labels more agreement with float, or the same agreement and ≥ 1 dB more logits SQNR."""
+    """A suggestion for the best method when it measurably beats min/max: ≥ 0.3 points (and ≥ 2 images) more
+    top-1 on labelled images, or without labels more agreement with float, or the same agreement and ≥ 1 dB more
+    logits SQNR."""
     if not trials or trials[0].method != "minmax":
         return []
     base = trials[0]
@@ -188,7 +190,8 @@ def method_advice(trials: list[MethodTrial], quantizer: str) -> list[str]:
 
     def gain(t: MethodTrial) -> tuple[float, float]:
         if by_top1:
-            return (t.top1 - base.top1, 0.0)
+            won = t.top1 - base.top1
+            return (won if won >= TOP1_GAIN and won * (t.n or 0) >= 2 else 0.0, 0.0)
         sqnr = (t.logits_sqnr_db or -math.inf) - (base.logits_sqnr_db or -math.inf)
         return (t.agreement - base.agreement, sqnr if sqnr >= SQNR_GAIN_DB else 0.0)
 

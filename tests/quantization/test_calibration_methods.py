@@ -191,3 +191,16 @@ def test_report_names_quantizer_and_method(tmp_path, photos_dir):
     r = json.loads((out / "report.json").read_text())
     assert r["quantizer"] == "aeq"
     assert r["calibration"]["method"] == "percentile" and r["calibration"]["params"] == {"percentile": 99.9}
+
+
+def test_method_advice_needs_a_measurable_gain():
+    from quantization.pair_errors import MethodTrial, method_advice
+
+    base = MethodTrial("minmax", 0.96, 19.1, 0.8800, 900)
+    one_image = [base, MethodTrial("percentile", 0.97, 19.4, 0.8811, 900)]
+    assert method_advice(one_image, "tflite")[0].startswith("calibration methods: none measurably beats min/max")
+    real = [base, MethodTrial("percentile", 0.97, 19.4, 0.8811, 900), MethodTrial("mse", 0.97, 19.6, 0.8900, 900)]
+    (advice,) = method_advice(real, "aeq")
+    assert advice.startswith("--calibration mse: top-1 88.00 → 89.00 % on 900 images") and "--quantizer aeq" in advice
+    unlabelled = [MethodTrial("minmax", 0.96, 19.1), MethodTrial("mse", 0.96, 20.5)]
+    assert "logits SQNR 19.1 → 20.5 dB" in method_advice(unlabelled, "tflite")[0]
