@@ -112,7 +112,8 @@ def test_edgetpu_m_matches_the_real_efficientnet_edgetpu_m_log(tmp_path):
         cli,
         [
             *("convert", "--model", "edgetpu_m", "--img-size", "64", "--num-classes", "10", "--int8"),
-            *("--int8-io", "uint8", "--calib-samples", "2", "-q", "--out", str(tmp_path)),
+            # the real model takes normalized input: no normalization ops in the graph (--input raw adds 2)
+            *("--int8-io", "uint8", "--input", "normalized", "--calib-samples", "2", "-q", "--out", str(tmp_path)),
         ],
     )
     assert res.exit_code == 0, res.output
