@@ -132,6 +132,7 @@ class MethodTrial:
     logits_sqnr_db: float | None
     top1: float | None = None  # on --eval-data, when given
     n: int | None = None
+    samples: int = 0  # images the agreement and SQNR were measured on
 
 
 def method_trials(
@@ -171,7 +172,7 @@ def method_trials(
             sqnr = round(10 * math.log10(signal / max(noise, _NOISE_FLOOR * signal)), 2) if signal > 0 else None
             agree = float((ref.argmax(1) == out.argmax(1)).mean())
             top1, n = score(path) if score else (None, None)
-            trials.append(MethodTrial(m.name, agree, sqnr, top1, n))
+            trials.append(MethodTrial(m.name, agree, sqnr, top1, n, len(samples)))
     return trials
 
 
@@ -181,8 +182,8 @@ TOP1_GAIN = 0.003  # with labels, by this much top-1 (0.3 points) and at least 2
 
 def method_advice(trials: list[MethodTrial], quantizer: str) -> list[str]:
     """A suggestion for the best method when it measurably beats min/max: ≥ 0.3 points (and ≥ 2 images) more
-    top-1 on labelled images, or without labels more agreement with float, or the same agreement and ≥ 1 dB more
-    logits SQNR."""
+    top-1 on labelled images, or without labels agreement with float on ≥ 2 more images, or ≥ 1 dB more logits
+    SQNR."""
     if not trials or trials[0].method != "minmax":
         return []
     base = trials[0]
@@ -193,7 +194,8 @@ def method_advice(trials: list[MethodTrial], quantizer: str) -> list[str]:
             won = t.top1 - base.top1
             return (won if won >= TOP1_GAIN and won * (t.n or 0) >= 2 else 0.0, 0.0)
         sqnr = (t.logits_sqnr_db or -math.inf) - (base.logits_sqnr_db or -math.inf)
-        return (t.agreement - base.agreement, sqnr if sqnr >= SQNR_GAIN_DB else 0.0)
+        agree = t.agreement - base.agreement
+        return (agree if agree * t.samples >= 2 else 0.0, sqnr if sqnr >= SQNR_GAIN_DB else 0.0)
 
     best = max(trials, key=gain)
     if gain(best) <= (0.0, 0.0):

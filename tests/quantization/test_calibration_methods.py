@@ -202,5 +202,7 @@ def test_method_advice_needs_a_measurable_gain():
     real = [base, MethodTrial("percentile", 0.97, 19.4, 0.8811, 900), MethodTrial("mse", 0.97, 19.6, 0.8900, 900)]
     (advice,) = method_advice(real, "aeq")
     assert advice.startswith("--calibration mse: top-1 88.00 → 89.00 % on 900 images") and "--quantizer aeq" in advice
-    unlabelled = [MethodTrial("minmax", 0.96, 19.1), MethodTrial("mse", 0.96, 20.5)]
+    unlabelled = [MethodTrial("minmax", 0.96, 19.1, samples=100), MethodTrial("mse", 0.96, 20.5, samples=100)]
     assert "logits SQNR 19.1 → 20.5 dB" in method_advice(unlabelled, "tflite")[0]
+    one_more = [MethodTrial("minmax", 0.96, 19.1, samples=100), MethodTrial("mse", 0.97, 19.4, samples=100)]
+    assert "none measurably beats" in method_advice(one_more, "tflite")[0]
