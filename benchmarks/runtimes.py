@@ -85,18 +85,10 @@ def bn_statistics(model, images: Path, pre, n: int = 64) -> None:
     import torch
 
     from edgenet.imagefiles import list_image_files
+    from edgenet.training.bn import recalibrate_bn
 
     files = sorted(list_image_files(images).files)[:n]
-    x = torch.from_numpy(np.stack([pre(p) for p in files]))
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None
-    model.train()
-    with torch.no_grad():
-        for batch in x.split(16):
-            model(batch)
-    model.eval()
+    recalibrate_bn(model, torch.from_numpy(np.stack([pre(p) for p in files])), batch_size=16)
 
 
 def bench_model(name: str, args, cal: Path, ev: Path, db) -> dict:

@@ -31,18 +31,11 @@ def realistic_bn(model, images: Path, resolution: int, n: int = 24):
     import torch
 
     from edgenet.preprocess import Preprocess
+    from edgenet.training.bn import recalibrate_bn
 
     pre = Preprocess(resolution=resolution)
     x = torch.from_numpy(np.stack([pre(p) for p in sorted(Path(images).rglob("*.jpg"))[:n]]))
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the batches below
-    model.train()
-    with torch.no_grad():
-        for batch in x.split(8):
-            model(batch)
-    return model.eval()
+    return recalibrate_bn(model, x, batch_size=8)
 
 
 class NetworkBlocked(OSError):

@@ -40,18 +40,11 @@ def _recalibrate_bn(model, images: Path, resolution: int) -> None:
     import torch
 
     from edgenet.preprocess import Preprocess
+    from edgenet.training.bn import recalibrate_bn
 
     pre = Preprocess(resolution=resolution)
     x = torch.from_numpy(np.stack([pre(p) for p in sorted(images.rglob("*.jpg"))]))
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None
-    model.train()
-    with torch.no_grad():
-        for batch in x.split(30):
-            model(batch)
-    model.eval()
+    recalibrate_bn(model, x, batch_size=30)
 
 
 @pytest.fixture(scope="session")
