@@ -311,7 +311,7 @@ def model_card(
             "| measured |",
             "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|",
         ]
-        from device_bench.report import delegate_cell
+        from device_bench.report import delegate_cell, device_cell
 
         for r in rows:
             # the results db stores accuracy in percent already
@@ -319,7 +319,7 @@ def model_card(
             top5 = f"{r['top5']:.2f} %" if r.get("top5") is not None else "—"
             lines.append(
                 f"| {r['backend']} | {r['delegate']} | {delegate_cell(r)} | {r.get('interpreter') or '—'} | "
-                f"{r['device']} | {r['target']} | {r['threads']} | "
+                f"{device_cell(r)} | {r['target']} | {r['threads']} | "
                 f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {top1} | {top5} | {r['created_at']} |"
             )
     lines += [

@@ -25,9 +25,20 @@ import numpy as np
 from converters.graph import FloatGraph, export_float
 from converters.kinds import KINDS, BuildContext, get_kind
 from converters.raw_input import RAW_RANGE
-from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
+from converters.verify import (
+    MIN_COSINE,
+    MIN_EVAL_IMAGES,
+    Check,
+    Parity,
+    agreement_check,
+    compare,
+    fidelity_check,
+    kernel_fault_check,
+    raise_on_failures,
+    tolerance_check,
+)
 from edgenet import __version__
-from edgenet.artifacts.runtime import TFLiteRunner, runner_for
+from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, runner_for
 from edgenet.artifacts.sidecar import read_report
 from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
@@ -58,6 +69,8 @@ class ConvertOptions:
     calib_samples: int = 100
     parity_samples: int = 8
     min_agreement: float | None = None
+    # publish a quantized artefact of trained weights below the fidelity floors (converters.verify.MIN_COSINE, …)
+    accept_low_fidelity: bool = False
     simplify: bool = True
     opset: int = 17
     edgetpu: bool = False
@@ -167,12 +180,19 @@ def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
 
 
 def verify_artifact(
-    graph: FloatGraph, kind: str, path: Path, seconds: float, min_agreement: float | None = None
+    graph: FloatGraph,
+    kind: str,
+    path: Path,
+    seconds: float,
+    min_agreement: float | None = None,
+    floor: float | None = None,
 ) -> tuple[Artifact, list[Check], list[str]]:
-    """Stage 3: compare ``path`` with its reference on the parity inputs; the artefact, its checks and warnings."""
+    """Stage 3: compare ``path`` with its reference on the parity inputs; the artefact, its checks and warnings.
+
+    ``floor``: the cosine a quantized artefact must reach to be published (None: no floor, e.g. random weights)."""
     k = get_kind(kind)
     if k.runtime != "tflite":
-        return _verify_other(graph, kind, path, seconds, min_agreement)
+        return _verify_other(graph, kind, path, seconds, min_agreement, floor)
     info = read_tflite(path)
     checks, warnings = [], []
     if kind == "fp32":
@@ -183,6 +203,8 @@ def verify_artifact(
         if min_agreement is not None:
             ok = parity.top1_agreement >= min_agreement
             checks.append(Check(f"{kind}_top1_agreement", f">= {min_agreement}", parity.top1_agreement, ok))
+        if floor is not None and not parity.degenerate:
+            checks.append(fidelity_check(path.name, kind, parity, floor))
     transposes = info.op_counts.get("TRANSPOSE", 0)
     if transposes:
         warnings.append(f"{kind}: {transposes} TRANSPOSE op(s) left by conversion")
@@ -215,7 +237,7 @@ def reference_outputs(graph: FloatGraph, reference: str, folder: Path) -> np.nda
 
 
 def _verify_other(
-    graph: FloatGraph, kind: str, path: Path, seconds: float, min_agreement: float | None
+    graph: FloatGraph, kind: str, path: Path, seconds: float, min_agreement: float | None, floor: float | None
 ) -> tuple[Artifact, list[Check], list[str]]:
     """Stage 3 for kinds another runtime runs (ExecuTorch, ONNX Runtime, TensorRT): through that runtime's runner.
 
@@ -229,12 +251,21 @@ def _verify_other(
         runner = runner_for(path, graph.threads)
         out = runner(graph.parity_x)
     parity = compare(k.reference, ref, out)
-    checks, warnings = [], []
+    checks, warnings, details = [], [], None
+    if k.runtime == "onnxruntime" and k.calibrated:  # the Q/DQ model as written, whatever this CPU's kernels do
+        simulated = compare(k.reference, ref, OnnxRunner(path, graph.threads, simulate_qdq=True)(graph.parity_x))
+        details = {"simulated_qdq": asdict(simulated)}
+        fault = kernel_fault_check(path.name, kind, parity, simulated, _cpu_int8())
+        if fault is not None and floor is not None and not parity.degenerate:
+            checks.append(fault)
     if k.tolerance is not None:
         checks.append(tolerance_check(f"{kind}_vs_{k.reference}", parity, ref, *k.tolerance))
-    elif min_agreement is not None:
-        ok = parity.top1_agreement >= min_agreement
-        checks.append(Check(f"{kind}_top1_agreement", f">= {min_agreement}", parity.top1_agreement, ok))
+    else:
+        if min_agreement is not None:
+            ok = parity.top1_agreement >= min_agreement
+            checks.append(Check(f"{kind}_top1_agreement", f">= {min_agreement}", parity.top1_agreement, ok))
+        if floor is not None and not parity.degenerate:
+            checks.append(fidelity_check(path.name, kind, parity, floor))
     ops, in_dtype, out_dtype = _describe(runner, path)
     if k.runtime == "executorch":
         portable = {op: n for op, n in ops.items() if not op.startswith("DELEGATE:")}
@@ -252,8 +283,16 @@ def _verify_other(
         seconds=round(seconds, 3),
         parity=parity,
         runtime=k.runtime,
+        details=details,
     )
     return artifact, checks, warnings
+
+
+def _cpu_int8() -> str | None:
+    """This CPU's int8 instructions ("AVX2, no VNNI"), to name in a runtime-fault message."""
+    from device_bench.remote_runner import cpu_int8
+
+    return cpu_int8()[1]
 
 
 def _describe(runner, path: Path) -> tuple[dict[str, int], str, str]:
@@ -393,6 +432,8 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             opts.calibration,
             model=loaded.model,
         )
+        # trained weights are held to the fidelity floors; a random network's int8 is chaotic and keeps the note
+        floor = None if loaded.weights == "random" or opts.accept_low_fidelity else MIN_COSINE
         fixed = None
         for i, kind in enumerate(kinds):
             if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
@@ -410,8 +451,8 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
                 data, seconds = build_artifact(kind, ctx)
             path = stage / get_kind(kind).file
             path.write_bytes(data)
-            artifact, checks, warnings = verify_artifact(graph, kind, path, seconds, opts.min_agreement)
-            artifact.details = ctx.details.get(kind)
+            artifact, checks, warnings = verify_artifact(graph, kind, path, seconds, opts.min_agreement, floor)
+            artifact.details = {**(ctx.details.get(kind) or {}), **(artifact.details or {})} or None
             report.artifacts.append(artifact)
             report.checks += checks
             report.warnings += warnings
@@ -427,6 +468,9 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             progress.step(f"accuracy of every artefact on {scorer.es.n} images of {opts.eval_data}")
             files = {"onnx": graph.onnx_path, **{a.name: stage / a.file for a in report.artifacts}}
             report.accuracy, report.agreement = scorer.table(files)
+            if floor is not None and scorer.es.n >= MIN_EVAL_IMAGES:
+                report.checks += _agreement_floors(report, floor_kinds=[a for a in report.artifacts if a.parity])
+                raise_on_failures("accuracy", report.checks)
         if loaded.classes:
             (stage / "labels.txt").write_text("\n".join(loaded.classes) + "\n", encoding="utf-8")
         report.total_seconds = round(time.perf_counter() - t_start, 3)
@@ -435,6 +479,21 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
         # did not rebuild (owned_files) dropped
         publish_dir(stage, opts.out, owned=_owned_in(Path(opts.out)))
     return report
+
+
+def _agreement_floors(report: ConvertReport, floor_kinds: list[Artifact]) -> list[Check]:
+    """Top-1 agreement with PyTorch on --eval-data for every quantized artefact (float kinds follow exactly)."""
+    n = (report.accuracy or {}).get("torch", {}).get("n", 0)
+    return [
+        agreement_check(a.file, a.name, report.agreement[a.name], n)
+        for a in floor_kinds
+        if a.name in (report.agreement or {}) and not _is_float_kind(a.name)
+    ]
+
+
+def _is_float_kind(kind: str) -> bool:
+    """fp32 and the kinds checked by a float tolerance: their agreement is exact, not a quantization outcome."""
+    return kind == "fp32" or get_kind(kind).tolerance is not None
 
 
 def _method_entry(spec: str) -> dict:

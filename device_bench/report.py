@@ -38,6 +38,11 @@ def delegate_cell(r: dict) -> str:
     return ran
 
 
+def device_cell(r: dict) -> str:
+    """'cpu (AVX-512 VNNI)': the device with the CPU's int8 instructions, which set what int8 gains there."""
+    return f"{r['device']} ({r['cpu_int8']})" if r.get("cpu_int8") and r["device"] == "cpu" else r["device"]
+
+
 # (header, cell text, is text) — the full table, one row per model file × configuration
 COLUMNS = [
     ("model", lambda r: short(r["model"]), True),
@@ -46,6 +51,7 @@ COLUMNS = [
     ("ran", delegate_cell, True),
     ("interpreter", lambda r: r.get("interpreter") or "–", True),
     ("machine", lambda r: r["machine"], True),
+    ("CPU int8", lambda r: r.get("cpu_int8") or "–", True),
     ("target", lambda r: r["target"], True),
     ("threads", lambda r: str(r["threads"]), False),
     ("batch", lambda r: str(r["batch"]), False),
@@ -308,7 +314,7 @@ td.t,th.t{text-align:left} tr:hover td{background:#fafafa}
 def render_html(rows: list[dict], source: str) -> str:
     """The page: three figures and the full table (latest row per model and configuration)."""
     rows = _sorted(rows)
-    machines = sorted({r["machine"] for r in rows})
+    machines = sorted({r["machine"] + (f" (int8: {r['cpu_int8']})" if r.get("cpu_int8") else "") for r in rows})
     figs = [
         (
             "Top-1 vs latency",

@@ -90,6 +90,9 @@ class BenchResult:
     # builtin kernels ran everything; None: not knowable there) and the interpreter package and version
     delegate_ran: str | None = None
     interpreter: str | None = None
+    # the CPU's fastest int8 instructions (remote_runner.cpu_int8: "AVX-512 VNNI", "AVX2, no VNNI", "NEON
+    # dot-product"): how much int8 can gain over fp32 there; None where the target does not say
+    cpu_int8: str | None = None
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:

@@ -66,9 +66,12 @@ class TFLiteRunner:
 
 
 class OnnxRunner:
-    """An .onnx model on ONNX Runtime's CPU execution provider."""
+    """An .onnx model on ONNX Runtime's CPU execution provider.
 
-    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+    ``simulate_qdq`` turns graph optimizations off, so a Q/DQ model runs as written — quantize, the float op,
+    dequantize — instead of through fused int8 kernels: the model's own numbers, whatever this CPU's kernels do."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, simulate_qdq: bool = False) -> None:
         import onnxruntime as ort
 
         if not Path(path).is_file():
@@ -76,6 +79,9 @@ class OnnxRunner:
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
+        self.path, self.simulate_qdq = Path(path), simulate_qdq
+        if simulate_qdq:
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # ONNX Runtime's InvalidProtobuf, InvalidGraph, Fail… share no base class but this

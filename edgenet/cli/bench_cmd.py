@@ -171,6 +171,7 @@ def bench(
             dlg=r.delegate,
             ran=("?" if r.delegate_ran is None else r.delegate_ran) + (" !" if r.delegate_missing else ""),
             interp=r.interpreter or "-",
+            isa=r.cpu_int8 or "?",
             thr=r.threads,
             batch=r.batch,
             p50=_fmt(r.latency_ms.p50),
@@ -195,6 +196,7 @@ def bench(
         ("dlg", "delegate"),
         ("ran", "ran"),
         ("interp", "interpreter"),
+        ("isa", "CPU int8"),
         ("thr", "threads"),
         ("batch", "batch"),
         ("p50", "p50 ms"),
@@ -211,7 +213,8 @@ def bench(
         cols.append(("note", "note"))
     print_table(rows, cols)
     if results:
-        click.echo(f"\n{results[0].machine} · {results[0].target}")
+        isa = f" · int8: {results[0].cpu_int8}" if results[0].cpu_int8 else ""
+        click.echo(f"\n{results[0].machine}{isa} · {results[0].target}")
     for r in results:
         if r.delegate_missing:
             click.echo(

@@ -57,6 +57,13 @@ EPILOG = """Examples:
     type=click.FloatRange(0, 1),
     help="Fail if a quantized model's top-1 agreement with fp32 falls below this.",
 )
+@click.option(
+    "--accept-low-fidelity",
+    is_flag=True,
+    help="Publish a quantized artefact of trained weights even below the fidelity floors (cosine 0.9 with its "
+    "reference; 80 % top-1 agreement with PyTorch on --eval-data), which otherwise fail the conversion and keep the "
+    "earlier output.",
+)
 @click.option("--edgetpu", is_flag=True, help="Also compile for the Coral Edge TPU (implies --int8).")
 @click.option("--int16-act", is_flag=True, help="Add a 16×8 model: int16 activations, int8 weights (no Edge TPU).")
 @click.option(
@@ -111,6 +118,7 @@ def convert(
     calib_samples: int,
     parity_samples: int,
     min_agreement: float | None,
+    accept_low_fidelity: bool,
     edgetpu: bool,
     int16_act: bool,
     keep_float: str | None,
@@ -156,6 +164,7 @@ def convert(
         calib_samples=calib_samples,
         parity_samples=parity_samples,
         min_agreement=min_agreement,
+        accept_low_fidelity=accept_low_fidelity,
         simplify=not no_simplify,
         opset=opset,
         edgetpu=edgetpu,
