@@ -91,6 +91,37 @@ def test_architecture_page_has_the_generated_layer_block():
     assert text.index("<!-- layers:start -->") < text.index("<!-- layers:end -->")
 
 
+PACKAGES = ("edgenet", "converters", "quantization", "device_bench")
+CODE_PATH = re.compile(r"`((?:edgenet|converters|quantization|device_bench|tests|benchmarks|scripts|docs)/[\w./-]*)`")
+
+
+def test_code_paths_named_in_the_docs_exist():
+    """A module or folder the docs name in backticks (``converters/kinds.py``) is where they say: code that moves
+    takes its docs with it. Placeholders in capitals (``backends/NAME.py``) are not paths."""
+    stale = sorted(
+        f"{page.relative_to(ROOT)}: {path}"
+        for page in pages()
+        for path in CODE_PATH.findall(page.read_text(encoding="utf-8"))
+        if not re.search(r"[A-Z*]", path) and not (ROOT / path).exists()
+    )
+    assert not stale, "paths named in the docs that do not exist:\n" + "\n".join(stale)
+
+
+def test_the_code_map_names_every_module():
+    """docs/architecture.md's code map names every module, or the sub-package holding it, by its path."""
+    named = set(re.findall(r"`([\w./-]+)`", (DOCS / "architecture.md").read_text(encoding="utf-8")))
+    missing = []
+    for pkg in PACKAGES:
+        for f in sorted((ROOT / pkg).rglob("*.py")):
+            rel = f.relative_to(ROOT)
+            if f.name in ("__init__.py", "__main__.py") or "_vendor" in rel.parts:
+                continue
+            covering = {rel.as_posix()} | {d.as_posix() + "/" for d in rel.parents if len(d.parts) >= 2}
+            if not covering & named:
+                missing.append(rel.as_posix())
+    assert not missing, f"modules missing from the code map in docs/architecture.md: {missing}"
+
+
 def test_the_link_checker_catches_what_it_must(tmp_path):
     """A checker that finds nothing would pass any README: feed it a page with known good and bad links."""
     (tmp_path / "other.md").write_text("# Other page\n\n## A `code` heading: yes\n", encoding="utf-8")
