@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean client-check
+.PHONY: demo test test-fast lint install clean client-check docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,10 +19,15 @@ demo: $(STAMP)
 	$(BIN)/edgenet convert --model b1 --int8 --out build/demo
 	$(BIN)/edgenet bench build/demo/model_int8.tflite build/demo/model_fp32.tflite --threads 1,2 --runs 50
 
-# What CI runs (.ci/run): ruff and the whole suite, slow tests included.
+# What CI runs (.ci/run): ruff, the whole suite (slow tests included) and the docs site with --strict.
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mkdocs build --strict --quiet
 	$(BIN)/python -m pytest
+
+# The documentation site (mkdocs.yml, docs/) into build/site/; --strict fails on a broken link or anchor.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
 
 # The real-client tier (scripts/mediapipe_check.sh): MediaPipe 0.10.21 in its own venv must give the same top-1 as
 # edgenet on >= 98 % of real photos for the raw-input uint8 and fp32 bundles of the pretrained Lite0.
