@@ -52,6 +52,7 @@ def converted(tmp_path_factory, shrunk_b0, photos_dir):
     out = tmp_path_factory.mktemp("rt") / "out"
     args = ["convert", "--checkpoint", str(shrunk_b0), "--executorch", "--tensorrt", "--calib-data"]
     args += [str(photos_dir), "--calib-samples", "24", "--eval-data", str(photos_dir), "--out", str(out), "-q"]
+    args += ["--accept-low-fidelity"]  # random weights: int8 cosine 0.79–0.89 (chaotic), below the trained-model floor
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     return out, json.loads((out / "report.json").read_text()), res.output
