@@ -24,18 +24,19 @@ import numpy as np
 
 from converters.graph import FloatGraph, export_float
 from converters.kinds import KINDS, BuildContext, get_kind
+from converters.previous_run import files_of_earlier_run, refuse_foreign_files, replaced_note
 from converters.raw_input import RAW_RANGE
 from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 from edgenet import __version__
 from edgenet.artifacts.runtime import TFLiteRunner, runner_for
-from edgenet.artifacts.sidecar import read_report
 from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
 from edgenet.errors import EdgenetError
 from edgenet.loading import LoadedModel
 from edgenet.progress import SILENT, Progress
 
-SIDE_FILES = {"model.onnx", "labels.txt", "report.json", "model_int8_edgetpu.tflite", "model_int8_edgetpu.log"}
+EDGETPU_FILES = {"model_int8_edgetpu.tflite", "model_int8_edgetpu.log"}
+SIDE_FILES = {"model.onnx", "labels.txt", "report.json", *EDGETPU_FILES}
 ARTIFACT_FILES = {name: kind.file for name, kind in KINDS.items()}
 
 
@@ -133,20 +134,6 @@ def full_integer(info: TFLiteModel) -> bool:
     """True when no op computes in float (Edge TPU / microcontroller requirement)."""
     float_ops = [o for o in info.ops if any(info.tensors[i].dtype.startswith("float") for i in o.outputs)]
     return not float_ops and "DEQUANTIZE" not in info.op_counts
-
-
-def _owned_in(out: Path) -> set[str]:
-    """The files a re-run may replace or drop in ``out``: a labels.txt is ours only if the last run wrote it (its
-    report.json lists classes); one the user put beside a model without class names stays."""
-    owned = owned_files()
-    if (out / "labels.txt").is_file():
-        try:
-            ours = bool(read_report(out / "report.json").get("classes"))
-        except EdgenetError:  # an unreadable report: keep the labels rather than guess
-            ours = False
-        if not ours:
-            owned.discard("labels.txt")
-    return owned
 
 
 def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
@@ -354,6 +341,10 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             require_tensorrt()
     needs_calib = any(get_kind(k).calibrated for k in kinds)
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
+        # the user's own files in --out are never written over: checked now, before minutes of work, and at the end
+        will_write = {get_kind(k).file for k in kinds} | {"model.onnx", "report.json"}
+        will_write |= ({"labels.txt"} if loaded.classes else set()) | (EDGETPU_FILES if opts.edgetpu else set())
+        refuse_foreign_files(Path(opts.out), will_write, files_of_earlier_run(Path(opts.out)))
         # Calibration / parity inputs first, so a bad --calib-data fails before minutes of conversion.
         cal, synthetic_warning = calibration_set(
             opts.calib_data, pre, opts.calib_samples if needs_calib else opts.parity_samples, progress
@@ -429,11 +420,15 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             report.accuracy, report.agreement = scorer.table(files)
         if loaded.classes:
             (stage / "labels.txt").write_text("\n".join(loaded.classes) + "\n", encoding="utf-8")
+        # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
+        # did not rebuild (those its report.json lists) dropped
+        earlier, produced = files_of_earlier_run(Path(opts.out)), {p.name for p in stage.iterdir()} | {"report.json"}
+        refuse_foreign_files(Path(opts.out), produced, earlier)
+        if note := replaced_note(Path(opts.out), produced, earlier):
+            warn(note)
         report.total_seconds = round(time.perf_counter() - t_start, 3)
         (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
-        # did not rebuild (owned_files) dropped
-        publish_dir(stage, opts.out, owned=_owned_in(Path(opts.out)))
+        publish_dir(stage, opts.out, owned=earlier)
     return report
 
 
