@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from edgenet.cli.options import emit_json, json_option, print_table
-from edgenet.errors import EdgenetError
+from edgenet.errors import EdgenetError, interrupt_exit_code, raise_terminated
 
 EPILOG = """Examples:
 
@@ -145,15 +145,15 @@ def bench(
             )
 
     results_db = ResultsDB(db) if db else None
-    old = signal.signal(signal.SIGTERM, _raise_interrupt)
+    old = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         results = run_benchmarks(
             list(model_files), plan, target, topts, ev, results_db, " ".join(sys.argv), progress, progress=not quiet
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         kept = f"; finished results are in {db}" if db else ""
         click.echo(f"interrupted{kept}", err=True)
-        sys.exit(130)
+        sys.exit(interrupt_exit_code(e))
     finally:
         signal.signal(signal.SIGTERM, old)
         if results_db is not None:
@@ -234,7 +234,3 @@ def topk_cell(top5: float | None, k: int | None) -> str:
     if top5 is None:
         return "-"
     return f"{top5:.1f} (top-{k})" if k else f"{top5:.1f}"
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt

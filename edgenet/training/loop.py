@@ -247,14 +247,31 @@ class Trainer:
         n, ds = self.cfg.bn_recal, self.data.train_plain
         if not n or ds is None:
             return deploy
-        model = copy.deepcopy(deploy)
         g = torch.Generator().manual_seed(seed_for(self.cfg.seed, self.epoch, 0xB4))
         idx = torch.randperm(len(ds), generator=g)[: n * self.cfg.batch_size].tolist()
+        if len(idx) < 2 or self.cfg.batch_size < 2:  # batch norm needs two values per channel to estimate anything
+            self.log("batch-norm re-estimation skipped: it needs batches of at least 2 images")
+            return deploy
+        model = copy.deepcopy(deploy)
         loader = eval_loader(Subset(ds, idx), self.cfg.batch_size, self.cfg.workers, self.cuda)
         dev, fmt = self.info.device, self.memory_format
+        # a last batch of one image (or one left after unreadable ones) has a single value per channel at a 1×1
+        # feature map, which batch norm refuses: leave it out, the statistics are exact averages of the others
+        used = 0
+
+        def batches():
+            nonlocal used
+            for b in loader:
+                if b.x is not None and len(b.x) > 1:
+                    used += 1
+                    yield b.x.to(dev).contiguous(memory_format=fmt)
+
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed_for(self.cfg.seed, self.epoch, 0xB5))  # stochastic depth is active meanwhile
-            update_bn((b.x.to(dev).contiguous(memory_format=fmt) for b in loader if b.x is not None), model)
+            update_bn(batches(), model)
+        if not used:  # every image unreadable: update_bn reset the statistics to nothing; keep the trained ones
+            self.log("batch-norm re-estimation skipped: no readable batch of 2 or more images")
+            return deploy
         return model.eval()
 
     def _checkpoint(self, with_state: bool, deploy: nn.Module | None = None) -> Checkpoint:
@@ -427,8 +444,12 @@ class Trainer:
         info = self.info
         totals = distributed.all_reduce_sum(self.partial, info)
         images_s = distributed.all_reduce_sum(torch.tensor([self.epoch_images], dtype=torch.float64), info)[0]
-        deploy = self._recalibrated()
-        res = self._validate(deploy)
+        try:
+            deploy = self._recalibrated()
+            res = self._validate(deploy)
+        except BaseException:  # the epoch's steps are done: keep them in last.pt, resumable, whatever failed here
+            self._save(self.last_path, with_state=True)
+            raise
         self.skipped_val = res.skipped if res is not None else 0
         self.epoch, self.step_in_epoch = self.epoch + 1, 0
         m = {
@@ -505,4 +526,5 @@ class Trainer:
             metrics=self.last_metrics,
             skipped_train=int(self.last_metrics.get("skipped_train", 0)),
             skipped_val=self.skipped_val,
+            signal=stop.signal if interrupted else None,
         )
