@@ -271,6 +271,9 @@ def convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress = SILE
 
 
 def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
+    from edgenet.validate import convert_options
+
+    convert_options(opts)  # the same rules for the CLI and edgenet.api.convert
     if loaded.preprocess.resolution < 32:
         raise EdgenetError(
             f"resolution {loaded.preprocess.resolution}: EfficientNet downsamples 32×; use --img-size 32 or more"

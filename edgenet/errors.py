@@ -39,3 +39,14 @@ def interrupt_exit_code(e: BaseException) -> int:
 def raise_terminated(signum, frame) -> None:
     """A SIGTERM handler: raise :class:`Terminated` in the main thread."""
     raise Terminated
+
+
+def disk_full(e: BaseException) -> EdgenetError | None:
+    """A full disk or an exhausted quota as the user's one-line problem (exit 1), not a converter failure."""
+    import errno
+
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {e.filename}" if e.filename else ""
+        return EdgenetError(f"no space left on the device{where} ({e.strerror}); free some space, or choose "
+                            "another --out (nothing was published)", exit_code=1)  # fmt: skip
+    return None

@@ -11,7 +11,7 @@ import threading
 import click
 
 from edgenet import __version__
-from edgenet.errors import EdgenetError, interrupt_exit_code, raise_terminated
+from edgenet.errors import EdgenetError, disk_full, interrupt_exit_code, raise_terminated
 
 # command name -> "module:function"; each module imports torch/tensorflow inside its command only.
 COMMANDS = {
@@ -64,6 +64,11 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt as e:
             click.echo("interrupted", err=True)
             ctx.exit(interrupt_exit_code(e))
+        except OSError as e:
+            if (full := disk_full(e)) is None:
+                raise
+            click.echo(f"error: {full}", err=True)
+            ctx.exit(full.exit_code)
         finally:
             logger.removeHandler(handler)
             if main:

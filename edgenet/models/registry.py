@@ -138,7 +138,9 @@ def _phi_spec(name: str) -> Variant:
 
 def get_variant(name: str) -> Variant:
     """Look a variant up by name, alias or ``[BASE+]phi:<φ>[@SCALING.json]``; unknown names list the valid ones."""
-    key = name.strip().lower()
+    from edgenet.validate import text
+
+    key = text(name, "--model").strip().lower()
     if "phi:" in key:
         return _phi_spec(name)
     key = _ALIASES.get(key, key)
