@@ -397,7 +397,10 @@ def write_plot(result: FitResult, path: Path, base_macs: float, scaling: Scaling
     ax.set_title("edgenet fit: latency vs φ")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    from edgenet.atomic import atomic_path
+
+    with atomic_path(path) as tmp:  # a plot replaces a file, never a FIFO or a device standing at its name
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 

@@ -196,10 +196,10 @@ def run_benchmarks(
     target_opts = target_opts or TargetOptions()
     infos = [inspect_model(m) for m in paths(models, "MODEL_FILES")]
     refuse_batches_that_cannot_fit(infos, plan.batch, target)
-    warn_about_meaningless_settings(plan.threads, plan.runs, plan.seconds, target)
     results: list[BenchResult] = []
     with open_target(target, target_opts) as tgt:
         jobs = [(info, cfg) for info in infos for cfg in plan_configs(info, plan, tgt.backends, target)]
+        warn_about_meaningless_settings(plan.threads, plan.runs, plan.seconds, target)  # the plan is valid: now
         run_id = db.start_run(command) if db is not None else None
         status = "failed"
         try:

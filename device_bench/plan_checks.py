@@ -15,7 +15,7 @@ from edgenet.errors import EdgenetError
 # expanded stage: 300×300×192 for a 600×600×3 input; B0's is 8×). An estimate of the right order, to refuse what
 # cannot fit, not a bound to plan near.
 BYTES_PER_INPUT_ELEMENT = 4 * 3 * 16
-MIN_STABLE_RUNS = 10  # fewer timed runs cannot tell a stable latency from a noisy one (p90 of 1 run is that run)
+MIN_STABLE_RUNS = 5  # fewer timed runs cannot tell a stable latency from a noisy one (p90 of 1 run is that run)
 
 
 def per_image_bytes(info: ModelInfo) -> int | None:
@@ -75,5 +75,5 @@ def warn_about_meaningless_settings(threads: tuple[int, ...], runs: int, seconds
     if seconds is None and runs < MIN_STABLE_RUNS:
         log.warning(
             f"--runs {runs}: too few timed runs to tell a stable latency from a noisy one (the stability check needs "
-            f"{MIN_STABLE_RUNS}+); the rows' stable/unstable mark means little"
+            f"{MIN_STABLE_RUNS} or more); the rows' stable/unstable mark means little"
         )

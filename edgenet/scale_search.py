@@ -351,6 +351,9 @@ def write_plot(result: SearchResult, path: Path) -> Path:
         fontsize=9,
     )
     ax.grid(True, axis="y", alpha=0.3)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    from edgenet.atomic import atomic_path
+
+    with atomic_path(path) as tmp:  # a plot replaces a file, never a FIFO or a device standing at its name
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path

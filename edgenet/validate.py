@@ -168,9 +168,17 @@ def quant_report_options(calib_samples: object, debug_samples: object, top: obje
 MAX_WIDTH_MULT, MAX_DEPTH_MULT = 4.0, 8.0
 
 
+MAX_CLASSES = 1_000_000  # a classifier beyond this is a typo, and its weights alone several GB
+
+
+def num_classes(value: object) -> int:
+    """The classifier size (``--num-classes``)."""
+    return integer(value, "--num-classes", 1, MAX_CLASSES)
+
+
 def model_config(cfg) -> None:
     """A :class:`edgenet.models.ModelConfig` that can be built in bounded time and memory."""
-    integer(cfg.num_classes, "--num-classes", 1, 1_000_000)
+    num_classes(cfg.num_classes)
     number(cfg.width_mult, "width multiplier", 0, MAX_WIDTH_MULT, above=True)
     number(cfg.depth_mult, "depth multiplier", 0, MAX_DEPTH_MULT, above=True)
     number(cfg.dropout, "--dropout", 0, 1)
