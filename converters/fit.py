@@ -245,6 +245,9 @@ def fit(
         raise EdgenetError(f"--budget-ms {budget_ms}: must be a positive number of milliseconds")
     if settings.min_res > settings.max_res:
         raise EdgenetError(f"--min-res {settings.min_res} is above --max-res {settings.max_res}")
+    from edgenet.atomic import check_writable_dir
+
+    check_writable_dir(out)  # a file, a FIFO or an unwritable place as --out: one line, not a FileExistsError
     out.mkdir(parents=True, exist_ok=True)
     cached, points = _load_state(out, settings)
     native = _native_macs(settings, cached, progress)

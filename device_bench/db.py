@@ -137,6 +137,12 @@ class ResultsDB:
             return None
         if "meta" not in tables:
             raise EdgenetError(f"--db {self.path}: an SQLite file, but not an edgenet results database")
+        missing = {"runs", "results"} - tables
+        if missing:  # a damaged or hand-edited database: one line, not "no such table" from deep in a query
+            raise EdgenetError(
+                f"--db {self.path}: an edgenet results database without its {', '.join(sorted(missing))} table; "
+                "restore the file, or start a new database with another --db"
+            )
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:
             return 0

@@ -59,7 +59,11 @@ def evaluate(model: str | Path, data: str | Path, threads: int | None = None, **
     A converted model uses the preprocessing and labels ``convert`` stored beside it; ``preprocess`` (``mean``,
     ``std``, ``img_size``) overrides them. Returns an :class:`edgenet.evaluate.EvalResult`.
     """
-    if Path(model).suffix in (".tflite", ".onnx"):
+    from edgenet.validate import integer, path
+
+    if threads is not None:
+        integer(threads, "--threads")
+    if Path(path(model, "model")).suffix in (".tflite", ".onnx"):
         from edgenet.artifacts.scoring import evaluate_artifact
 
         return evaluate_artifact(model, data, threads=threads, **preprocess)

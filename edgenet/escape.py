@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 # Every character that any of Kotlin, Swift, Python's str.splitlines or a Markdown renderer treats as a line break,
-# plus the other C0/C1 controls (a terminal or an editor may act on them).
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# plus the other C0/C1 controls (a terminal or an editor may act on them) and the bidirectional overrides that make
+# an editor show code in another order than the compiler reads it ("Trojan Source", CVE-2021-42574).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def comment_text(value: object) -> str:

@@ -206,6 +206,9 @@ def search(
         raise EdgenetError("--constraint latency needs --target (where latency is measured)")
     num_classes = _classes(settings.data)
     base = get_variant(settings.base).name
+    from edgenet.atomic import check_writable_dir
+
+    check_writable_dir(out)  # a file, a FIFO or an unwritable place as --out: one line, not a FileExistsError
     out.mkdir(parents=True, exist_ok=True)
     rows, extra = _load(out, settings)
     notes: list[str] = []

@@ -131,6 +131,8 @@ def _read_one(pre, p: Path):
     """One image preprocessed, or a one-line error naming it."""
     from edgenet.errors import EdgenetError
 
+    if p.is_dir():
+        raise EdgenetError(f"{p}: is a folder; pass image files (e.g. {p}/*.jpg)")
     if not p.is_file():
         raise EdgenetError(f"{p}: image not found")
     try:

@@ -97,6 +97,8 @@ class Trainer:
             check_writable_dir(self.out)  # now, not after the data and model are loaded
         if cfg.epochs < 1 or cfg.batch_size < 1:
             raise EdgenetError(f"--epochs {cfg.epochs} / --batch-size {cfg.batch_size}: both must be at least 1")
+        if cfg.batch_size < 2:  # a traceback from torch's BatchNorm ("Expected more than 1 value per channel") before
+            raise EdgenetError("--batch-size 1: batch norm needs at least 2 images a step; use --batch-size 2 or more")
 
         starts_from_weights = bool(cfg.weights or cfg.checkpoint or cfg.pretrained is not None)
         recipe = get_recipe(cfg.recipe or ("finetune" if starts_from_weights else "paper"))
@@ -383,7 +385,9 @@ class Trainer:
                 except Exception:  # a worker killed by the same Ctrl-C; anything else is re-raised
                     if not stop.requested:
                         raise
-                flags = torch.tensor([float(stop.requested), float(batch is None or batch.x is None)])
+                # a batch left with fewer than 2 readable images cannot train batch norm: passed over like an empty one
+                empty = batch is None or batch.x is None or len(batch.x) < 2
+                flags = torch.tensor([float(stop.requested), float(empty)])
                 flags = distributed.all_reduce_sum(flags, info)
                 if flags[0] > 0:
                     return False
@@ -391,7 +395,7 @@ class Trainer:
                     self.partial[3] += len(batch.skipped)
                     if self.partial[3] <= 5:
                         self.log(f"skipped unreadable or oversized image(s): {', '.join(batch.skipped)}")
-                if flags[1] == 0:  # a batch whose images were all unreadable (on some rank) is passed over
+                if flags[1] == 0:  # a batch whose images were (almost) all unreadable, on some rank, is passed over
                     torch.manual_seed(seed_for(cfg.seed, e, self.step_in_epoch, info.rank))  # dropout, drop-path
                     loss, correct = self._train_step(batch.x, batch.y)
                     if not math.isfinite(loss):

@@ -20,7 +20,9 @@ HOSTILE = [
     'q"uote\\back$slash${dollar}\\(interp)#"raw".tflite',
     "ls\u2028sep\u2029para\rcr\x0bvt\x85nel.tflite",
     "*\\ \u2215* block `tick` | pipe <script>alert(1)<\\script> *\u2215.tflite",
+    "trojan\u202e\u2066 }; admin = true \u2069\u2066.tflite",  # bidi overrides reorder what an editor shows
 ]
+BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 BENIGN_FILE, BENIGN_MODEL = "model_int8.tflite", "tiny_net"
 
 
@@ -123,13 +125,17 @@ def benign(tmp_path_factory) -> dict[str, list]:
     }
 
 
-@pytest.mark.parametrize("name", HOSTILE, ids=["newline-statement", "quotes-templates", "unicode-breaks", "markup"])
+IDS = ["newline-statement", "quotes-templates", "unicode-breaks", "markup", "bidi"]
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=IDS)
 def test_hostile_names_cannot_change_the_generated_code(tmp_path, benign, name):
     model = bundle(make(tmp_path, name, "net" + name), tmp_path / "app")
     assert name in model.files
     for lang, ext in (("kotlin", "kt"), ("swift", "swift")):
         text = (tmp_path / "app" / f"EdgenetClassifier.{ext}").read_text(encoding="utf-8")
         toks = tokens(text, lang)
+        assert not BIDI & set(text), f"{lang}: a bidirectional control reached the source"
         assert structure(toks) == structure(benign[lang]), f"{lang}: the name changed the token structure"
         assert "injected" not in [t for k, t in toks if k == "name"]
         if lang == "kotlin":  # MODEL_FILE holds the exact name, so the asset is still found

@@ -161,3 +161,15 @@ def test_processes_creating_one_new_db_at_once(tmp_path):
 def test_an_unwritable_db_is_one_line(db):
     with pytest.raises(EdgenetError, match=rf"--db {db}: cannot open or create the database"):
         ResultsDB(db)
+
+
+def test_a_db_missing_its_results_table_is_one_line(tmp_path):
+    """Found in the adversarial pass of issue 26: ``report`` on such a db ended in sqlite3.OperationalError."""
+    path = tmp_path / "r.sqlite"
+    ResultsDB(path).close()
+    con = sqlite3.connect(path)
+    con.execute("DROP TABLE results")
+    con.commit()
+    con.close()
+    with pytest.raises(EdgenetError, match="without its results table"):
+        ResultsDB(path)

@@ -239,3 +239,9 @@ def test_last_pt_is_saved_when_the_end_of_an_epoch_fails(two_classes, tmp_path, 
     with pytest.raises(RuntimeError, match="simulated"):
         run(data=two_classes, out=tmp_path / "run", epochs=1, val_split=0)
     assert load_checkpoint(tmp_path / "run" / "last.pt", with_train_state=True).train_state["epoch"] == 0
+
+
+def test_a_batch_size_of_one_is_refused_in_one_line(two_classes, tmp_path):
+    """Found in the adversarial pass of issue 26: --batch-size 1 ended in BatchNorm's ValueError traceback."""
+    with pytest.raises(EdgenetError, match="--batch-size 1: batch norm needs at least 2 images a step"):
+        run(data=two_classes, out=tmp_path / "run", batch_size=1)
