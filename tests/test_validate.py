@@ -149,3 +149,8 @@ def test_cli_bench_says_what_the_api_says(tflite_file, flags, phrase):
 
 def test_keep_float_forms():
     assert keep_float("3") == "3" and keep_float("a, b") == "a, b" and keep_float(None) is None
+
+
+def test_unknown_or_malformed_model_names_are_value_errors_too():
+    refused(lambda: create_model("b99"), "unknown model 'b99'")
+    refused(lambda: create_model("phi:nan"), "model 'phi:nan': phi must be a finite number")
