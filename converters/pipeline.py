@@ -24,7 +24,7 @@ import numpy as np
 
 from converters.graph import FloatGraph, export_float
 from converters.kinds import KINDS, BuildContext, get_kind
-from converters.previous_run import files_of_earlier_run, refuse_foreign_files, replaced_note
+from converters.previous_run import refuse_before, settle
 from converters.raw_input import RAW_RANGE
 from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 from edgenet import __version__
@@ -344,10 +344,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             require_tensorrt()
     needs_calib = any(get_kind(k).calibrated for k in kinds)
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
-        # the user's own files in --out are never written over: checked now, before minutes of work, and at the end
-        will_write = {get_kind(k).file for k in kinds} | {"model.onnx", "report.json"}
-        will_write |= ({"labels.txt"} if loaded.classes else set()) | (EDGETPU_FILES if opts.edgetpu else set())
-        refuse_foreign_files(Path(opts.out), will_write, files_of_earlier_run(Path(opts.out)))
+        refuse_before(Path(opts.out), _planned_files(kinds, loaded, opts))  # the user's files: now and at the end
         # Calibration / parity inputs first, so a bad --calib-data fails before minutes of conversion.
         cal, synthetic_warning = calibration_set(
             opts.calib_data, pre, opts.calib_samples if needs_calib else opts.parity_samples, progress
@@ -425,14 +422,19 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             (stage / "labels.txt").write_text("\n".join(loaded.classes) + "\n", encoding="utf-8")
         # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
         # did not rebuild (those its report.json lists) dropped
-        earlier, produced = files_of_earlier_run(Path(opts.out)), {p.name for p in stage.iterdir()} | {"report.json"}
-        refuse_foreign_files(Path(opts.out), produced, earlier)
-        if note := replaced_note(Path(opts.out), produced, earlier):
+        earlier, note = settle(Path(opts.out), stage)
+        if note:
             warn(note)
         report.total_seconds = round(time.perf_counter() - t_start, 3)
         (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
         publish_dir(stage, opts.out, owned=earlier)
     return report
+
+
+def _planned_files(kinds: list[str], loaded: LoadedModel, opts: ConvertOptions) -> set[str]:
+    """The names this conversion will write into ``--out``, known before any work."""
+    names = {get_kind(k).file for k in kinds} | {"model.onnx", "report.json"}
+    return names | ({"labels.txt"} if loaded.classes else set()) | (EDGETPU_FILES if opts.edgetpu else set())
 
 
 def _method_entry(spec: str) -> dict:

@@ -63,3 +63,16 @@ def replaced_note(out: Path, produced: Iterable[str], earlier: set[str]) -> str 
     if removed:
         parts.append(f"removed {', '.join(removed)} (not rebuilt this time)")
     return f"{out}: an earlier conversion was there: " + "; ".join(parts)
+
+
+def refuse_before(out: Path, names: Iterable[str]) -> None:
+    """Before any work: refuse if ``names`` would write over files no earlier edgenet report in ``out`` lists."""
+    refuse_foreign_files(out, names, files_of_earlier_run(out))
+
+
+def settle(out: Path, stage: Path) -> tuple[set[str], str | None]:
+    """At publishing: checked again against what ``stage`` holds (``out`` may have changed meanwhile); returns the
+    earlier run's files (``publish_dir``'s ``owned``: replaced or dropped) and the line saying which."""
+    earlier, produced = files_of_earlier_run(out), {p.name for p in stage.iterdir()} | {REPORT_FILE}
+    refuse_foreign_files(out, produced, earlier)
+    return earlier, replaced_note(out, produced, earlier)

@@ -175,6 +175,12 @@ def write_text_atomic(dest: str | os.PathLike[str], text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def save_figure(fig, dest: str | os.PathLike[str], **savefig) -> None:
+    """A matplotlib figure as a PNG file, written atomically (never over a FIFO or a device standing at its name)."""
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", **savefig)
+
+
 def write_bytes_atomic(dest: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``dest`` atomically."""
     with atomic_path(dest) as tmp:
