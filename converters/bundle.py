@@ -19,6 +19,7 @@ from edgenet.artifacts.sidecar import REPORT_FILE, labels_beside, read_labels, r
 from edgenet.artifacts.tflite_model import TensorInfo, TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
 from edgenet.errors import EdgenetError
+from edgenet.escape import comment_text, has_line_break, kotlin_string, markdown_text
 from edgenet.preprocess import Preprocess
 
 PLATFORMS = ("android", "ios", "both")
@@ -90,6 +91,12 @@ def resolve_source(model_path: Path, checkpoint: Path | None, labels_path: Path 
         labels, labels_from = beside, str(model_path.parent / LABELS_FILE)
     if labels is None:
         raise EdgenetError(f"{model_path}: no class names; pass --labels labels.txt (one per line) or --checkpoint")
+    broken = next((i for i, label in enumerate(labels) if has_line_break(label)), None)
+    if broken is not None:
+        raise EdgenetError(
+            f"{labels_from}: class {broken} ({labels[broken]!r}) holds a line break, but labels.txt and the app read "
+            "one name per line; rename that class (pass --labels FILE with one name per line)"
+        )
     return BundleSource(pre, labels, name, pre_from, labels_from, report, metrics)
 
 
@@ -252,22 +259,23 @@ def model_card(
     from converters.edgetpu.check import check_model
 
     pre = src.preprocess
+    name, file = markdown_text(src.model_name), markdown_text(bundled.name)  # user text: see edgenet.escape
     c = check_model(model).counts
     integer = inp["dtype"] != "float32"
     lines = [
-        f"# {src.model_name} — {bundled.name}",
+        f"# {name} — {file}",
         "",
         "| | |",
         "|---|---|",
-        f"| model | {src.model_name} |",
-        f"| file | `{bundled.name}` ({bundled.stat().st_size / 1e6:.2f} MB with metadata; source sha256 `{sha256}`) |",
+        f"| model | {name} |",
+        f"| file | {file} ({bundled.stat().st_size / 1e6:.2f} MB with metadata; source sha256 `{sha256}`) |",
         f"| resolution | {pre.resolution}x{pre.resolution} RGB |",
         f"| input | {_fmt_io(inp)} |",
         f"| output | {_fmt_io(outp)} ({'probabilities' if probability else 'logits; softmax gives probabilities'}) |",
         f"| classes | {len(src.labels)} (`labels.txt`, also packed in the model as TENSOR_AXIS_LABELS) |",
         f"| ops | {len(model.ops)}: " + ", ".join(f"{k} {v}" for k, v in model.op_counts.items()) + " |",
         f"| Edge TPU | {_edgetpu_line(src.report, c)} |",
-        f"| preprocessing from | {src.preprocess_from} |",
+        f"| preprocessing from | {markdown_text(src.preprocess_from)} |",
         f"| converted by | edgenet {src.report.get('edgenet_version', __version__)} |",
         "",
         "## Input preprocessing",
@@ -302,10 +310,12 @@ def model_card(
     if rows is None:
         lines.append("No results database given (`--db results.sqlite` adds measured latency and accuracy here).")
     elif not rows:
-        lines.append(f"`{db}` has no rows for this model file (sha256 `{sha256[:12]}…`); run `edgenet bench` on it.")
+        lines.append(
+            f"{markdown_text(db)} has no rows for this model file (sha256 `{sha256[:12]}…`); run `edgenet bench` on it."
+        )
     else:
         lines += [
-            f"From `{db}` (latest row per configuration, this exact file):",
+            f"From {markdown_text(db)} (latest row per configuration, this exact file):",
             "",
             f"| backend | delegate | ran | interpreter | device | target | threads | p50 ms | p90 ms | top-1 | top-{k} "
             "| measured |",
@@ -317,11 +327,10 @@ def model_card(
             # the results db stores accuracy in percent already
             top1 = f"{r['top1']:.2f} %" if r.get("top1") is not None else "—"
             top5 = f"{r['top5']:.2f} %" if r.get("top5") is not None else "—"
-            lines.append(
-                f"| {r['backend']} | {r['delegate']} | {delegate_cell(r)} | {r.get('interpreter') or '—'} | "
-                f"{device_cell(r)} | {r['target']} | {r['threads']} | "
-                f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {top1} | {top5} | {r['created_at']} |"
-            )
+            names = [r["backend"], r["delegate"], delegate_cell(r), r.get("interpreter") or "—", device_cell(r)]
+            names.append(r["target"])
+            cells = [*map(markdown_text, names), r["threads"], f"{r['p50_ms']:.2f}", f"{r['p90_ms']:.2f}", top1, top5]
+            lines.append("| " + " | ".join(map(str, cells)) + f" | {markdown_text(r['created_at'])} |")
     lines += [
         "",
         "## Integration",
@@ -369,7 +378,7 @@ def kotlin_snippet(c: dict) -> str:
     i, o = c["in"], c["out"]
     bytes_per = 4 if i["dtype"] == "float32" else 1
     consts = [
-        f'        const val MODEL_FILE = "{c["file"]}"',
+        f"        const val MODEL_FILE = {kotlin_string(c['file'])}",
         f"        const val SIZE = {c['size']}",
         f"        const val RESIZE = {c['resize']}",
         f"        const val NUM_CLASSES = {c['n']}",
@@ -406,12 +415,13 @@ def kotlin_snippet(c: dict) -> str:
     }[o["dtype"]]
     probs = "scores" if c["probability"] else "softmax(scores)"
     quantize_note = ", then quantize with the input tensor's scale/zero point" if bytes_per == 1 else ""
-    return f"""// {KOTLIN_FILE}: generated by `edgenet bundle` for {c["file"]} ({c["model"]}).
+    file, model, interp = (comment_text(c[k]) for k in ("file", "model", "interp"))  # user text: see edgenet.escape
+    return f"""// {KOTLIN_FILE}: generated by `edgenet bundle` for {file} ({model}).
 // Input  {i["dtype"]} {i["shape"]} NHWC RGB; output {o["dtype"]} {o["shape"]} in the order of labels.txt.
 // Preprocessing (as in training): resize the short side to {c["resize"]} px, center-crop {c["size"]}x{c["size"]},
 // {steps}{quantize_note}.
 // Gradle: implementation("com.google.ai.edge.litert:litert:<version>") (or org.tensorflow:tensorflow-lite).
-// Put {c["file"]} and labels.txt in src/main/assets and keep .tflite uncompressed (androidResources.noCompress).
+// Put {file} and labels.txt in src/main/assets and keep .tflite uncompressed (androidResources.noCompress).
 package com.example.edgenet
 
 import android.content.Context
@@ -450,7 +460,7 @@ class EdgenetClassifier(context: Context, numThreads: Int = 2) : AutoCloseable {
         val scale = RESIZE.toFloat() / minOf(src.width, src.height)
         val w = maxOf(SIZE, (src.width * scale).roundToInt())
         val h = maxOf(SIZE, (src.height * scale).roundToInt())
-        val resized = Bitmap.createScaledBitmap(src, w, h, true) // bilinear; training used {c["interp"]}
+        val resized = Bitmap.createScaledBitmap(src, w, h, true) // bilinear; training used {interp}
         return Bitmap.createBitmap(resized, (w - SIZE) / 2, (h - SIZE) / 2, SIZE, SIZE)
     }}
 
@@ -526,11 +536,12 @@ def swift_snippet(c: dict) -> str:
     probs = "scores" if c["probability"] else "softmax(scores)"
     bytes_per = 4 if i["dtype"] == "float32" else 1
     quantize_note = ", then quantize with the input tensor's scale/zero point" if bytes_per == 1 else ""
-    return f"""// {SWIFT_FILE}: generated by `edgenet bundle` for {c["file"]} ({c["model"]}).
+    file, model, interp = (comment_text(c[k]) for k in ("file", "model", "interp"))  # user text: see edgenet.escape
+    return f"""// {SWIFT_FILE}: generated by `edgenet bundle` for {file} ({model}).
 // Input  {i["dtype"]} {i["shape"]} NHWC RGB; output {o["dtype"]} {o["shape"]} in the order of labels.txt.
 // Preprocessing (as in training): resize the short side to {c["resize"]} px, center-crop {c["size"]}x{c["size"]},
 // {steps}{quantize_note}.
-// Podfile: pod 'TensorFlowLiteSwift' (module TensorFlowLite). Add {c["file"]} and labels.txt to the app bundle.
+// Podfile: pod 'TensorFlowLiteSwift' (module TensorFlowLite). Add {file} and labels.txt to the app bundle.
 import CoreGraphics
 import Foundation
 import TensorFlowLite
@@ -561,7 +572,7 @@ final class EdgenetClassifier {{
         return ranked.map {{ (labels[$0.offset], $0.element) }}
     }}
 
-    /// Resize the short side to `resize` (high-quality interpolation; training used {c["interp"]}), center-crop
+    /// Resize the short side to `resize` (high-quality interpolation; training used {interp}), center-crop
     /// `size` x `size`, normalize{", quantize" if bytes_per == 1 else ""}; NHWC, RGB.
     private func inputData(_ image: CGImage) -> Data {{
         let n = Self.size

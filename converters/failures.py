@@ -13,7 +13,7 @@ import tempfile
 import traceback
 from collections.abc import Iterator
 
-from edgenet.errors import EdgenetError
+from edgenet.errors import EdgenetError, disk_full
 
 
 class ConverterError(EdgenetError):
@@ -39,6 +39,8 @@ def third_party(stage: str, tool: str, model: str, log: io.StringIO | None = Non
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as e:
+        if (full := disk_full(e)) is not None:  # the disk, not the tool: nothing to report upstream
+            raise full from None
         text = traceback.format_exc()
         with tempfile.NamedTemporaryFile(
             "w", prefix="edgenet-convert-", suffix=".log", delete=False, encoding="utf-8"

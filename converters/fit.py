@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from device_bench.targets import TargetOptions
-from edgenet.atomic import write_text_atomic
+from edgenet.atomic import check_writable_dir, save_figure, write_text_atomic
 from edgenet.errors import EdgenetError
 from edgenet.fitplan import Candidate, LatencyModel, Point, bounds, candidates, next_candidate, phi_grid
 from edgenet.models import get_variant, list_models
@@ -245,6 +245,7 @@ def fit(
         raise EdgenetError(f"--budget-ms {budget_ms}: must be a positive number of milliseconds")
     if settings.min_res > settings.max_res:
         raise EdgenetError(f"--min-res {settings.min_res} is above --max-res {settings.max_res}")
+    check_writable_dir(out)  # a file, a FIFO or an unwritable place as --out: one line, not a FileExistsError
     out.mkdir(parents=True, exist_ok=True)
     cached, points = _load_state(out, settings)
     native = _native_macs(settings, cached, progress)
@@ -397,7 +398,7 @@ def write_plot(result: FitResult, path: Path, base_macs: float, scaling: Scaling
     ax.set_title("edgenet fit: latency vs φ")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    save_figure(fig, path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import torch
 
-from edgenet.errors import EdgenetError
-
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
 
 
@@ -35,8 +33,9 @@ def export_onnx(
     """
     import onnx
 
-    if opset < 17:
-        raise EdgenetError(f"opset {opset}: use 17 or newer")
+    from edgenet.validate import integer, max_opset
+
+    integer(opset, "--opset", 17, max_opset())
     t0 = time.perf_counter()
     path = Path(path)
     x = torch.randn(1, model.config.in_channels, resolution, resolution)

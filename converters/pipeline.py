@@ -24,6 +24,7 @@ import numpy as np
 
 from converters.graph import FloatGraph, export_float
 from converters.kinds import KINDS, BuildContext, get_kind
+from converters.previous_run import refuse_before, settle
 from converters.raw_input import RAW_RANGE
 from converters.verify import (
     MIN_COSINE,
@@ -39,14 +40,14 @@ from converters.verify import (
 )
 from edgenet import __version__
 from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, runner_for
-from edgenet.artifacts.sidecar import read_report
 from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
 from edgenet.errors import EdgenetError
 from edgenet.loading import LoadedModel
 from edgenet.progress import SILENT, Progress
 
-SIDE_FILES = {"model.onnx", "labels.txt", "report.json", "model_int8_edgetpu.tflite", "model_int8_edgetpu.log"}
+EDGETPU_FILES = {"model_int8_edgetpu.tflite", "model_int8_edgetpu.log"}
+SIDE_FILES = {"model.onnx", "labels.txt", "report.json", *EDGETPU_FILES}
 ARTIFACT_FILES = {name: kind.file for name, kind in KINDS.items()}
 
 
@@ -146,20 +147,6 @@ def full_integer(info: TFLiteModel) -> bool:
     """True when no op computes in float (Edge TPU / microcontroller requirement)."""
     float_ops = [o for o in info.ops if any(info.tensors[i].dtype.startswith("float") for i in o.outputs)]
     return not float_ops and "DEQUANTIZE" not in info.op_counts
-
-
-def _owned_in(out: Path) -> set[str]:
-    """The files a re-run may replace or drop in ``out``: a labels.txt is ours only if the last run wrote it (its
-    report.json lists classes); one the user put beside a model without class names stays."""
-    owned = owned_files()
-    if (out / "labels.txt").is_file():
-        try:
-            ours = bool(read_report(out / "report.json").get("classes"))
-        except EdgenetError:  # an unreadable report: keep the labels rather than guess
-            ours = False
-        if not ours:
-            owned.discard("labels.txt")
-    return owned
 
 
 def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
@@ -323,6 +310,9 @@ def convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress = SILE
 
 
 def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
+    from edgenet.validate import convert_options
+
+    convert_options(opts)  # the same rules for the CLI and edgenet.api.convert
     if loaded.preprocess.resolution < 32:
         raise EdgenetError(
             f"resolution {loaded.preprocess.resolution}: EfficientNet downsamples 32×; use --img-size 32 or more"
@@ -393,6 +383,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             require_tensorrt()
     needs_calib = any(get_kind(k).calibrated for k in kinds)
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
+        refuse_before(Path(opts.out), _planned_files(kinds, loaded, opts))  # the user's files: now and at the end
         # Calibration / parity inputs first, so a bad --calib-data fails before minutes of conversion.
         cal, synthetic_warning = calibration_set(
             opts.calib_data, pre, opts.calib_samples if needs_calib else opts.parity_samples, progress
@@ -473,11 +464,14 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
                 raise_on_failures("accuracy", report.checks)
         if loaded.classes:
             (stage / "labels.txt").write_text("\n".join(loaded.classes) + "\n", encoding="utf-8")
+        # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
+        # did not rebuild (those its report.json lists) dropped
+        earlier, note = settle(Path(opts.out), stage)
+        if note:
+            warn(note)
         report.total_seconds = round(time.perf_counter() - t_start, 3)
         (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
-        # did not rebuild (owned_files) dropped
-        publish_dir(stage, opts.out, owned=_owned_in(Path(opts.out)))
+        publish_dir(stage, opts.out, owned=earlier)
     return report
 
 
@@ -494,6 +488,12 @@ def _agreement_floors(report: ConvertReport, floor_kinds: list[Artifact]) -> lis
 def _is_float_kind(kind: str) -> bool:
     """fp32 and the kinds checked by a float tolerance: their agreement is exact, not a quantization outcome."""
     return kind == "fp32" or get_kind(kind).tolerance is not None
+
+
+def _planned_files(kinds: list[str], loaded: LoadedModel, opts: ConvertOptions) -> set[str]:
+    """The names this conversion will write into ``--out``, known before any work."""
+    names = {get_kind(k).file for k in kinds} | {"model.onnx", "report.json"}
+    return names | ({"labels.txt"} if loaded.classes else set()) | (EDGETPU_FILES if opts.edgetpu else set())
 
 
 def _method_entry(spec: str) -> dict:

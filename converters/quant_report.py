@@ -33,7 +33,9 @@ def quant_report(
 ) -> QuantReport:
     """Rank the layers int8 hurts for ``loaded``, measure fp32 vs int8 on ``eval_data``, publish into ``out``."""
     from edgenet.quiet import native_stderr_captured, quiet_tensorflow
+    from edgenet.validate import quant_report_options
 
+    quant_report_options(calib_samples, debug_samples, top, latency_budget_ms)
     quiet_tensorflow()
     with native_stderr_captured():
         return _report(
@@ -63,7 +65,8 @@ def _report(
         tmp = Path(tmp)
         cal, warning = calibration_set(calib_data, pre, calib_samples, progress)
         if warning:
-            report.warnings.append("no --calib-data: ranges and errors measured on generated images")
+            synthetic = "no --calib-data: ranges and errors measured on generated images"
+            report.warnings.append(warning if calib_data else synthetic)
             progress.warn(report.warnings[-1])
         es = load_eval_set(eval_data, pre, loaded.classes, loaded.num_classes) if eval_data else None
         m, param = parse_method(method)
@@ -99,6 +102,35 @@ def _report(
     return report
 
 
+_QUANTIZED = ("int8", "uint8", "int16")
+_LAYERS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")  # quantization keeps each of these one op
+
+
+def _refuse_non_twins(info8, info32) -> None:
+    """The pair must be one network, quantized and not: else per-layer errors compare unrelated tensors and the
+    advice (keep-float layers) is invented — a 4-class int8 against a 1000-class float model ran to the end."""
+    from edgenet.errors import EdgenetError
+
+    acts8 = [info8.tensors[i].dtype for op in info8.ops for i in op.outputs]
+    if not any(d in _QUANTIZED for d in acts8):
+        raise EdgenetError(
+            f"--model-file {info8.path}: its layers compute in float (not an int8 model); pass the int8 .tflite "
+            "(model_int8.tflite) with --model-file and its float twin with --float"
+        )
+    acts32 = [info32.tensors[i].dtype for op in info32.ops for i in op.outputs]
+    if info32.input_details[0].dtype != "float32" or any(d in _QUANTIZED for d in acts32):
+        raise EdgenetError(f"--float {info32.path}: not a float model; pass the fp32 .tflite (model_fp32.tflite)")
+    i8, i32 = info8.input_details[0], info32.input_details[0]
+    o8, o32 = info8.output_details[0].shape[-1:], info32.output_details[0].shape[-1:]
+    layers8, layers32 = (sum(m.op_counts.get(k, 0) for k in _LAYERS) for m in (info8, info32))
+    if list(i8.shape) != list(i32.shape) or list(o8) != list(o32) or layers8 != layers32:
+        raise EdgenetError(
+            f"--float {info32.path}: not the float twin of {info8.path.name} (input {list(i32.shape)} vs "
+            f"{list(i8.shape)}, classes {list(o32)} vs {list(o8)}, conv/dense layers {layers32} vs {layers8}); pass "
+            "the fp32 model the int8 one was converted from"
+        )
+
+
 def _top1(es, path: Path) -> tuple[float, int]:
     from edgenet.artifacts.runtime import runner_for
     from edgenet.artifacts.scoring import score
@@ -122,7 +154,9 @@ def quant_report_pair(
     """``quant-report --model-file``: an existing int8 ``.tflite`` against its float twin (``model_fp32.tflite``
     beside it unless ``fp32_path``), with the preprocessing and class names of the report.json beside them."""
     from edgenet.quiet import native_stderr_captured, quiet_tensorflow
+    from edgenet.validate import quant_report_options
 
+    quant_report_options(calib_samples, debug_samples, top)
     quiet_tensorflow()
     with native_stderr_captured():
         return _pair(
@@ -157,11 +191,7 @@ def _pair(int8_path, out, fp32_path, calib_data, calib_samples, debug_samples, e
         if p.resolve().is_relative_to(out.resolve()):
             raise EdgenetError(f"--out {out} holds {p}: the report replaces that folder; choose another --out")
     info8, info32 = read_tflite(int8_path), read_tflite(fp32_path)  # one-line errors for truncated files
-    if info32.input_details[0].dtype != "float32" or info8.input_details[0].shape != info32.input_details[0].shape:
-        raise EdgenetError(
-            f"{fp32_path}: not the float twin of {int8_path.name} (input {info32.input_details[0].dtype} "
-            f"{info32.input_details[0].shape} vs {info8.input_details[0].shape}); pass its fp32 model with --float"
-        )
+    _refuse_non_twins(info8, info32)
     q = get_quantizer(quantizer)
     pre, classes = artifact_preprocess(fp32_path)
     side = read_report(fp32_path.parent / "report.json") if (fp32_path.parent / "report.json").is_file() else {}
@@ -174,7 +204,7 @@ def _pair(int8_path, out, fp32_path, calib_data, calib_samples, debug_samples, e
     with staging_dir(out) as stage:
         cal, warning = calibration_set(calib_data, pre, calib_samples, progress)
         if warning:
-            report.warnings.append("no --calib-data: errors measured on generated images")
+            report.warnings.append(warning if calib_data else "no --calib-data: errors measured on generated images")
             progress.warn(report.warnings[-1])
         es = load_eval_set(eval_data, pre, classes, num_classes) if eval_data else None
         report.calibration = cal.summary()

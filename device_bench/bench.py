@@ -15,6 +15,7 @@ from device_bench.db import ResultsDB
 from device_bench.env import machine_label, package_versions
 from device_bench.evaldata import accuracy, build_eval_set, list_labeled_images, resolve_preprocess
 from device_bench.modelinfo import DEFAULT_BACKEND, RUNS_FORMAT, SUFFIX, ModelInfo, inspect_model
+from device_bench.plan_checks import refuse_batches_that_cannot_fit, warn_about_meaningless_settings
 from device_bench.results import BenchConfig, BenchResult, LatencyStats
 from device_bench.stats import is_unstable, summarize, throughput
 from device_bench.targets import TargetOptions, open_target
@@ -190,11 +191,16 @@ def run_benchmarks(
 
     An interruption (Ctrl-C) or failure marks the db run 'interrupted'/'failed' and re-raises: the rows of
     finished configurations stay, and no row is ever half-written."""
+    from edgenet.validate import bench_plan, paths
+
+    bench_plan(plan, target)  # the same rules for the CLI and edgenet.api.bench
     target_opts = target_opts or TargetOptions()
-    infos = [inspect_model(m) for m in models]
+    infos = [inspect_model(m) for m in paths(models, "MODEL_FILES")]
+    refuse_batches_that_cannot_fit(infos, plan.batch, target)
     results: list[BenchResult] = []
     with open_target(target, target_opts) as tgt:
         jobs = [(info, cfg) for info in infos for cfg in plan_configs(info, plan, tgt.backends, target)]
+        warn_about_meaningless_settings(plan.threads, plan.runs, plan.seconds, target)  # the plan is valid: now
         run_id = db.start_run(command) if db is not None else None
         status = "failed"
         try:

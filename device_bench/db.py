@@ -81,8 +81,10 @@ class ResultsDB:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if self.path.exists() and not self.path.is_file():
+        if self.path.is_dir():
             raise EdgenetError(f"--db {self.path}: is a folder, not a database file")
+        if self.path.exists() and not self.path.is_file():  # a FIFO would block SQLite, a device be written over
+            raise EdgenetError(f"--db {self.path}: not a regular file (a FIFO, socket or device); choose another file")
         if self.path.is_file() and self.path.stat().st_size > 0:
             with open(self.path, "rb") as f:
                 if f.read(16) != b"SQLite format 3\x00":
@@ -139,12 +141,26 @@ class ResultsDB:
             return None
         if "meta" not in tables:
             raise EdgenetError(f"--db {self.path}: an SQLite file, but not an edgenet results database")
+        missing = {"runs", "results"} - tables
+        if missing:  # a damaged or hand-edited database: one line, not "no such table" from deep in a query
+            raise EdgenetError(
+                f"--db {self.path}: an edgenet results database without its {', '.join(sorted(missing))} table; "
+                "restore the file, or start a new database with another --db"
+            )
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
+        if row is None:
+            return 0
+        try:
+            return int(row[0])
+        except (TypeError, ValueError):
+            raise EdgenetError(
+                f"--db {self.path}: meta.schema_version is {row[0]!r}, not a version number; the file was edited "
+                "or damaged: restore it, or start a new database with another --db"
+            ) from None
 
     @property
     def schema_version(self) -> int:
-        return int(self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        return self._version() or 0
 
     # ------------------------------------------------------------------------------------------------ writing
     def start_run(self, command: str) -> int:
@@ -221,7 +237,13 @@ class ResultsDB:
         out = []
         for row in self.conn.execute(f"SELECT * FROM ({sql}) {'WHERE rn = 1' if latest_only else ''} ORDER BY id"):
             d = dict(row)
-            d["env"], d["options"] = json.loads(d.pop("env_json")), json.loads(d.pop("options_json"))
+            try:
+                d["env"], d["options"] = json.loads(d.pop("env_json")), json.loads(d.pop("options_json"))
+            except (TypeError, ValueError):
+                raise EdgenetError(
+                    f"--db {self.path}: result row {d['id']} holds damaged JSON (env/options); delete that row "
+                    "or restore the file"
+                ) from None
             d.pop("latencies_json")
             d.pop("rn")
             out.append(d)

@@ -54,6 +54,8 @@ def resolve_preprocess(
 
 def list_labeled_images(root: Path, labels: list[str] | None, num_outputs: int | None, limit: int | None = None):
     """(path, class index) pairs in a deterministic order; with ``limit``, a class-balanced prefix."""
+    if root.exists() and not root.is_dir():
+        raise EdgenetError(f"--eval-data {root}: is a file, not a folder; expected DIR/<class>/<image files>")
     if not root.is_dir():
         raise EdgenetError(f"--eval-data {root}: folder not found")
     listing = list_image_files(root)

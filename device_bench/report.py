@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from device_bench.results import delegate_missing
 from device_bench.stats import UNSTABLE_RULE
 from edgenet import __version__
+from edgenet.escape import markdown_text
 
 
 def _num(v, digits: int = 2) -> str:
@@ -363,13 +364,14 @@ def render_markdown(rows: list[dict], source: str) -> str:
     lines = [
         "# edgenet device benchmarks",
         "",
-        f"{len(rows)} configurations from `{source}` (latest measurement of each); latencies in ms per inference.",
+        f"{len(rows)} configurations from {markdown_text(source)} (latest measurement of each); latencies in ms per "
+        "inference.",
         "",
         "| " + " | ".join(h for h, _, _ in cols) + " |",
         "|" + "|".join("---" if text else "---:" for _, _, text in cols) + "|",
     ]
-    lines += ["| " + " | ".join(cell(r) for _, cell, _ in cols) + " |" for r in rows]
-    note = _missing_note(rows, False)
+    lines += ["| " + " | ".join(markdown_text(cell(r)) for _, cell, _ in cols) + " |" for r in rows]
+    note = markdown_text(_missing_note(rows, False))  # cells and note hold names from the db: `|`, HTML made inert
     return "\n".join(lines) + ("\n\n" + note if note else "") + "\n"
 
 

@@ -20,7 +20,11 @@ __all__ = ["bench", "convert", "evaluate", "load_model", "quant_report"]
 
 
 def _loaded(model: LoadedModel | str) -> LoadedModel:
-    return model if isinstance(model, LoadedModel) else load_model(model)
+    if isinstance(model, LoadedModel):
+        return model
+    from edgenet.validate import text
+
+    return load_model(text(model, "model"))
 
 
 def convert(model: LoadedModel | str, out: str | Path, progress: Progress = SILENT, **options):
@@ -28,8 +32,9 @@ def convert(model: LoadedModel | str, out: str | Path, progress: Progress = SILE
     ``calib_data=…``, ``eval_data=…``, ``auto_fix=True``, …). Returns the :class:`ConvertReport`."""
     from converters.pipeline import ConvertOptions
     from converters.pipeline import convert as run
+    from edgenet.validate import path
 
-    return run(_loaded(model), ConvertOptions(out=Path(out), **options), progress)
+    return run(_loaded(model), ConvertOptions(out=path(out, "--out"), **options), progress)
 
 
 def quant_report(model: LoadedModel | str | Path, out: str | Path, progress: Progress = SILENT, **options):
@@ -40,10 +45,12 @@ def quant_report(model: LoadedModel | str | Path, out: str | Path, progress: Pro
     """
     from converters.quant_report import quant_report as run
     from converters.quant_report import quant_report_pair
+    from edgenet.validate import path
 
+    out = path(out, "--out")
     if isinstance(model, (str, Path)) and Path(model).suffix == ".tflite":
-        return quant_report_pair(Path(model), Path(out), progress=progress, **options)
-    return run(_loaded(model), Path(out), progress=progress, **options)
+        return quant_report_pair(Path(model), out, progress=progress, **options)
+    return run(_loaded(model), out, progress=progress, **options)
 
 
 def evaluate(model: str | Path, data: str | Path, threads: int | None = None, **preprocess):
@@ -52,7 +59,11 @@ def evaluate(model: str | Path, data: str | Path, threads: int | None = None, **
     A converted model uses the preprocessing and labels ``convert`` stored beside it; ``preprocess`` (``mean``,
     ``std``, ``img_size``) overrides them. Returns an :class:`edgenet.evaluate.EvalResult`.
     """
-    if Path(model).suffix in (".tflite", ".onnx"):
+    from edgenet.validate import integer, path
+
+    if threads is not None:
+        integer(threads, "--threads")
+    if Path(path(model, "model")).suffix in (".tflite", ".onnx"):
         from edgenet.artifacts.scoring import evaluate_artifact
 
         return evaluate_artifact(model, data, threads=threads, **preprocess)
@@ -79,11 +90,13 @@ def bench(
     """
     from device_bench.bench import EvalOptions, Plan, run_benchmarks
     from device_bench.db import ResultsDB
+    from edgenet.validate import paths
 
-    p = Plan(threads=tuple(threads), runs=runs, **plan)
+    # checked with the CLI's rules by run_benchmarks (edgenet.validate.bench_plan)
+    p = Plan(threads=tuple(threads) if isinstance(threads, list | tuple) else threads, runs=runs, **plan)
     ev = EvalOptions(Path(eval_data)) if eval_data is not None else None
-    paths = [Path(m) for m in models]
+    files = paths(models, "models")
     if db is None:
-        return run_benchmarks(paths, p, target, eval_opts=ev, progress=False)
+        return run_benchmarks(files, p, target, eval_opts=ev, progress=False)
     with ResultsDB(Path(db)) as store:
-        return run_benchmarks(paths, p, target, eval_opts=ev, db=store, command="edgenet.api.bench", progress=False)
+        return run_benchmarks(files, p, target, eval_opts=ev, db=store, command="edgenet.api.bench", progress=False)

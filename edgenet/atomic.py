@@ -82,10 +82,43 @@ def _remove_stale(parent: Path, name: str) -> None:
             path.unlink(missing_ok=True)
 
 
-def _temp_beside(dest: Path, label: str) -> str:
-    """An empty temporary file beside ``dest``; a folder, a read-only or a non-folder parent is one line."""
-    if dest.is_dir():
+def output_file(dest: str | os.PathLike[str], label: str | None = None) -> Path:
+    """Where writing ``dest`` really lands: a symlink's final target (the link stays and points at the new file),
+    or ``dest`` itself. Anything standing there that is not a regular file is refused: renaming over a FIFO, a
+    socket or a device node would replace it with our file, and a folder cannot be replaced at all."""
+    dest = Path(dest)
+    label = label or str(dest)
+    if dest.is_symlink():
+        try:
+            target = dest.resolve(strict=False)
+        except (OSError, RuntimeError):  # a loop of links
+            raise EdgenetError(f"{label}: is a symlink that resolves nowhere (a loop); choose another path") from None
+        dest = target
+    try:
+        mode = os.stat(dest).st_mode
+    except FileNotFoundError:
+        return dest
+    except OSError as e:
+        raise EdgenetError(f"{label}: cannot write here ({e.strerror or e}); choose another path") from None
+    if stat.S_ISDIR(mode):
         raise EdgenetError(f"{label}: is a folder, not a file; name a file to write, e.g. {dest}/NAME")
+    if not stat.S_ISREG(mode):
+        kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+        raise EdgenetError(f"{label}: is {kind}, not a regular file; edgenet writes only files: choose another path")
+    return dest
+
+
+_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _temp_beside(dest: Path, label: str) -> str:
+    """An empty temporary file beside ``dest`` (already :func:`output_file`); a read-only or a non-folder parent is
+    one line."""
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(dest.parent, dest.name)
@@ -98,7 +131,8 @@ def _temp_beside(dest: Path, label: str) -> str:
 
 def check_writable_file(dest: str | os.PathLike[str], option: str = "--out") -> None:
     """Prove now, before minutes of work, that ``dest`` can be written (by writing a temporary beside it)."""
-    os.unlink(_temp_beside(Path(dest), f"{option} {dest}"))
+    label = f"{option} {dest}"
+    os.unlink(_temp_beside(output_file(dest, label), label))
 
 
 def check_writable_dir(path: str | os.PathLike[str], option: str = "--out") -> None:
@@ -120,13 +154,16 @@ def check_writable_dir(path: str | os.PathLike[str], option: str = "--out") -> N
 
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``dest``; on success it replaces ``dest``, on error it is removed."""
-    dest = Path(dest)
+    """Yield a temporary path beside ``dest``; on success it replaces ``dest``, on error it is removed.
+
+    A symlinked ``dest`` is written through: the new file replaces the link's target, the link stays."""
+    dest = output_file(dest)
     tmp = _temp_beside(dest, str(dest))
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; a published artefact gets the usual permissions
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        output_file(dest)  # the minutes of work may have let a FIFO or a device appear there
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -136,6 +173,12 @@ def write_text_atomic(dest: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``dest`` atomically."""
     with atomic_path(dest) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def save_figure(fig, dest: str | os.PathLike[str], **savefig) -> None:
+    """A matplotlib figure as a PNG file, written atomically (never over a FIFO or a device standing at its name)."""
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", **savefig)
 
 
 def write_bytes_atomic(dest: str | os.PathLike[str], data: bytes) -> None:

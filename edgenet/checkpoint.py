@@ -82,8 +82,9 @@ def load_checkpoint(path: str | Path, with_train_state: bool = False) -> Checkpo
     try:
         d = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        first = (str(e).splitlines() or [type(e).__name__])[0]
-        raise EdgenetError(f"{path}: not a readable checkpoint ({first[:160]})") from None
+        from edgenet.weights import load_failure
+
+        raise EdgenetError(f"{path}: not a readable checkpoint ({load_failure(e)})") from None
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise EdgenetError(
             f"{path}: not an edgenet checkpoint (plain state dicts from torchvision/timm go to --weights)"
@@ -104,6 +105,11 @@ def load_checkpoint(path: str | Path, with_train_state: bool = False) -> Checkpo
         )
     except (KeyError, TypeError, ValueError) as e:
         raise EdgenetError(f"{path}: checkpoint is missing or has a bad field ({e})") from None
+    if not isinstance(ckpt.state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in ckpt.state_dict.values()):
+        raise EdgenetError(f"{path}: checkpoint's state_dict is not a dict of tensors; the file is damaged")
+    from edgenet.weights import refuse_non_finite
+
+    refuse_non_finite(ckpt.state_dict, str(path))
     if ckpt.classes is not None and len(ckpt.classes) != cfg.num_classes:
         raise EdgenetError(f"{path}: {len(ckpt.classes)} class names but the model has {cfg.num_classes} outputs")
     return ckpt

@@ -126,6 +126,8 @@ def _load_rgb(path: str):
 
 def scan_class_folders(root: Path) -> list[str]:
     """Sorted class folder names of ``root``; a missing folder or one without class folders is a clear error."""
+    if root.exists() and not root.is_dir():
+        raise EdgenetError(f"{root}: is a file, not a folder; expected DIR/<class>/<image files>")
     if not root.is_dir():
         raise EdgenetError(f"{root}: image folder not found; expected DIR/<class>/<image files>")
     top = root.resolve()

@@ -22,3 +22,31 @@ class VerificationError(EdgenetError):
     """A numerical check between two stages failed; the message names the worst check."""
 
     exit_code = 3
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM turned into an exception, so the same ``finally`` blocks run as for Ctrl-C; the CLI then exits
+    128 + 15 = 143, the code a shell and a scheduler read as "terminated" (130 is Ctrl-C's)."""
+
+    exit_code = 143
+
+
+def interrupt_exit_code(e: BaseException) -> int:
+    """143 for SIGTERM (:class:`Terminated`), 130 for Ctrl-C."""
+    return 143 if isinstance(e, Terminated) else 130
+
+
+def raise_terminated(signum, frame) -> None:
+    """A SIGTERM handler: raise :class:`Terminated` in the main thread."""
+    raise Terminated
+
+
+def disk_full(e: BaseException) -> EdgenetError | None:
+    """A full disk or an exhausted quota as the user's one-line problem (exit 1), not a converter failure."""
+    import errno
+
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {e.filename}" if e.filename else ""
+        return EdgenetError(f"no space left on the device{where} ({e.strerror}); free some space, or choose "
+                            "another --out (nothing was published)", exit_code=1)  # fmt: skip
+    return None

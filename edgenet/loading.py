@@ -131,6 +131,10 @@ def load_model(
     **overrides,
 ) -> LoadedModel:
     """Build the network the user asked for; ``overrides`` are extra :class:`ModelConfig` fields."""
+    from edgenet.validate import num_classes as check_num_classes
+
+    if num_classes is not None:  # now, before weights load (a new head of 0 classes would skip create_model's check)
+        check_num_classes(num_classes)
     if checkpoint is not None:
         if weights is not None or pretrained:
             raise EdgenetError("give either --checkpoint or --weights/--pretrained, not both")

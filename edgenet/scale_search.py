@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from edgenet.atomic import write_text_atomic
+from edgenet.atomic import check_writable_dir, save_figure, write_text_atomic
 from edgenet.errors import EdgenetError
 from edgenet.models import get_variant
 from edgenet.progress import SILENT, Progress
@@ -206,6 +206,7 @@ def search(
         raise EdgenetError("--constraint latency needs --target (where latency is measured)")
     num_classes = _classes(settings.data)
     base = get_variant(settings.base).name
+    check_writable_dir(out)  # a file, a FIFO or an unwritable place as --out: one line, not a FileExistsError
     out.mkdir(parents=True, exist_ok=True)
     rows, extra = _load(out, settings)
     notes: list[str] = []
@@ -351,6 +352,6 @@ def write_plot(result: SearchResult, path: Path) -> Path:
         fontsize=9,
     )
     ax.grid(True, axis="y", alpha=0.3)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    save_figure(fig, path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path

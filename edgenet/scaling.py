@@ -50,6 +50,24 @@ MAX_PHI = 10.0
 MAX_RESOLUTION = 2048  # above B8's 672 px with room for φ ≤ 10 (904 px); a 100,000-px input only exhausts memory
 
 
+def _bound_result(phi: float, alpha: float, beta: float, gamma: float, base_resolution: int) -> None:
+    """Bound what φ *yields*, not φ alone: --phi 6 --alpha 5 (depth ×15,625) built for 300 s and 5.3 GB, and
+    --phi 10 --alpha 10 --beta 10 overflowed. Compared in logarithms, so no power is computed that could overflow."""
+    from edgenet.validate import MAX_DEPTH_MULT, MAX_WIDTH_MULT, ArgumentError
+
+    for what, base, limit, hint in (
+        ("depth", alpha, MAX_DEPTH_MULT, "alpha"),
+        ("width", beta, MAX_WIDTH_MULT, "beta"),
+        ("resolution", gamma, MAX_RESOLUTION / base_resolution, "gamma"),
+    ):
+        if phi * math.log(base) > math.log(limit) + 1e-12:
+            got = f"{base:g}^{phi:g} = {math.exp(min(phi * math.log(base), 700)):.3g}"
+            raise ArgumentError(
+                f"{what} multiplier {got} is too large: at most {limit:.3g} (B8: depth 3.6, width 2.2, 672 px); "
+                f"lower phi or {hint}"
+            )
+
+
 def compound_scale(
     phi: float,
     alpha: float = ALPHA,
@@ -65,6 +83,7 @@ def compound_scale(
     for name, value in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
         if not math.isfinite(value) or value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
+    _bound_result(phi, alpha, beta, gamma, base_resolution)
     d, w, r = alpha**phi, beta**phi, gamma**phi
     resolution = max(32, int(round(base_resolution * r / 8)) * 8)
     return CompoundScale(

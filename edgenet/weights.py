@@ -36,8 +36,7 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt or not a weight file at all
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise EdgenetError(f"{path}: not a readable state dict ({msg[:160]})") from None
+        raise EdgenetError(f"{path}: not a readable state dict ({load_failure(e)})") from None
     if isinstance(sd, Mapping):
         for key in ("state_dict", "model", "model_state"):  # common training-checkpoint wrappers
             if key in sd and isinstance(sd[key], Mapping):
@@ -46,6 +45,33 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise EdgenetError(f"{path}: does not hold a state dict of tensors")
     return {k.removeprefix("module."): v for k, v in sd.items()}
+
+
+def load_failure(e: Exception) -> str:
+    """Why ``torch.load`` failed, in one whole sentence: torch's own messages run to many lines, and the refusal of a
+    pickle (code that loading would run) is a paragraph that cannot be cut short without losing its point."""
+    import pickle
+
+    text = str(e)
+    if isinstance(e, pickle.UnpicklingError) and "weights only" in text.lower():
+        return (
+            "it holds Python objects besides tensors, which edgenet refuses to unpickle because loading them could "
+            "run code; re-save only the tensors: torch.save(model.state_dict(), FILE)"
+        )
+    first = text.splitlines()[0].strip() if text.strip() else type(e).__name__
+    return first if len(first) <= 160 else first[:160].rsplit(" ", 1)[0] + " …"
+
+
+def refuse_non_finite(sd: Mapping[str, torch.Tensor], source: str) -> None:
+    """Weights holding NaN or Inf make every output NaN (``predict`` then prints ``nan%``, ``eval`` a top-5 below its
+    top-1): refuse them at load time, naming the tensors."""
+    bad = [k for k, v in sd.items() if torch.is_floating_point(v) and not bool(torch.isfinite(v).all())]
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise EdgenetError(
+            f"{source}: {len(bad)} tensor(s) hold NaN or Inf: {', '.join(bad[:3])}{more}; the weights are damaged "
+            "(a diverged training run or a bad export): use an earlier checkpoint"
+        )
 
 
 def detect_format(sd: Mapping[str, torch.Tensor], path: str | Path | None = None) -> str:
@@ -202,6 +228,7 @@ def convert_state_dict(
             f"{source}: weights do not fit {getattr(model, 'variant_name', 'the model')} "
             f"({model.config.num_classes} classes) as {fmt}: " + "; ".join(parts)
         )
+    refuse_non_finite(out, source)
     return out
 
 

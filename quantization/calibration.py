@@ -38,6 +38,8 @@ class CalibrationSet:
 def list_images(root: str | Path) -> list[Path]:
     """Image files at any depth under ``root``, sorted (hidden files and folders skipped, no folder read twice)."""
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise EdgenetError(f"--calib-data {root}: is a file, not a folder; pass the folder holding the images")
     if not root.is_dir():
         raise EdgenetError(f"{root}: calibration folder not found; pass a folder of images with --calib-data")
     listing = list_image_files(root)
@@ -95,7 +97,16 @@ SYNTHETIC_WARNING = (
 def calibration_set(
     folder: str | Path | None, pre: Preprocess, n: int, progress: Progress = SILENT
 ) -> tuple[CalibrationSet, str | None]:
-    """``n`` samples from ``folder``, or generated ones with the warning the report must carry."""
+    """``n`` samples from ``folder``, or generated ones, with the warning the report must carry: generated images,
+    or fewer readable images than asked (the rest of the calibration used to shrink silently: 5 for 100)."""
     if folder is not None:
-        return from_folder(folder, pre, n, progress=progress), None
+        cal = from_folder(folder, pre, n, progress=progress)
+        got = len(cal.samples)
+        if got >= n:
+            return cal, None
+        skipped = f" ({cal.skipped} unreadable)" if cal.skipped else ""
+        return cal, (
+            f"--calib-data {folder}: {got} readable image(s){skipped} where --calib-samples asks for {n}; ranges "
+            f"are calibrated on those {got}: add images, or pass --calib-samples {got} to make it explicit"
+        )
     return synthetic(pre, n), SYNTHETIC_WARNING

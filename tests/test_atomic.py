@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -243,3 +244,66 @@ def test_killed_atomic_write_leaves_a_tmp_that_the_next_write_removes(tmp_path):
     with atomic_path(dest) as tmp:
         tmp.write_text("newer")
     assert sorted(os.listdir(tmp_path)) == ["last.pt"] and dest.read_text() == "newer"
+
+
+# ---------------------------------------------------------------------------------------------- issue 26.1
+def test_a_symlinked_file_is_written_through_and_the_link_stays(tmp_path):
+    """Before: the new file was renamed over the link itself; the link's target kept the old content."""
+    target_dir = tmp_path / "real"
+    target_dir.mkdir()
+    (target_dir / "report.html").write_text("old")
+    link = tmp_path / "report.html"
+    link.symlink_to(target_dir / "report.html")
+    write_text_atomic(link, "new")
+    assert link.is_symlink() and os.readlink(link) == str(target_dir / "report.html")
+    assert (target_dir / "report.html").read_text() == "new"
+    dangling = tmp_path / "later.md"
+    dangling.symlink_to(target_dir / "later.md")  # a link to a file not written yet
+    write_text_atomic(dangling, "first")
+    assert dangling.is_symlink() and (target_dir / "later.md").read_text() == "first"
+    assert sorted(p.name for p in target_dir.iterdir()) == ["later.md", "report.html"]  # no temporary left
+
+
+def _char_device(tmp_path: Path) -> Path:
+    dev = tmp_path / "null"
+    try:
+        os.mknod(dev, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except (PermissionError, OSError):
+        dev.symlink_to("/dev/null")  # the same kind of node, reached through a link
+    return dev
+
+
+@pytest.mark.parametrize("kind", ["fifo", "chardev", "link-to-chardev", "socket"])
+def test_anything_but_a_regular_file_is_refused(tmp_path, kind):
+    """Before: a FIFO, a socket or a device node given as the output was replaced by an HTML file."""
+    import socket as socketlib
+
+    dest = tmp_path / "out.html"
+    if kind == "fifo":
+        os.mkfifo(dest)
+    elif kind == "chardev":
+        dest = _char_device(tmp_path)
+    elif kind == "link-to-chardev":
+        dest.symlink_to("/dev/null")
+    else:
+        sock = socketlib.socket(socketlib.AF_UNIX)
+        sock.bind(str(dest))
+    before = dest.lstat()
+    for call in (lambda: write_text_atomic(dest, "x"), lambda: atomic.check_writable_file(dest, "--out")):
+        with pytest.raises(EdgenetError, match="not a regular file"):
+            call()
+    after = dest.lstat()
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)  # the same node, untouched
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_symlink_to_a_folder_or_a_loop_is_refused(tmp_path):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "to-dir").symlink_to(tmp_path / "dir")
+    with pytest.raises(EdgenetError, match="is a folder"):
+        write_text_atomic(tmp_path / "to-dir", "x")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(EdgenetError, match="a loop"):
+        write_text_atomic(tmp_path / "a", "x")
+    assert (tmp_path / "a").is_symlink() and (tmp_path / "b").is_symlink()

@@ -17,6 +17,7 @@ from pathlib import Path
 from converters.edgetpu.check import EdgeTPUCheck, check_model
 from converters.edgetpu.compiler import INSTALL_HINT, CompilerLog, find_compiler, parse_log, run_compiler
 from edgenet.artifacts.tflite_model import read_tflite
+from edgenet.atomic import output_file
 
 __all__ = ["INSTALL_HINT", "CompilerLog", "EdgeTPUCheck", "EdgeTPUResult", "check_model", "compile_or_predict"]
 __all__ += ["parse_log"]
@@ -98,10 +99,10 @@ def compile_or_predict(tflite_path: Path, out_dir: Path, timeout_s: float = 180)
         output = log_file = None
         if run.output is not None:
             output = out_dir / run.output.name
-            os.replace(run.output, output)
+            os.replace(run.output, output_file(output))  # never over a FIFO or a device; through a symlink
         if run.log_file is not None:
             log_file = out_dir / run.log_file.name
-            os.replace(run.log_file, log_file)
+            os.replace(run.log_file, output_file(log_file))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if output is not None:

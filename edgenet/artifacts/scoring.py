@@ -127,9 +127,14 @@ def load_artifact(
     """A converted model ready to score: (runner, its preprocessing, its class names or None), the preprocessing
     checked against the model's own input size (``eval --model-file``, ``predict``)."""
     from edgenet.quiet import native_stderr_captured
+    from edgenet.scaling import MAX_RESOLUTION
 
     path = Path(path)
     pre, classes = artifact_preprocess(path, mean, std, img_size)
+    if pre.resolution > MAX_RESOLUTION:  # a dynamic-size ONNX at 8000 px held 9 GB and ignored Ctrl-C in one call
+        raise EdgenetError(
+            f"{path}: input size {pre.resolution}: at most {MAX_RESOLUTION} (B8 is 672); pass --img-size"
+        )
     with native_stderr_captured():  # LiteRT's "Created XNNPACK delegate" chatter
         runner = runner_for(path, threads)
     res, _ = io_sizes(runner)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from edgenet.cli.options import emit_json, json_option, print_table
-from edgenet.errors import EdgenetError
+from edgenet.errors import EdgenetError, interrupt_exit_code, raise_terminated
 
 EPILOG = """Examples:
 
@@ -43,10 +43,7 @@ def _csv(kind):
 
 
 def _ints(ctx, param, value):
-    items = _csv(int)(ctx, param, value)
-    if items is not None and min(items) < 1:
-        raise click.BadParameter("values must be ≥ 1")
-    return items
+    return _csv(int)(ctx, param, value)  # each ≥ 1: checked with the API's rules (edgenet.validate.bench_plan)
 
 
 def _fmt(x, digits=2):
@@ -70,9 +67,9 @@ def _fmt(x, digits=2):
     type=click.Choice(["xnnpack", "none", "edgetpu", "gpu", "nnapi", "tensorrt"]),
     help="TFLite: xnnpack (default), none, edgetpu; adb: also gpu, nnapi; onnxruntime: tensorrt.",
 )
-@click.option("--warmup", default=10, show_default=True, type=click.IntRange(0), help="Untimed runs first.")
-@click.option("--runs", default=100, show_default=True, type=click.IntRange(1), help="Timed runs.")
-@click.option("--seconds", type=click.FloatRange(0, min_open=True), help="Time for T seconds instead of --runs.")
+@click.option("--warmup", default=10, show_default=True, type=int, help="Untimed runs first (0 or more).")
+@click.option("--runs", default=100, show_default=True, type=int, help="Timed runs (at least 1).")
+@click.option("--seconds", type=float, help="Time for T seconds (> 0) instead of --runs.")
 @click.option("--batch", default="1", show_default=True, callback=_ints, help="Comma list of batch sizes.")
 @click.option("--precision", default="fp32", show_default=True, callback=_csv(str), help="torch: fp32,fp16,bf16.")
 @click.option("--channels-last", is_flag=True, help="torch: NHWC memory format.")
@@ -145,15 +142,15 @@ def bench(
             )
 
     results_db = ResultsDB(db) if db else None
-    old = signal.signal(signal.SIGTERM, _raise_interrupt)
+    old = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         results = run_benchmarks(
             list(model_files), plan, target, topts, ev, results_db, " ".join(sys.argv), progress, progress=not quiet
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         kept = f"; finished results are in {db}" if db else ""
         click.echo(f"interrupted{kept}", err=True)
-        sys.exit(130)
+        sys.exit(interrupt_exit_code(e))
     finally:
         signal.signal(signal.SIGTERM, old)
         if results_db is not None:
@@ -237,7 +234,3 @@ def topk_cell(top5: float | None, k: int | None) -> str:
     if top5 is None:
         return "-"
     return f"{top5:.1f} (top-{k})" if k else f"{top5:.1f}"
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt

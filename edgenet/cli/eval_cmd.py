@@ -39,7 +39,7 @@ checkpoint).
 @click.option(
     "--std", callback=lambda c, p, v: _triple(p, v), metavar="R,G,B", help="For a --model-file without report.json."
 )
-@click.option("--img-size", type=click.IntRange(min=32), help="For a --model-file without report.json.")
+@click.option("--img-size", type=click.IntRange(32, 2048), help="For a --model-file without report.json.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads of a --model-file's runtime [all].")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), required=True, help="DIR/<class>/<image>.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for metrics and the matrix.")

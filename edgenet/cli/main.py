@@ -11,7 +11,7 @@ import threading
 import click
 
 from edgenet import __version__
-from edgenet.errors import EdgenetError
+from edgenet.errors import EdgenetError, disk_full, interrupt_exit_code, raise_terminated
 
 # command name -> "module:function"; each module imports torch/tensorflow inside its command only.
 COMMANDS = {
@@ -45,10 +45,10 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
     def invoke(self, ctx: click.Context):
-        """One line for a user's error; exit 130 for Ctrl-C or SIGTERM in every command (click would say
+        """One line for a user's error; exit 130 for Ctrl-C and 143 for SIGTERM in every command (click would say
         "Aborted!" and exit 1), after the commands' ``finally`` blocks removed their temporaries."""
         main = threading.current_thread() is threading.main_thread()
-        old = signal.signal(signal.SIGTERM, _interrupt) if main else None
+        old = signal.signal(signal.SIGTERM, raise_terminated) if main else None
         # the library warns through the "edgenet" logger; the CLI is what shows it (on the stderr of this call)
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("WARNING: %(message)s"))
@@ -61,9 +61,14 @@ class LazyGroup(click.Group):
             click.echo(f"error: {e}", err=True)
             sys.stderr.flush()
             ctx.exit(e.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             click.echo("interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(interrupt_exit_code(e))
+        except OSError as e:
+            if (full := disk_full(e)) is None:
+                raise
+            click.echo(f"error: {full}", err=True)
+            ctx.exit(full.exit_code)
         finally:
             logger.removeHandler(handler)
             if main:
@@ -80,10 +85,6 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value) -> None:  # StreamHandler.__init__ assigns it
         pass
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

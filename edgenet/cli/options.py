@@ -89,7 +89,7 @@ def model_options(f):
         ),
         click.option(
             "--num-classes",
-            type=click.IntRange(min=1),
+            type=int,  # checked where the network is built (edgenet.validate.model_config), for the API too
             help="Classifier size; imported weights with another size get a new classifier (fine-tuning).",
         ),
         click.option("--img-size", type=click.IntRange(32, 2048), help="Input resolution [default: the variant's]."),
@@ -111,7 +111,8 @@ def calibration_options(f):
     from quantization.calibration_methods import METHODS
     from quantization.quantizers import QUANTIZERS
 
-    f = click.option("--calib-samples", type=click.IntRange(min=1), default=100, show_default=True)(f)
+    # numbers are checked by the library (edgenet.validate), so the CLI and the Python API say the same thing
+    f = click.option("--calib-samples", type=int, default=100, show_default=True, help="At least 1.")(f)
     f = click.option(
         "--calib-data",
         type=click.Path(path_type=Path),

@@ -27,6 +27,7 @@ of the logits (outputs that already sum to 1 are shown as they are); k is at mos
 class Prediction:
     image: str
     top_k: list[dict] = field(default_factory=list)  # {"index", "label", "score"}, best first
+    error: str | None = None  # why this image could not be read (the others are still predicted)
 
 
 def _triple(ctx, param, value: str | None):
@@ -41,7 +42,7 @@ def _triple(ctx, param, value: str | None):
 @click.option("--top-k", "top_k", type=click.IntRange(min=1), default=5, show_default=True, help="Classes per image.")
 @click.option("--mean", callback=_triple, metavar="R,G,B", help="For a .tflite/.onnx without report.json.")
 @click.option("--std", callback=_triple, metavar="R,G,B", help="For a .tflite/.onnx without report.json.")
-@click.option("--img-size", type=click.IntRange(min=32), help="For a .tflite/.onnx without report.json.")
+@click.option("--img-size", type=click.IntRange(32, 2048), help="For a .tflite/.onnx without report.json.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads of the runtime [all].")
 @json_option
 def predict(
@@ -54,33 +55,54 @@ def predict(
     threads: int | None,
     as_json: bool,
 ) -> None:
-    """Top-k labels with scores for each IMAGE, using MODEL's own preprocessing and class names."""
+    """Top-k labels with scores for each IMAGE, using MODEL's own preprocessing and class names.
+
+    Images are read and predicted one at a time, each printed as soon as it is done: memory stays flat for
+    thousands of images, Ctrl-C/SIGTERM stop between two of them, and an unreadable image is named without
+    losing the others' answers (the exit status is then 2)."""
+    from edgenet.cli.progress import ConsoleProgress
+    from edgenet.errors import EdgenetError
+
+    runner, pre, labels = _load(model, mean, std, img_size, threads)
+    results, failed = [], []
+    bar = ConsoleProgress(as_json)  # text output is its own progress; --json shows a bar on a terminal
+    for path in bar.iterate(images, "predict", len(images), "image"):
+        try:
+            x = _read_one(pre, path)
+        except EdgenetError as e:
+            click.echo(f"error: {e}", err=True)
+            failed.append(path)
+            results.append(Prediction(str(path), error=str(e)))
+            continue
+        r = Prediction(str(path), _top(model, runner(x[None])[0], labels, top_k))
+        results.append(r)
+        if not as_json:
+            click.echo(f"{r.image}: top-{len(r.top_k)}")
+            for t in r.top_k:
+                click.echo(f"  {t['score']:7.2%}  {t['label']}")
+    if as_json:
+        emit_json(results)
+    if failed:
+        first = f"{failed[0]}" + (f" and {len(failed) - 1} more" if len(failed) > 1 else "")
+        raise EdgenetError(f"{len(failed)} of {len(images)} image(s) could not be read ({first}); see the lines above")
+
+
+def _top(model: Path, logits, labels: list[str] | None, top_k: int) -> list[dict]:
+    """The ``top_k`` classes of one image's outputs, as softmax scores (or the outputs, when they are already)."""
     import numpy as np
 
     from edgenet.errors import EdgenetError
 
-    runner, pre, labels = _load(model, mean, std, img_size, threads)
-    x = _read(pre, images)
-    logits = np.concatenate([runner(x[i : i + 1]) for i in range(len(x))]).astype(np.float64)
-    if labels is not None and len(labels) != logits.shape[1]:
-        raise EdgenetError(f"{model}: {len(labels)} class names beside it but {logits.shape[1]} outputs; convert again")
-    probs = logits if _are_probabilities(logits) else _softmax(logits)
-    k = min(top_k, probs.shape[1])
-    results = []
-    for path, p in zip(images, probs):
-        best = np.argsort(-p, kind="stable")[:k]
-        top = [
-            {"index": int(i), "label": labels[i] if labels else f"class {i}", "score": round(float(p[i]), 6)}
-            for i in best
-        ]
-        results.append(Prediction(str(path), top))
-    if as_json:
-        emit_json(results)
-        return
-    for r in results:
-        click.echo(f"{r.image}: top-{k}")
-        for t in r.top_k:
-            click.echo(f"  {t['score']:7.2%}  {t['label']}")
+    z = np.asarray(logits, dtype=np.float64).reshape(1, -1)
+    if labels is not None and len(labels) != z.shape[1]:
+        raise EdgenetError(f"{model}: {len(labels)} class names beside it but {z.shape[1]} outputs; convert again")
+    if not np.isfinite(z).all():
+        raise EdgenetError(f"{model}: outputs NaN or Inf; its weights are damaged (convert a healthy checkpoint)")
+    p = (z if _are_probabilities(z) else _softmax(z))[0]
+    best = np.argsort(-p, kind="stable")[: min(top_k, p.size)]
+    return [
+        {"index": int(i), "label": labels[i] if labels else f"class {i}", "score": round(float(p[i]), 6)} for i in best
+    ]
 
 
 def _load(model: Path, mean, std, img_size: int | None, threads: int | None):
@@ -105,25 +127,20 @@ def _load(model: Path, mean, std, img_size: int | None, threads: int | None):
     return load_artifact(model, mean, std, img_size, threads)
 
 
-def _read(pre, images: tuple[Path, ...]):
-    """Every image preprocessed, or a one-line error naming the first that cannot be (before any inference)."""
-    import numpy as np
-
+def _read_one(pre, p: Path):
+    """One image preprocessed, or a one-line error naming it."""
     from edgenet.errors import EdgenetError
 
-    arrays = []
-    for p in images:
-        if not p.is_file():
-            raise EdgenetError(f"{p}: image not found")
-        try:
-            arrays.append(pre(p))
-        except EdgenetError:  # ImageRefused: a decompression bomb, named with its size
-            raise
-        except (OSError, SyntaxError, ValueError) as e:  # what PIL raises on a broken or unknown file
-            raise EdgenetError(
-                f"{p}: not a readable image ({type(e).__name__}); pass a JPEG, PNG, BMP or WebP"
-            ) from None
-    return np.stack(arrays)
+    if p.is_dir():
+        raise EdgenetError(f"{p}: is a folder; pass image files (e.g. {p}/*.jpg)")
+    if not p.is_file():
+        raise EdgenetError(f"{p}: image not found")
+    try:
+        return pre(p)
+    except EdgenetError:  # ImageRefused: a decompression bomb, named with its size
+        raise
+    except (OSError, SyntaxError, ValueError) as e:  # what PIL raises on a broken or unknown file
+        raise EdgenetError(f"{p}: not a readable image ({type(e).__name__}); pass a JPEG, PNG, BMP or WebP") from None
 
 
 def _are_probabilities(x) -> bool:

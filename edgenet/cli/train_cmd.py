@@ -73,7 +73,7 @@ def train(quiet: bool, as_json: bool, **options) -> None:
     log = (lambda msg: None) if quiet else write_above_bars
     result = run_training(cfg, log=log)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
-        sys.exit(130 if result.interrupted else 0)
+        sys.exit(_exit_code(result))
     if as_json:
         emit_json(result)
     else:
@@ -84,4 +84,11 @@ def train(quiet: bool, as_json: bool, **options) -> None:
         )
     if result.interrupted:
         click.echo(f"interrupted: continue with `edgenet train --out {result.out} --resume`", err=True)
-        sys.exit(130)
+        sys.exit(_exit_code(result))
+
+
+def _exit_code(result) -> int:
+    """0 for a finished run; 130 when Ctrl-C stopped it, 143 for SIGTERM (what shells and schedulers expect)."""
+    if not result.interrupted:
+        return 0
+    return 143 if result.signal == "SIGTERM" else 130

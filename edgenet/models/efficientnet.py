@@ -48,6 +48,9 @@ class EfficientNet(nn.Module):
     """stem → stages of MBConv blocks → 1×1 head → global pool → dropout → linear classifier."""
 
     def __init__(self, cfg: ModelConfig) -> None:
+        from edgenet.validate import model_config
+
+        model_config(cfg)  # bounded size: a class count of 0, or a depth ×100, fails here in one line
         super().__init__()
         self.config = cfg
         norm = dict(bn_eps=cfg.bn_eps, bn_momentum=cfg.bn_momentum, same=cfg.same_padding)

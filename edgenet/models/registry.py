@@ -5,10 +5,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field, replace
 
-from edgenet.errors import EdgenetError
 from edgenet.models.arch import EFFICIENTNET_B0, EFFICIENTNET_EDGETPU, EFFICIENTNET_LITE
 from edgenet.models.efficientnet import EfficientNet, ModelConfig
 from edgenet.scaling import ALPHA, BETA, GAMMA, compound_scale
+from edgenet.validate import ArgumentError
 
 
 @dataclass(frozen=True)
@@ -121,24 +121,26 @@ def _phi_spec(name: str) -> Variant:
     scaling = load_scaling(file) if sep else None
     base = base.strip().lower() if plus else (scaling.base if scaling else "efficientnet_b0")
     if base.startswith("phi:") or (base not in _REGISTRY and base not in _ALIASES):
-        raise EdgenetError(f"model {name!r}: base {base!r} is not a registered variant (e.g. lite0+phi:1.5)")
+        raise ArgumentError(f"model {name!r}: base {base!r} is not a registered variant (e.g. lite0+phi:1.5)")
     try:
         phi = float(phi_part.strip().lower().removeprefix("phi:"))
     except ValueError:
-        raise EdgenetError(f"model {name!r}: φ must be a number, e.g. phi:1.5") from None
+        raise ArgumentError(f"model {name!r}: φ must be a number, e.g. phi:1.5") from None
     try:
         if scaling is None:
             v = phi_variant(phi, base=base)
         else:
             v = phi_variant(phi, scaling.alpha, scaling.beta, scaling.gamma, base)
     except ValueError as e:
-        raise EdgenetError(f"model {name!r}: {e}") from None
+        raise ArgumentError(f"model {name!r}: {e}") from None
     return replace(v, name=f"{v.name}@{file}") if sep else v
 
 
 def get_variant(name: str) -> Variant:
     """Look a variant up by name, alias or ``[BASE+]phi:<φ>[@SCALING.json]``; unknown names list the valid ones."""
-    key = name.strip().lower()
+    from edgenet.validate import text
+
+    key = text(name, "--model").strip().lower()
     if "phi:" in key:
         return _phi_spec(name)
     key = _ALIASES.get(key, key)
@@ -146,7 +148,7 @@ def get_variant(name: str) -> Variant:
         return _REGISTRY[key]
     close = difflib.get_close_matches(key, [*_REGISTRY, *_ALIASES], n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise EdgenetError(
+    raise ArgumentError(
         f"unknown model {name!r}.{hint} Valid names: {', '.join(list_models())}, their short aliases "
         "(b0..b8, lite0..lite4, edgetpu_s/m/l), phi:<φ>, BASE+phi:<φ> or phi:<φ>@SCALING.json"
     )

@@ -80,6 +80,7 @@ class TrainResult:
     metrics: dict  # the last completed epoch's line of metrics.jsonl
     skipped_train: int
     skipped_val: int
+    signal: str | None = None  # what interrupted the run: "SIGINT" or "SIGTERM"
 
 
 def resume_config(cfg: TrainConfig, path: Path) -> tuple[TrainConfig, Checkpoint]:

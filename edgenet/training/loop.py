@@ -97,6 +97,8 @@ class Trainer:
             check_writable_dir(self.out)  # now, not after the data and model are loaded
         if cfg.epochs < 1 or cfg.batch_size < 1:
             raise EdgenetError(f"--epochs {cfg.epochs} / --batch-size {cfg.batch_size}: both must be at least 1")
+        if cfg.batch_size < 2:  # a traceback from torch's BatchNorm ("Expected more than 1 value per channel") before
+            raise EdgenetError("--batch-size 1: batch norm needs at least 2 images a step; use --batch-size 2 or more")
 
         starts_from_weights = bool(cfg.weights or cfg.checkpoint or cfg.pretrained is not None)
         recipe = get_recipe(cfg.recipe or ("finetune" if starts_from_weights else "paper"))
@@ -247,14 +249,31 @@ class Trainer:
         n, ds = self.cfg.bn_recal, self.data.train_plain
         if not n or ds is None:
             return deploy
-        model = copy.deepcopy(deploy)
         g = torch.Generator().manual_seed(seed_for(self.cfg.seed, self.epoch, 0xB4))
         idx = torch.randperm(len(ds), generator=g)[: n * self.cfg.batch_size].tolist()
+        if len(idx) < 2 or self.cfg.batch_size < 2:  # batch norm needs two values per channel to estimate anything
+            self.log("batch-norm re-estimation skipped: it needs batches of at least 2 images")
+            return deploy
+        model = copy.deepcopy(deploy)
         loader = eval_loader(Subset(ds, idx), self.cfg.batch_size, self.cfg.workers, self.cuda)
         dev, fmt = self.info.device, self.memory_format
+        # a last batch of one image (or one left after unreadable ones) has a single value per channel at a 1×1
+        # feature map, which batch norm refuses: leave it out, the statistics are exact averages of the others
+        used = 0
+
+        def batches():
+            nonlocal used
+            for b in loader:
+                if b.x is not None and len(b.x) > 1:
+                    used += 1
+                    yield b.x.to(dev).contiguous(memory_format=fmt)
+
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed_for(self.cfg.seed, self.epoch, 0xB5))  # stochastic depth is active meanwhile
-            update_bn((b.x.to(dev).contiguous(memory_format=fmt) for b in loader if b.x is not None), model)
+            update_bn(batches(), model)
+        if not used:  # every image unreadable: update_bn reset the statistics to nothing; keep the trained ones
+            self.log("batch-norm re-estimation skipped: no readable batch of 2 or more images")
+            return deploy
         return model.eval()
 
     def _checkpoint(self, with_state: bool, deploy: nn.Module | None = None) -> Checkpoint:
@@ -366,7 +385,9 @@ class Trainer:
                 except Exception:  # a worker killed by the same Ctrl-C; anything else is re-raised
                     if not stop.requested:
                         raise
-                flags = torch.tensor([float(stop.requested), float(batch is None or batch.x is None)])
+                # a batch left with fewer than 2 readable images cannot train batch norm: passed over like an empty one
+                empty = batch is None or batch.x is None or len(batch.x) < 2
+                flags = torch.tensor([float(stop.requested), float(empty)])
                 flags = distributed.all_reduce_sum(flags, info)
                 if flags[0] > 0:
                     return False
@@ -374,7 +395,7 @@ class Trainer:
                     self.partial[3] += len(batch.skipped)
                     if self.partial[3] <= 5:
                         self.log(f"skipped unreadable or oversized image(s): {', '.join(batch.skipped)}")
-                if flags[1] == 0:  # a batch whose images were all unreadable (on some rank) is passed over
+                if flags[1] == 0:  # a batch whose images were (almost) all unreadable, on some rank, is passed over
                     torch.manual_seed(seed_for(cfg.seed, e, self.step_in_epoch, info.rank))  # dropout, drop-path
                     loss, correct = self._train_step(batch.x, batch.y)
                     if not math.isfinite(loss):
@@ -427,8 +448,12 @@ class Trainer:
         info = self.info
         totals = distributed.all_reduce_sum(self.partial, info)
         images_s = distributed.all_reduce_sum(torch.tensor([self.epoch_images], dtype=torch.float64), info)[0]
-        deploy = self._recalibrated()
-        res = self._validate(deploy)
+        try:
+            deploy = self._recalibrated()
+            res = self._validate(deploy)
+        except BaseException:  # the epoch's steps are done: keep them in last.pt, resumable, whatever failed here
+            self._save(self.last_path, with_state=True)
+            raise
         self.skipped_val = res.skipped if res is not None else 0
         self.epoch, self.step_in_epoch = self.epoch + 1, 0
         m = {
@@ -505,4 +530,5 @@ class Trainer:
             metrics=self.last_metrics,
             skipped_train=int(self.last_metrics.get("skipped_train", 0)),
             skipped_val=self.skipped_val,
+            signal=stop.signal if interrupted else None,
         )

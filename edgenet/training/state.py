@@ -18,6 +18,7 @@ class StopRequest:
 
     def __init__(self, log) -> None:
         self.requested, self.log, self._old = False, log, {}
+        self.signal: str | None = None  # "SIGINT" or "SIGTERM": the CLI exits 130 or 143
 
     def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
@@ -27,8 +28,10 @@ class StopRequest:
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
+            from edgenet.errors import Terminated
+
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        self.requested, self.signal = True, signal.Signals(signum).name
         self.log(f"{signal.Signals(signum).name}: saving a checkpoint after this step (Ctrl-C again to abort)")
 
     def __exit__(self, *exc) -> None:

@@ -177,9 +177,12 @@ def test_bad_classes_file(lite0, tmp_path):
 
 
 def test_usage_errors_are_click_errors(tmp_path):
-    for args in (["--img-size", "16"], ["--phi", "-1"], ["--num-classes", "0"], ["--weights-format", "keras"]):
+    for args in (["--img-size", "16"], ["--phi", "-1"], ["--weights-format", "keras"]):
         r = invoke("import-weights", "--model", "b0", *args, "--out", tmp_path / "x.pt")
         assert r.exit_code == 2 and "Usage:" in r.stderr and "Traceback" not in r.output
+    # checked by the library with the Python API's rule and words (edgenet.validate), before any weights load
+    r = invoke("import-weights", "--pretrained", "lite0", "--num-classes", "0", "--out", tmp_path / "x.pt")
+    assert r.exit_code == 2 and r.stderr == "error: --num-classes 0: must be from 1 to 1000000\n", r.output
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Ctrl-C (or SIGTERM) in convert and quant-report exits 130 with one line, like train and bench (issue 13.13).
+"""Ctrl-C (or SIGTERM: 143) in convert and quant-report exits 130 with one line, like train and bench (issue 13.13).
 
 Before, click turned the KeyboardInterrupt into "Aborted!" and exit 1. Each case is a real subprocess that gets
 SIGINT once its first stage has begun; nothing may be left in the output's folder.
@@ -27,7 +27,7 @@ TINY = ["--model", "b0", "--img-size", "32", "--num-classes", "3"]
             signal.SIGINT,
             marks=pytest.mark.slow,
         ),
-        pytest.param(["convert", *TINY, "--out", "OUT"], signal.SIGTERM, marks=pytest.mark.slow),
+        pytest.param(["convert", *TINY, "--out", "OUT"], signal.SIGTERM),
     ],
     ids=["convert", "quant-report", "convert-sigterm"],
 )
@@ -46,6 +46,6 @@ def test_interrupted_command_exits_130(command, sig, tmp_path):
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     err = "".join(seen) + err
-    assert proc.returncode == 130, err
+    assert proc.returncode == (143 if sig == signal.SIGTERM else 130), err  # SIGTERM: 130 before issue 26.9
     assert err.rstrip().splitlines()[-1] == "interrupted" and "Traceback" not in err, err
     assert os.listdir(parent) == []  # no --out, no .out.*.partial staging folder

@@ -84,3 +84,46 @@ def test_unwritable_outputs_are_one_line(args, phrase, tmp_path, db):
     args = [subst.get(a, a.replace("TMP", str(tmp_path))) for a in args]
     _fails(args, phrase)
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_full_disk_is_one_line_not_a_converter_failure(db, tmp_path, monkeypatch):
+    """Issue 26.9: a full disk was reported as a converter failure (exit 4) or a traceback."""
+    import errno
+
+    from converters.failures import ConverterError, third_party
+    from edgenet import atomic
+    from edgenet.errors import EdgenetError
+
+    full = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "model_int8.tflite"))
+    with pytest.raises(EdgenetError) as e, third_party("TFLite int8", "TFLiteConverter", "b0"):
+        raise full
+    assert not isinstance(e.value, ConverterError) and e.value.exit_code == 1
+    assert "no space left on the device writing" in str(e.value)
+
+    def disk_full(*a, **k):
+        raise full
+
+    monkeypatch.setattr(atomic, "check_writable_file", disk_full)
+    r = CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(tmp_path / "r.html")])
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    assert (
+        r.output.strip() == f"error: no space left on the device writing {tmp_path / 'model_int8.tflite'} "
+        "(No space left on device); free some space, or choose another --out (nothing was published)"
+    )
+
+
+@pytest.mark.parametrize("kind", ["fifo", "devnull-link"])
+@pytest.mark.parametrize("option", ["--out", "--markdown"])
+def test_report_never_replaces_a_fifo_or_a_device(db, tmp_path, kind, option):
+    """Issue 26.1: a character device given as --out became an HTML file (the FIFO, the link: replaced)."""
+    target = tmp_path / "target"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to("/dev/null")
+    args = ["report", "--db", str(db), "--out", str(tmp_path / "r.html")]
+    args = [*args[:4], str(target)] if option == "--out" else [*args, "--markdown", str(target)]
+    before = target.lstat()
+    _fails(args, option, "not a regular file")
+    after = target.lstat()
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)

@@ -91,9 +91,11 @@ def test_bad_images_are_one_line(image, phrase, tmp_path):
     (tmp_path / "text.jpg").write_text("not a photo")
     png_with_size(tmp_path / "bomb.png", 30000, 30000)
     ckpt = tiny_checkpoint(tmp_path / "m.pt", ["cat", "dog"])
-    code, out = predict(ckpt, PHOTOS / "coffee.jpg", tmp_path / image)
-    assert code == 2 and out.strip().splitlines()[-1].startswith("error: ") and phrase in out, out
-    assert "Traceback" not in out and "espresso" not in out  # nothing predicted before the error
+    code, out = predict(ckpt, PHOTOS / "coffee.jpg", tmp_path / image, PHOTOS / "chelsea.jpg")
+    assert code == 2 and out.strip().splitlines()[-1].startswith("error: 1 of 3 image(s) could not be read"), out
+    assert phrase in out and "Traceback" not in out, out
+    # issue 26.9: one bad image no longer hides the good ones' answers (both printed, before and after it)
+    assert out.count(": top-2") == 2 and "coffee.jpg: top-2" in out and "chelsea.jpg: top-2" in out
 
 
 def test_a_file_that_is_no_model_is_one_line(tmp_path):
@@ -133,3 +135,22 @@ def test_a_model_file_without_report_needs_its_preprocessing(converted_lite0_uin
     triple = [",".join(map(str, pre[k])) for k in ("mean", "std")]
     code, text = predict(bare, PHOTOS / "coffee.jpg", "--mean", triple[0], "--std", triple[1], "--img-size", 64)
     assert code == 0 and "class " in text, text  # no labels.txt either: outputs are numbered
+
+
+def test_predict_streams_and_json_names_the_unreadable(tmp_path):
+    """Issue 26.7/26.9: images are predicted one at a time (memory flat), --json keeps one entry per image."""
+    (tmp_path / "text.jpg").write_text("not a photo")
+    ckpt = tiny_checkpoint(tmp_path / "m.pt", ["cat", "dog"])
+    r = CliRunner().invoke(
+        cli, ["predict", str(ckpt), str(PHOTOS / "coffee.jpg"), str(tmp_path / "text.jpg"), "--json"]
+    )
+    assert r.exit_code == 2, r.output
+    results = json.loads(r.stdout)
+    assert [bool(x["top_k"]) for x in results] == [True, False] and "not a readable image" in results[1]["error"]
+
+
+def test_img_size_is_capped_like_convert(tmp_path):
+    """Issue 26.7: a dynamic-size ONNX at --img-size 8000 took 8.7 GB; the cap is convert's 2048."""
+    ckpt = tiny_checkpoint(tmp_path / "m.pt", ["cat", "dog"])
+    code, out = predict(ckpt, PHOTOS / "coffee.jpg", "--img-size", "8000")
+    assert code == 2 and "8000 is not in the range 32<=x<=2048" in out, out

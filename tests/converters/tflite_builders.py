@@ -104,6 +104,7 @@ def _mnist_cnn(io: str) -> bytes:
 
 BUILDS = {
     **{f"tiny_{io}": (_tiny, (None if io == "none" else io,)) for io in ("uint8", "float", "none")},
+    "tiny4_none": (_tiny, (None, 4)),  # a float model of another class count (not the twin of tiny_uint8)
     **{f"planted_{k}": (_planted, (k,)) for k in ("leaky_relu", "mean_channels", "mean_channels_ok", "transpose")},
     **{f"mnist_{io}": (_mnist_cnn, (io,)) for io in ("uint8", "float")},
 }
@@ -133,6 +134,10 @@ def _built() -> Path:
 
 def tiny(io: str | None = "uint8") -> Path:
     return _built() / f"tiny_{io or 'none'}.tflite"
+
+
+def tiny4_float() -> Path:
+    return _built() / "tiny4_none.tflite"
 
 
 def planted(kind: str) -> Path:

@@ -106,3 +106,35 @@ def test_bad_target_url(tiny):
         run_benchmarks([tiny / "tflite" / "model_fp32.tflite"], Plan(**FAST), target="telnet://x", progress=False)
     with pytest.raises(EdgenetError, match="expected ssh://user@host"):
         run_benchmarks([tiny / "tflite" / "model_fp32.tflite"], Plan(**FAST), target="ssh://", progress=False)
+
+
+def test_a_batch_that_cannot_fit_in_memory_is_refused_before_running(tiny, monkeypatch):
+    """Issue 26.7: --batch 100000 grew to 23 of 24 GB before it was killed."""
+    from device_bench import plan_checks
+    from device_bench.modelinfo import inspect_model
+
+    model = tiny / "tflite" / "model_fp32.tflite"
+    monkeypatch.setattr(plan_checks, "available_memory", lambda: 2 * 10**8)  # 200 MB free, whatever runs this
+    fits = 2 * 10**8 // plan_checks.per_image_bytes(inspect_model(model))
+    with pytest.raises(
+        EdgenetError, match=rf"--batch 100000: .* GB of memory is available; use --batch {fits} or less"
+    ):
+        run_benchmarks([model], Plan(batch=(1, 100000), **FAST), progress=False)
+    (r,) = run_benchmarks([model], Plan(batch=(int(fits),), **FAST), progress=False)  # the suggestion runs
+    assert r.batch == fits
+
+
+def test_oversubscribed_threads_and_too_few_runs_are_warned(tiny, caplog):
+    """Issue 26.6: --threads 999 on 2 cores and --runs 1 produced rows marked stable, without a word."""
+    from edgenet.devices import available_cpus
+
+    model = tiny / "tflite" / "model_fp32.tflite"
+    with caplog.at_level("WARNING", logger="edgenet"):
+        run_benchmarks([model], Plan(threads=(available_cpus() + 1,), warmup=0, runs=1), progress=False)
+    text = caplog.text
+    assert f"--threads {available_cpus() + 1} on {available_cpus()} usable CPU core(s)" in text
+    assert "--runs 1: too few timed runs" in text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="edgenet"):
+        run_benchmarks([model], Plan(threads=(1,), warmup=0, runs=5), progress=False)
+    assert "--threads" not in caplog.text and "--runs" not in caplog.text

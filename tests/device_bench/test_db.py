@@ -1,5 +1,6 @@
 """The results database: versioned schema, accumulation across runs, transactions, interrupted runs."""
 
+import os
 import sqlite3
 
 import pytest
@@ -93,6 +94,38 @@ def test_newer_schema_is_refused(tmp_path):
         ResultsDB(path)
 
 
+@pytest.mark.parametrize("junk", ["three", "", "1.5"])
+def test_junk_in_meta_is_one_line(tmp_path, junk):
+    """Issue 26.9: a schema_version that is not a number was a ValueError traceback from db.py."""
+    path = tmp_path / "r.sqlite"
+    ResultsDB(path).close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (junk,))
+    con.commit()
+    con.close()
+    with pytest.raises(EdgenetError, match=r"meta.schema_version is .* not a version number"):
+        ResultsDB(path)
+
+
+def test_damaged_row_json_is_one_line(tiny, tmp_path):
+    path = tmp_path / "r.sqlite"
+    with ResultsDB(path) as db:
+        run_benchmarks([tiny / "tflite" / "model_int8.tflite"], Plan(**FAST), db=db, progress=False)
+    con = sqlite3.connect(path)
+    con.execute("UPDATE results SET env_json = '{not json'")
+    con.commit()
+    con.close()
+    with ResultsDB(path) as db, pytest.raises(EdgenetError, match="result row 1 holds damaged JSON"):
+        db.rows()
+
+
+def test_a_fifo_as_db_is_refused_not_opened(tmp_path):
+    fifo = tmp_path / "r.sqlite"
+    os.mkfifo(fifo)
+    with pytest.raises(EdgenetError, match="not a regular file"):
+        ResultsDB(fifo)
+
+
 def _open_at(path: str, start: float) -> str:
     """Open ``path`` once the common start time comes (a child process of the test below)."""
     import time
@@ -128,3 +161,15 @@ def test_processes_creating_one_new_db_at_once(tmp_path):
 def test_an_unwritable_db_is_one_line(db):
     with pytest.raises(EdgenetError, match=rf"--db {db}: cannot open or create the database"):
         ResultsDB(db)
+
+
+def test_a_db_missing_its_results_table_is_one_line(tmp_path):
+    """Found in the adversarial pass of issue 26: ``report`` on such a db ended in sqlite3.OperationalError."""
+    path = tmp_path / "r.sqlite"
+    ResultsDB(path).close()
+    con = sqlite3.connect(path)
+    con.execute("DROP TABLE results")
+    con.commit()
+    con.close()
+    with pytest.raises(EdgenetError, match="without its results table"):
+        ResultsDB(path)

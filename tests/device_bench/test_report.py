@@ -128,3 +128,17 @@ def test_accuracy_plot_keeps_coinciding_points_apart_and_plain_ticks(monkeypatch
     figs[1].canvas.draw()
     ticks = [t.get_text() for t in figs[1].axes[0].get_xticklabels() if t.get_text()]
     assert {"5", "10", "20"} <= set(ticks), ticks
+
+
+def test_markdown_cells_cannot_add_columns_or_html(tiny, tmp_path):
+    """Issue 26.9: a machine or model name from the db with ``|`` or raw HTML passed into the Markdown as is."""
+    with ResultsDB(tmp_path / "r.sqlite") as db:
+        run_benchmarks([tiny / "tflite" / "model_fp32.tflite"], Plan(**FAST), db=db, progress=False)
+        (row,) = db.rows()
+    row = {**row, "machine": "box | <script>alert(1)</script>\n| fake | row |", "model": "net<img src=x>"}
+    md = render_markdown([row], "a|b<i>.sqlite")
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    assert len(table) == 3  # header, rule, one row: the newline and the pipes made no new row or cell
+    unescaped = [line.replace("\\|", "").count("|") for line in table]
+    assert unescaped[0] == unescaped[2]
+    assert re.search(r"(?<!\\)<", md) is None  # every "<" escaped: no tag starts

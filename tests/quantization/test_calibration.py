@@ -71,3 +71,31 @@ def test_errors(tmp_path):
 def test_synthetic_is_marked():
     cal = synthetic(PRE, 5)
     assert cal.source == "synthetic" and cal.samples.shape == (5, 3, 32, 32) and cal.summary()["skipped"] == 0
+
+
+def test_fewer_readable_images_than_asked_is_said(tmp_path):
+    """Issue 26.6: calibration silently used 5 images when 100 were asked."""
+    from quantization.calibration import calibration_set
+
+    for i in range(3):
+        Image.new("RGB", (40, 40), (i * 60, 90, 30)).save(tmp_path / f"{i}.png")
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    cal, warning = calibration_set(tmp_path, Preprocess(32), 100)
+    assert len(cal.samples) == 3
+    assert f"--calib-data {tmp_path}: 3 readable image(s) (1 unreadable) where --calib-samples asks for 100" in warning
+    assert calibration_set(tmp_path, Preprocess(32), 3)[1] is None  # as many as asked: nothing to say
+
+
+def test_a_file_given_as_a_folder_is_named_as_a_file(tmp_path):
+    """Issue 26.9: --calib-data FILE said "folder not found" for a file that exists."""
+    from device_bench.evaldata import list_labeled_images
+    from edgenet.data import scan_class_folders
+
+    photo = tmp_path / "cat.jpg"
+    Image.new("RGB", (40, 40)).save(photo)
+    with pytest.raises(EdgenetError, match="is a file, not a folder; pass the folder holding the images"):
+        list_images(photo)
+    with pytest.raises(EdgenetError, match="is a file, not a folder"):
+        scan_class_folders(photo)
+    with pytest.raises(EdgenetError, match=r"--eval-data .*cat\.jpg: is a file, not a folder"):
+        list_labeled_images(photo, None, None)

@@ -52,7 +52,7 @@ def test_pair_mode_refuses_bad_inputs_in_one_line(converted_lite0_uint8, tmp_pat
     int8 = pair / "model_int8.tflite"
     cases = [
         (["--out", pair], "holds"),  # the report would replace the folder of the models
-        (["--float", int8], "not the float twin"),
+        (["--float", int8], "not a float model"),
         (["--float", tmp_path / "missing.tflite"], "not found; pass the float model with --float"),
         (["--model", "b0"], "--model-file analyses a file; drop --model"),
     ]

@@ -215,3 +215,33 @@ def test_divergence_is_a_clear_error(two_classes, tmp_path):
 def test_too_few_images_for_the_batch(two_classes, tmp_path):
     with pytest.raises(EdgenetError, match="fewer than --batch-size 64"):
         run(data=two_classes, out=tmp_path / "run", batch_size=64)
+
+
+def test_a_last_recalibration_batch_of_one_image_is_handled(tmp_path):
+    """Issue 26.8: 10 images in batches of 3 left one image for the last batch of BN re-estimation, whose 1×1 final
+    feature map gave "Expected more than 1 value per channel", a traceback and an empty run folder."""
+    from helpers import shapes_folder
+
+    data = shapes_folder(tmp_path / "data", ("airplane", "cat"), 5)
+    result = run(data=data, out=tmp_path / "run", epochs=1, batch_size=3, val_split=0)
+    assert result.epochs_done == 1 and (tmp_path / "run" / "last.pt").is_file()
+    assert load_checkpoint(tmp_path / "run" / "last.pt").metrics["epoch"] == 1
+
+
+def test_last_pt_is_saved_when_the_end_of_an_epoch_fails(two_classes, tmp_path, monkeypatch):
+    """Whatever fails after an epoch's steps (re-estimation, validation) leaves last.pt to resume from."""
+    from edgenet.training import loop
+
+    def broken(self):
+        raise RuntimeError("simulated failure in batch-norm re-estimation")
+
+    monkeypatch.setattr(loop.Trainer, "_recalibrated", broken)
+    with pytest.raises(RuntimeError, match="simulated"):
+        run(data=two_classes, out=tmp_path / "run", epochs=1, val_split=0)
+    assert load_checkpoint(tmp_path / "run" / "last.pt", with_train_state=True).train_state["epoch"] == 0
+
+
+def test_a_batch_size_of_one_is_refused_in_one_line(two_classes, tmp_path):
+    """Found in the adversarial pass of issue 26: --batch-size 1 ended in BatchNorm's ValueError traceback."""
+    with pytest.raises(EdgenetError, match="--batch-size 1: batch norm needs at least 2 images a step"):
+        run(data=two_classes, out=tmp_path / "run", batch_size=1)
