@@ -146,6 +146,7 @@ def make_result(info: ModelInfo, cfg: BenchConfig, target: str, raw: dict) -> Be
         unstable=is_unstable(lat, stats),
         delegate_ran=_delegate_ran(cfg, raw),
         interpreter=_interpreter(raw.get("interpreter") or cfg.backend, version),
+        emulated=env.get("emulated"),
         latencies_ms=lat,
     )
 

@@ -22,7 +22,7 @@ from device_bench.results import BenchResult
 from edgenet import __version__
 from edgenet.errors import EdgenetError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE runs (
@@ -47,7 +47,7 @@ SCHEMA = [
         p50_ms REAL, p90_ms REAL, p99_ms REAL, mean_ms REAL, std_ms REAL, min_ms REAL, max_ms REAL,
         throughput_per_s REAL, load_ms REAL, first_inference_ms REAL, peak_rss_mb REAL,
         input_dtype TEXT, top1 REAL, top5 REAL, eval_samples INTEGER, top5_k INTEGER, unstable INTEGER,
-        delegate_ran TEXT, interpreter TEXT,
+        delegate_ran TEXT, interpreter TEXT, emulated TEXT,
         options_json TEXT NOT NULL, env_json TEXT NOT NULL, latencies_json TEXT NOT NULL)""",
     "CREATE INDEX results_key ON results (model_sha256, config_key)",
 ]
@@ -64,6 +64,9 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE results ADD COLUMN interpreter TEXT",
         "UPDATE results SET interpreter = COALESCE(json_extract(options_json, '$.interpreter'), backend) || ' ' || "
         "COALESCE(backend_version, 'unknown')",
+    ],
+    4: [  # the emulator that ran a row (qemu-user for the arm64 stand-in); older rows ran on real hardware
+        "ALTER TABLE results ADD COLUMN emulated TEXT",
     ],
 }
 
@@ -197,6 +200,7 @@ class ResultsDB:
             "unstable": int(r.unstable),
             "delegate_ran": r.delegate_ran,
             "interpreter": r.interpreter,
+            "emulated": r.emulated,
             "options_json": json.dumps(r.options, sort_keys=True),
             "env_json": json.dumps(r.env, sort_keys=True),
             "latencies_json": json.dumps([round(x, 6) for x in r.latencies_ms]),

@@ -70,6 +70,57 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
+# The AT_HWCAP (16) / AT_HWCAP2 (26) bits of the aarch64 extensions int8 and fp16 kernels are chosen by
+# (linux/arch/arm64/include/uapi/asm/hwcap.h): NEON, fp16 arithmetic, dot-product, SVE/SVE2, i8mm, bf16, SME
+AARCH64_HWCAPS = (
+    ("asimd", 16, 1),
+    ("asimdhp", 16, 10),
+    ("asimddp", 16, 20),
+    ("sve", 16, 22),
+    ("sve2", 26, 1),
+    ("i8mm", 26, 13),
+    ("bf16", 26, 14),
+    ("sme", 26, 23),
+)
+EMULATOR_ENV = "EDGENET_EMULATOR"
+X86_VENDORS = ("GenuineIntel", "AuthenticAMD", "HygonGenuine")
+
+
+def arm_hwcaps():
+    """The aarch64 extensions this process may use, from its auxiliary vector; None on other machines.
+
+    These bits are what XNNPACK's cpuinfo reads to pick its int8 kernels (dot-product, i8mm). They come from the
+    auxiliary vector rather than /proc/cpuinfo's Features line because under qemu-user /proc/cpuinfo is the host's
+    file while the auxiliary vector describes the CPU qemu emulates."""
+    if platform.machine() not in ("aarch64", "arm64"):
+        return None
+    try:
+        with open("/proc/self/auxv", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    import struct
+
+    words = struct.unpack(f"={len(data) // 8}Q", data[: len(data) // 8 * 8])
+    aux = dict(zip(words[::2], words[1::2]))
+    return [name for name, key, bit in AARCH64_HWCAPS if aux.get(key, 0) >> bit & 1]
+
+
+def emulator():
+    """What emulates this process ('qemu-aarch64 7.2.22'), or None on real hardware: its timings are then the
+    emulator's on the host CPU, never a measure of the CPU it pretends to be.
+
+    A launcher that starts an emulator names it in EDGENET_EMULATOR (scripts/arm64_root.sh's does). Without it, an
+    ARM process that finds an x86 /proc/cpuinfo (qemu-user passes the host's file through) is emulated by
+    something unnamed."""
+    named = os.environ.get(EMULATOR_ENV)
+    if named:
+        return named
+    if platform.machine().startswith(("aarch64", "arm")) and _cpuinfo_field(("vendor_id",)) in X86_VENDORS:
+        return f"unknown emulator ({platform.machine()} process, x86 /proc/cpuinfo)"
+    return None
+
+
 def basic_env():
     """What the machine is: needed next to every number, since a latency means nothing without it."""
     try:
@@ -85,7 +136,11 @@ def basic_env():
         "cpu_count": os.cpu_count(),
         "cpu_usable": usable,
         "python": platform.python_version(),
+        "emulated": emulator(),
     }
+    hwcaps = arm_hwcaps()
+    if hwcaps is not None:
+        env["hwcaps"] = hwcaps
     try:
         import numpy
 
@@ -301,7 +356,8 @@ def _tensor_desc(d):
 
 def run_tflite(spec):
     """Load, time and (with ``inputs``) classify. Spec keys: model, threads, delegate, batch, warmup, runs,
-    seconds, inputs (a .npy in the model's input type, one sample per row), topk, seed."""
+    seconds, inputs (a .npy in the model's input type, one sample per row), topk, seed, and outputs (true: also
+    return every input's raw output row, in the output tensor's own type, to compare two machines bit for bit)."""
     import numpy as np
 
     before = rss_mb()
@@ -345,12 +401,17 @@ def run_tflite(spec):
         data = np.load(spec["inputs"], mmap_mode="r")
         if data.dtype != inp["dtype"]:
             raise RunnerError("eval inputs are {} but the model takes {}".format(data.dtype, inp["dtype"].__name__))
-        preds = []
+        preds, outputs = [], []
         for chunk, n in batches(data, batch):
             interp.set_tensor(inp["index"], np.ascontiguousarray(chunk))
             interp.invoke()
-            preds.extend(topk_rows(interp.get_tensor(out["index"]), int(spec.get("topk", 5)))[:n])
+            y = interp.get_tensor(out["index"])
+            preds.extend(topk_rows(y, int(spec.get("topk", 5)))[:n])
+            if spec.get("outputs"):
+                outputs.extend(np.asarray(y).reshape(len(y), -1)[:n].tolist())
         result["predictions"] = preds
+        if spec.get("outputs"):
+            result["outputs"] = outputs
     return result
 
 

@@ -90,6 +90,9 @@ class BenchResult:
     # builtin kernels ran everything; None: not knowable there) and the interpreter package and version
     delegate_ran: str | None = None
     interpreter: str | None = None
+    # the emulator that ran it ('qemu-aarch64 7.2.22'), None on real hardware: such a latency times the emulator on
+    # the host CPU and is never compared with a real one
+    emulated: str | None = None
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:

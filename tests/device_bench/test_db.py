@@ -17,7 +17,7 @@ def test_schema_and_accumulation(tiny, tmp_path):
     path = tmp_path / "r.sqlite"
     model = tiny / "tflite" / "model_int8.tflite"
     with ResultsDB(path) as db:
-        assert db.schema_version == SCHEMA_VERSION == 3
+        assert db.schema_version == SCHEMA_VERSION == 4
         run_benchmarks([model], Plan(threads=(1, 2), **FAST), db=db, command="first", progress=False)
     with ResultsDB(path) as db:  # a second day, same file: rows accumulate
         run_benchmarks([model], Plan(threads=(1,), **FAST), db=db, command="second", progress=False)

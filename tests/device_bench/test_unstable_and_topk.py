@@ -89,14 +89,15 @@ def test_a_version_1_db_is_migrated(tmp_path):
     con.executescript(
         "CREATE TABLE r2 AS SELECT * FROM results; DROP TABLE results;"
         "ALTER TABLE r2 DROP COLUMN top5_k; ALTER TABLE r2 DROP COLUMN unstable; ALTER TABLE r2 DROP COLUMN "
-        "delegate_ran; ALTER TABLE r2 DROP COLUMN interpreter; ALTER TABLE r2 RENAME TO results;"
+        "delegate_ran; ALTER TABLE r2 DROP COLUMN interpreter; ALTER TABLE r2 DROP COLUMN emulated;"
+        "ALTER TABLE r2 RENAME TO results;"
         "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
     )
     con.close()
     with ResultsDB(path) as db:
-        assert db.schema_version == SCHEMA_VERSION == 3
+        assert db.schema_version == SCHEMA_VERSION == 4
         cols = [r[1] for r in db.conn.execute("PRAGMA table_info(results)")]
-    assert cols[-4:] == ["top5_k", "unstable", "delegate_ran", "interpreter"]
+    assert cols[-5:] == ["top5_k", "unstable", "delegate_ran", "interpreter", "emulated"]
 
 
 def test_model_card_names_k():
