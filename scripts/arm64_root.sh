@@ -29,8 +29,9 @@ die() {
 # The launcher: a private mount namespace per run (nothing stays mounted on the host, nothing to clean up).
 # /sys is a stand-in holding only the two CPU lists: without them XNNPACK's cpuinfo fails and TFLite silently runs
 # its builtin kernels instead of XNNPACK, and the host's real /sys crashes qemu 7.2 (SIGSEGV) in cpuinfo.
-# QEMU_CPU picks the emulated CPU, and so the kernels XNNPACK chooses (max: i8mm and dot-product; neoverse-n1:
-# dot-product; cortex-a72: plain NEON); it is recorded with every result.
+# QEMU_CPU picks the emulated CPU, and so the kernels XNNPACK chooses (cortex-a72: plain NEON; cortex-a76:
+# dot-product; max,sme=off: i8mm; max: SME); it is recorded with every result. The default is cortex-a76, not
+# qemu's max: under qemu 7.2 XNNPACK's SME path gives wrong int8 answers (docs/benchmarks/arm64.md).
 write_launcher() {
     cat >"$CACHE/python.partial" <<'EOF'
 #!/bin/sh
@@ -39,7 +40,8 @@ root="$(dirname "$(readlink -f "$0")")/root"
 ns="--mount --propagation private"
 [ "$(id -u)" -eq 0 ] || ns="--user --map-root-user $ns"
 version=$(qemu-aarch64-static --version | sed -n 's/.*version \([^ ]*\).*/\1/p')
-export EDGENET_EMULATOR="qemu-aarch64 $version, cpu ${QEMU_CPU:-max}"
+export QEMU_CPU="${QEMU_CPU:-cortex-a76}"
+export EDGENET_EMULATOR="qemu-aarch64 $version, cpu $QEMU_CPU"
 exec unshare $ns -- sh -c '
     r=$1; shift
     mount --bind /tmp "$r/tmp" && mount --rbind /proc "$r/proc" && mount --rbind /dev "$r/dev" &&

@@ -17,6 +17,7 @@ from helpers import missing_tool
 from device_bench import remote_runner
 from device_bench.env import machine_label
 from device_bench.report import render_markdown
+from device_bench.results import BenchConfig
 from device_bench.targets import TargetOptions, open_target
 from edgenet.cli.main import cli
 
@@ -90,7 +91,8 @@ def arm64_python() -> Path:
 
 def _run(url: str, opts: TargetOptions, model: Path, inputs: Path) -> dict:
     with open_target(url, opts) as tgt:
-        return tgt.run(model, {"threads": 1, "warmup": 0, "runs": 2, "outputs": True}, inputs)
+        spec = BenchConfig("tflite", delegate="xnnpack", warmup=0, runs=2).spec() | {"outputs": True}
+        return tgt.run(model, spec, inputs)
 
 
 @pytest.mark.slow
