@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers import missing_tool
 
 from device_bench import remote_runner
 from device_bench.env import machine_label
@@ -83,9 +82,16 @@ def test_an_emulated_row_is_its_own_machine_and_is_flagged_in_the_report():
 
 @pytest.fixture(scope="module")
 def arm64_python() -> Path:
-    """The launcher scripts/arm64_root.sh leaves beside the root it built."""
+    """The launcher scripts/arm64_root.sh leaves beside the root it built.
+
+    Building the root takes about 9 minutes on 2 busy cores, which CI (.ci/run, ~12 minutes, 20 at most) cannot
+    spare: without the root these tests skip, naming the script, even under EDGENET_REQUIRE_TOOLS=1. ``make
+    arm64-check`` builds it and sets EDGENET_REQUIRE_ARM64=1, which turns the skip into a failure."""
     if not (CACHE / "ready").is_file() or not (CACHE / "python").is_file():
-        missing_tool(f"no arm64 root in {CACHE}: build it with sudo scripts/arm64_root.sh (about 6 minutes)")
+        why = f"no arm64 root in {CACHE}: build it with sudo scripts/arm64_root.sh (about 9 minutes; not in CI)"
+        if os.environ.get("EDGENET_REQUIRE_ARM64") == "1":
+            pytest.fail(f"{why}; EDGENET_REQUIRE_ARM64=1 (make arm64-check) makes this a failure", pytrace=False)
+        pytest.skip(why)
     return CACHE / "python"
 
 
@@ -126,7 +132,11 @@ def test_bench_marks_emulated_rows_in_table_db_and_report(sshd, tiny, arm64_pyth
     args += ["--warmup", "1", "--runs", "3", "--eval-data", str(tiny / "eval"), "--db", str(db)]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
-    assert "emulated: qemu-aarch64" in res.output and "| emulated" not in res.output
+    lines = res.output.splitlines()
+    (row,) = [ln for ln in lines if "model_int8.tflite" in ln]
+    assert row.rstrip().endswith(("emulated", "emulated, unstable"))  # the note column (3 runs on a busy CPU)
+    assert any(ln.startswith("aarch64 emulated by qemu-aarch64") for ln in lines)  # the machine under the table
+    assert "emulated: qemu-aarch64" in res.output  # and the warning not to compare
     (emulated, machine, top1) = sqlite3.connect(db).execute("SELECT emulated, machine, top1 FROM results").fetchone()
     assert emulated.startswith("qemu-aarch64") and machine.startswith("aarch64 emulated by qemu-aarch64")
     assert top1 is not None
