@@ -101,8 +101,7 @@ def arm_hwcaps():
         return None
     import struct
 
-    words = struct.unpack(f"={len(data) // 8}Q", data[: len(data) // 8 * 8])
-    aux = dict(zip(words[::2], words[1::2]))
+    aux = dict(struct.iter_unpack("=QQ", data[: len(data) // 16 * 16]))  # (type, value) pairs of unsigned longs
     return [name for name, key, bit in AARCH64_HWCAPS if aux.get(key, 0) >> bit & 1]
 
 
