@@ -129,7 +129,7 @@ def test_bench_marks_emulated_rows_in_table_db_and_report(sshd, tiny, arm64_pyth
     db = tmp_path / "r.sqlite"
     args = ["bench", str(tiny / "tflite" / "model_int8.tflite"), "--target", sshd.url, "--known-hosts"]
     args += [str(sshd.known_hosts), "--identity", str(sshd.identity), "--remote-python", str(arm64_python)]
-    args += ["--warmup", "1", "--runs", "3", "--eval-data", str(tiny / "eval"), "--db", str(db)]
+    args += ["--warmup", "1", "--runs", "3", "--eval-data", str(tiny / "eval"), "--db", str(db), "-q"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
