@@ -62,7 +62,14 @@ CPUS = {
     "max,sme=off": "+ i8mm, SVE2, bf16 (Armv9 phones)",
     "max": "+ SME (qemu's every-feature CPU)",
 }
-FP32_CPUS = ("cortex-a76", "max")
+# (precision, QEMU_CPU, TFLite delegate): XNNPACK on each CPU class; TFLite's builtin kernels once (delegate none:
+# what runs when XNNPACK's cpuinfo cannot start, as in issue 23's first feasibility check)
+CONFIGS = [
+    ("fp32", "cortex-a76", "xnnpack"),
+    ("fp32", "max", "xnnpack"),
+    *(("int8", cpu, "xnnpack") for cpu in CPUS),
+    ("int8", "cortex-a76", "none"),
+]
 # aarch64 encodings (mask, value) of the instruction families that tell int8 kernels apart (Arm ARM, A64)
 FAMILIES = {
     "sdot/udot": [(0xBFC0F400, 0x0F80E000), (0xBFC0F400, 0x2F80E000),  # by element
@@ -117,9 +124,9 @@ def local_sshd(folder: Path):
 # ---------------------------------------------------------------------------------------------------- measuring
 
 
-def run_on(target: str, opts: TargetOptions, model: Path, inputs: Path, runs: int) -> dict:
+def run_on(target: str, opts: TargetOptions, model: Path, inputs: Path, runs: int, delegate: str) -> dict:
     """One configuration through a bench target, with every input's raw output row returned."""
-    spec = BenchConfig("tflite", delegate="xnnpack", warmup=1, runs=runs).spec() | {"outputs": True}
+    spec = BenchConfig("tflite", delegate=delegate, warmup=1, runs=runs).spec() | {"outputs": True}
     with open_target(target, opts) as tgt:
         return tgt.run(model, spec, inputs)
 
@@ -139,7 +146,7 @@ def compare(x86: dict, arm: dict, targets: np.ndarray, quantized: bool) -> dict:
     }
 
 
-def executed_families(launcher: Path, model: Path, cpu: str) -> dict:
+def executed_families(launcher: Path, model: Path, cpu: str, delegate: str = "xnnpack") -> dict:
     """Instruction families in the aarch64 code qemu translated while loading the model and running one image.
 
     qemu translates a block the first time it runs, so a family present here ran; the counts are translated
@@ -148,7 +155,7 @@ def executed_families(launcher: Path, model: Path, cpu: str) -> dict:
 
     log_dir = Path(tempfile.mkdtemp(prefix="qemu-in-asm-", dir="/tmp"))
     runner = shutil.copy(remote_runner.__file__, log_dir / "runner.py")  # the root sees the host's /tmp only
-    spec = {"model": str(shutil.copy(model, log_dir / model.name)), "warmup": 0, "runs": 1, "delegate": "xnnpack"}
+    spec = {"model": str(shutil.copy(model, log_dir / model.name)), "warmup": 0, "runs": 1, "delegate": delegate}
     env = os.environ | {"QEMU_CPU": cpu, "QEMU_LOG": "in_asm", "QEMU_LOG_FILENAME": f"{log_dir}/%d.log"}
     subprocess.run([str(launcher), str(runner), json.dumps(spec)], env=env, capture_output=True, check=True)
     counts: collections.Counter = collections.Counter()
@@ -186,56 +193,67 @@ def main_run(args) -> dict:
         sys.exit(f"no arm64 root in {args.cache}: build it first with sudo scripts/arm64_root.sh")
     cal, ev = split(args.data, args.work, 10, args.eval_images)
     files = convert(cal, args.work / "lite0")
+    (args.work / "arm64.sqlite").unlink(missing_ok=True)  # this run's rows only
     db = ResultsDB(args.work / "arm64.sqlite")
     run_id = db.start_run("benchmarks/arm64.py")
-    rows, kernels = [], {}
+    rows, kernels, x86, evalsets = [], {}, {}, {}
     with local_sshd(args.work / "sshd") as (url, known_hosts, identity):
-        for precision, model in files.items():
+        for precision, cpu, delegate in CONFIGS:
+            model = files[precision]
             info = inspect_model(model)
-            pre = resolve_preprocess(info, None, None, None)
-            items = list_labeled_images(ev, info.labels, info.num_outputs)
-            from device_bench.backends import backend_module
-
-            es = build_eval_set(items, pre, info.layout, backend_module("tflite").input_converter(info),
-                                args.work / f"eval_{precision}.npy", progress=False)  # fmt: skip
-            log(f"{precision}: x86, {len(es.targets)} photos")
-            x86 = run_on("local", TargetOptions(), model, es.inputs, runs=args.runs)
-            db.add_result(run_id, _row(info, "local", x86, es.targets))
-            for cpu in CPUS if precision == "int8" else FP32_CPUS:
-                log(f"{precision}: arm64 emulated as {cpu}")
-                opts = TargetOptions(known_hosts, identity, f"env QEMU_CPU={cpu} {launcher}", connect_timeout=20)
-                t0 = time.perf_counter()
-                arm = run_on(url, opts, model, es.inputs, runs=3)
-                db.add_result(run_id, _row(info, url, arm, es.targets))
-                row = {"precision": precision, "qemu_cpu": cpu, "stands_for": CPUS[cpu]}
-                row |= compare(x86, arm, es.targets, precision == "int8")
-                row |= {"hwcaps": arm["env"].get("hwcaps"), "delegate_ran": arm["delegate_ran"]}
-                row |= {"emulated_s_per_photo": round((time.perf_counter() - t0) / len(es.targets), 2)}
-                log(f"  agreement {row['agreement']:.2%}, max diff {row['max_diff']} {row['max_diff_unit']}")
-                kernels[f"{precision} {cpu}"] = executed_families(launcher, model, cpu)
-                rows.append(row)
-            rows.append({"precision": precision, "x86": _x86_summary(x86)})
+            if precision not in evalsets:
+                evalsets[precision] = _eval_set(info, ev, args.work / f"eval_{precision}.npy")
+            inputs, targets = evalsets[precision]
+            for d in ("xnnpack", delegate):  # x86's XNNPACK is every row's reference
+                if (precision, d) not in x86:
+                    log(f"{precision}: x86, {d}, {len(targets)} photos")
+                    x86[precision, d] = run_on("local", TargetOptions(), model, inputs, args.runs, d)
+                    db.add_result(run_id, _row(info, "local", x86[precision, d], targets, d))
+            log(f"{precision}: arm64 emulated as {cpu}, {delegate}")
+            opts = TargetOptions(known_hosts, identity, f"env QEMU_CPU={cpu} {launcher}", connect_timeout=20)
+            t0 = time.perf_counter()
+            arm = run_on(url, opts, model, inputs, 3, delegate)
+            db.add_result(run_id, _row(info, url, arm, targets, delegate))
+            row = {"precision": precision, "qemu_cpu": cpu, "delegate": delegate, "stands_for": CPUS[cpu]}
+            row |= compare(x86[precision, "xnnpack"], arm, targets, precision == "int8")
+            if delegate != "xnnpack":  # and against the same kernels' x86 build
+                same = compare(x86[precision, delegate], arm, targets, precision == "int8")
+                row["vs_x86_same_delegate"] = {k: same[k] for k in ("agreement", "flips", "max_diff")}
+            row |= {"hwcaps": arm["env"].get("hwcaps"), "delegate_ran": arm["delegate_ran"]}
+            row |= {"emulated_s_per_photo": round((time.perf_counter() - t0) / len(targets), 2)}
+            log(f"  agreement {row['agreement']:.2%}, max diff {row['max_diff']} {row['max_diff_unit']}")
+            kernels[f"{precision} {cpu} {delegate}"] = executed_families(launcher, model, cpu, delegate)
+            rows.append(row)
     db.finish_run(run_id, "complete")
     report_rows = db.rows()
     db.close()
-    with open(args.cache / "ready") as f:
-        root = f.read().strip()
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "host": {"cpu": cpu_model(), "cores": os.cpu_count(), "loadavg_end": loadavg()},
-        "arm64_root": root,
+        "arm64_root": (args.cache / "ready").read_text().strip(),
         "data": {"calibration": "100 photos, class index % 10 == 0", "scored": args.eval_images},
         "goal_agreement": GOAL,
+        "x86": {f"{p} {d}": _x86_summary(raw) for (p, d), raw in x86.items()},
         "rows": rows,
         "kernels": kernels,
         "report_table": render_markdown(report_rows, "benchmarks/arm64.py's results db"),
     }
 
 
-def _row(info, target: str, raw: dict, targets: np.ndarray):
+def _eval_set(info, folder: Path, out: Path) -> tuple[Path, np.ndarray]:
+    """The photos in the model's input type, as ``edgenet bench --eval-data`` builds them."""
+    from device_bench.backends import backend_module
+
+    pre = resolve_preprocess(info, None, None, None)
+    items = list_labeled_images(folder, info.labels, info.num_outputs)
+    es = build_eval_set(items, pre, info.layout, backend_module("tflite").input_converter(info), out, progress=False)
+    return es.inputs, es.targets
+
+
+def _row(info, target: str, raw: dict, targets: np.ndarray, delegate: str):
     from dataclasses import replace
 
-    cfg = BenchConfig("tflite", delegate="xnnpack", precision=info.precision, warmup=1, runs=len(raw["latencies_ms"]))
+    cfg = BenchConfig("tflite", delegate=delegate, precision=info.precision, warmup=1, runs=len(raw["latencies_ms"]))
     top1, top5 = accuracy(raw["predictions"], targets)
     return replace(make_result(info, cfg, target, raw), top1=top1, top5=top5, top5_k=5, eval_samples=len(targets))
 
@@ -255,10 +273,8 @@ def _kernel_text(fams: dict) -> str:
 
 
 def render(res: dict) -> str:
-    arm = [r for r in res["rows"] if "qemu_cpu" in r]
-    x86 = {r["precision"]: r["x86"] for r in res["rows"] if "x86" in r}
     lines = [
-        "# ARM (aarch64), emulated: the pretrained Lite0 answers as on x86?",
+        "# ARM (aarch64), emulated: does the pretrained Lite0 answer as on x86?",
         "",
         "Written by `benchmarks/arm64.py` from a real run: a Debian arm64 root (`scripts/arm64_root.sh`: "
         f"{res['arm64_root']}) run by qemu-user, reached through the bench ssh target (a sshd on 127.0.0.1, "
@@ -267,38 +283,42 @@ def render(res: dict) -> str:
         f"Photos: ImageNet-sample, int8 calibrated on {res['data']['calibration']}; "
         f"{res['data']['scored']} other photos scored. Created {res['created'][:16]} UTC.",
         "",
-        "x86 reference: "
-        + "; ".join(f"{p} on {v['cpu']} with {v['interpreter']} ({v['delegate_ran']})" for p, v in x86.items())
+        "x86 reference (every row is compared with x86's XNNPACK): "
+        + "; ".join(
+            f"{k} on {v['cpu']} with {v['interpreter']} (ran: {v['delegate_ran']})" for k, v in res["x86"].items()
+        )
         + ".",
         "",
-        "| model | emulated CPU (`QEMU_CPU`) | stands for | photos | top-1 agreement with x86 | max difference | "
-        "top-1 x86 / arm64 | HWCAPs qemu reports | kernels that ran (translated blocks) | emulated s/photo |",
-        "|---|---|---|---:|---:|---:|---:|---|---|---:|",
+        *_findings(res),
+        "",
+        "| model | emulated CPU (`QEMU_CPU`) | stands for | TFLite kernels | photos | top-1 agreement with x86 | "
+        "max difference | top-1 x86 / arm64 | HWCAPs qemu reports | instruction families that ran (translated "
+        "blocks) | emulated s/photo |",
+        "|---|---|---|---|---:|---:|---:|---:|---|---|---:|",
     ]
-    for r in arm:
+    for r in res["rows"]:
         ok = "" if r["agreement"] >= res["goal_agreement"] else " **✗**"
-        diff = f"{r['max_diff']} {'steps' if r['max_diff_unit'].startswith('quant') else 'logits'}"
+        unit = "steps" if r["max_diff_unit"].startswith("quant") else "logits"
+        diff = f"{r['max_diff']} {unit}" + (" (bit-identical)" if r["bit_identical"] else "")
+        same = r.get("vs_x86_same_delegate")
+        agree = f"{r['agreement']:.0%} ({r['flips']} differ){ok}"
+        if same:
+            agree += f"; {same['agreement']:.0%} with x86's builtin kernels"
+            diff += f"; {same['max_diff']} {unit} vs x86 builtin"
+        fams = res["kernels"][f"{r['precision']} {r['qemu_cpu']} {r['delegate']}"]
+        kind = "XNNPACK" if r["delegate"] == "xnnpack" else "builtin (delegate none)"
         lines.append(
-            f"| Lite0 {r['precision']} | `{r['qemu_cpu']}` | {r['stands_for']} | {r['photos']} | "
-            f"{r['agreement']:.0%} ({r['flips']} differ){ok} | {diff}"
-            f"{' (bit-identical)' if r['bit_identical'] else ''} | {r['top1_x86']:.1f} / {r['top1_arm']:.1f} % | "
-            f"{' '.join(r['hwcaps'] or [])} | {_kernel_text(res['kernels'][r['precision'] + ' ' + r['qemu_cpu']])} | "
-            f"{r['emulated_s_per_photo']} |"
+            f"| Lite0 {r['precision']} | `{r['qemu_cpu']}` | {r['stands_for']} | {kind} (ran: {r['delegate_ran']}) | "
+            f"{r['photos']} | {agree} | {diff} | {r['top1_x86']:.1f} / {r['top1_arm']:.1f} % | "
+            f"{' '.join(r['hwcaps'] or [])} | {_kernel_text(fams)} | {r['emulated_s_per_photo']} |"
         )
     lines += [
         "",
-        "Kernels: the aarch64 instruction families in the code qemu translated while loading the model and running "
-        "one image under that CPU (`QEMU_LOG=in_asm`, decoded by encoding): `sdot/udot` are XNNPACK's dot-product "
-        "kernels, `smmla` its i8mm kernels, SVE/SME encodings its SVE and SME (KleidiAI) kernels, `NEON smlal/smull` "
-        "the plain-NEON int8 kernels and `NEON fmla` the fp32 ones. XNNPACK reads the CPU's features (the HWCAPs "
-        "above, from the auxiliary vector qemu builds) through cpuinfo; the root's launcher gives cpuinfo the two "
-        "files it needs from /sys (`devices/system/cpu/possible`, `present`) — without them cpuinfo fails and "
-        "TFLite silently runs its builtin kernels instead of XNNPACK (the first feasibility check in issue 23 ran "
-        "that way), and with the host's whole /sys qemu 7.2 crashes.",
+        EXPLAIN.strip().replace("\n", " "),
         "",
         "**Timings here are emulated**: qemu translating aarch64 code on the x86 host. They say nothing about any "
-        "ARM CPU and are not comparable with real measurements; bench marks such rows `emulated` (the table, the "
-        "db's `emulated` column, the report's machine name and note).",
+        "ARM CPU and are not comparable with real measurements; bench marks such rows `emulated` (its table's note "
+        "column, the db's `emulated` column, the report's machine name and note), and `edgenet fit` refuses them.",
         "",
         "## The bench rows as `edgenet report` shows them",
         "",
@@ -310,6 +330,50 @@ def render(res: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _findings(res: dict) -> list[str]:
+    """The verdict per row group, from the numbers (so a rerun that changes them changes the words)."""
+    rows = res["rows"]
+    good = [r for r in rows if r["agreement"] >= res["goal_agreement"]]
+    bad = [r for r in rows if r["agreement"] < res["goal_agreement"]]
+    xnn_int8 = [r for r in good if r["precision"] == "int8" and r["delegate"] == "xnnpack"]
+    same = [f"`{r['qemu_cpu']}`" for r in xnn_int8 if r["bit_identical"]]
+    out = [
+        f"**{len(good)} of {len(rows)} emulated configurations give x86's top-1 on at least "
+        f"{res['goal_agreement']:.0%} of the photos**"
+        + (": " + ", ".join(f"{r['precision']} on `{r['qemu_cpu']}`/{r['delegate']}" for r in good) if good else "")
+        + "."
+    ]
+    if same:
+        out.append(f"XNNPACK's int8 output is bit-identical to x86's on {', '.join(same)}.")
+    for r in bad:
+        out.append(
+            f"**Wrong: {r['precision']} on `{r['qemu_cpu']}` ({r['delegate']})**: {r['agreement']:.0%} top-1 "
+            f"agreement, top-1 {r['top1_arm']:.1f} % against x86's {r['top1_x86']:.1f} %."
+        )
+    no_sme = next((r for r in rows if r["qemu_cpu"] == "max,sme=off" and r["precision"] == "int8"), None)
+    if any(r["qemu_cpu"] == "max" and r["precision"] == "int8" for r in bad) and no_sme in good:
+        out.append(
+            "The same CPU without SME (`max,sme=off`: SVE2 and i8mm still on) is right, so the fault is in the SME "
+            "path: XNNPACK's SME int8 kernels (KleidiAI) or qemu 7.2's SME emulation (new in qemu 7.1); without SME "
+            "hardware here this cannot be split further. Phones with SME are few (Armv9.2+ cores from 2025); "
+            "the launcher therefore defaults to `cortex-a76`, and a result from `max` is no evidence against a model."
+        )
+    return [" ".join(out)]
+
+
+EXPLAIN = """
+Instruction families: those in the aarch64 code qemu translated while loading the model and running one image under
+that CPU (`QEMU_LOG=in_asm`, decoded by encoding, since qemu 7.2's disassembler predates dot-product):
+`sdot/udot` are dot-product kernels, `smmla` i8mm ones, SVE and SME encodings the SVE and SME (KleidiAI) kernels,
+`NEON smlal/smull/sadalp` plain-NEON int8 kernels (XNNPACK's depthwise convolutions use them on every CPU) and
+`NEON fmla` fp32 ones. XNNPACK reads the CPU's features (the HWCAPs above: the auxiliary vector qemu builds, which
+the runner records with every result) through cpuinfo. The root's launcher gives cpuinfo the two files it needs
+from /sys (`devices/system/cpu/possible`, `present`): without them cpuinfo fails and TFLite silently runs its
+builtin kernels instead of XNNPACK (issue 23's first feasibility check ran that way, and saw int8 outputs up to 7
+steps from x86's: the builtin row above is that case), and with the host's whole /sys qemu 7.2 crashes.
+"""
 
 
 USAGE = """

@@ -389,7 +389,7 @@ def _emulated_note(rows: list[dict], as_html: bool) -> str:
         return ""
     n = sum(1 for r in rows if r.get("emulated"))
     text = (
-        f"{n} configuration(s) ran emulated ({', '.join(emulators)}): their top-1 is the emulated CPU's, but their "
+        f"{n} configuration(s) ran emulated ({'; '.join(emulators)}): their top-1 is the emulated CPU's, but their "
         "latencies time the emulator on the host CPU, not that CPU: compare them with nothing measured on hardware."
     )
     return f'<p class="meta"><b>{html.escape(text)}</b></p>\n' if as_html else text

@@ -225,7 +225,7 @@ def bench(
     emulators = sorted({r.emulated for r in results if r.emulated})
     if emulators:
         click.echo(
-            f"emulated: {', '.join(emulators)} ran these; their latencies time the emulator on the host's CPU, "
+            f"emulated: {'; '.join(emulators)} ran these; their latencies time the emulator on the host's CPU, "
             "not the CPU it emulates: never compare them with a real board's",
             err=True,
         )
