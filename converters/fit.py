@@ -181,6 +181,11 @@ def measure(
         (result,) = run_benchmarks(
             [file], plan, settings.target, target_opts, db=db, command=f"edgenet fit ({cand.key})", progress=False
         )
+    if result.emulated:  # an emulator's latency is no device's: a budget must never be met or missed with it
+        raise EdgenetError(
+            f"--target {settings.target}: runs under an emulator ({result.emulated}); its latencies are the "
+            "emulator's, not a device's, so fit cannot hold them against a budget: use a real board"
+        )
     macs = profile_variant(get_variant(cand.spec), num_classes=settings.num_classes, resolution=cand.resolution).macs
     return Point(
         spec=cand.spec,

@@ -148,6 +148,7 @@ def make_result(info: ModelInfo, cfg: BenchConfig, target: str, raw: dict) -> Be
         delegate_ran=_delegate_ran(cfg, raw),
         interpreter=_interpreter(raw.get("interpreter") or cfg.backend, version),
         cpu_int8=env.get("cpu_int8"),
+        emulated=env.get("emulated"),
         latencies_ms=lat,
     )
 

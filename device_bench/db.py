@@ -47,7 +47,7 @@ SCHEMA = [
         p50_ms REAL, p90_ms REAL, p99_ms REAL, mean_ms REAL, std_ms REAL, min_ms REAL, max_ms REAL,
         throughput_per_s REAL, load_ms REAL, first_inference_ms REAL, peak_rss_mb REAL,
         input_dtype TEXT, top1 REAL, top5 REAL, eval_samples INTEGER, top5_k INTEGER, unstable INTEGER,
-        delegate_ran TEXT, interpreter TEXT, cpu_int8 TEXT,
+        delegate_ran TEXT, interpreter TEXT, cpu_int8 TEXT, emulated TEXT,
         options_json TEXT NOT NULL, env_json TEXT NOT NULL, latencies_json TEXT NOT NULL)""",
     "CREATE INDEX results_key ON results (model_sha256, config_key)",
 ]
@@ -65,9 +65,11 @@ MIGRATIONS: dict[int, list[str]] = {
         "UPDATE results SET interpreter = COALESCE(json_extract(options_json, '$.interpreter'), backend) || ' ' || "
         "COALESCE(backend_version, 'unknown')",
     ],
-    4: [  # the CPU's int8 instructions: recorded in the environment since they were measured, else unknown (NULL)
+    4: [  # the CPU's int8 instructions (from each row's environment, where it recorded them) and the emulator that
+        # ran a row (qemu-user for the arm64 stand-in); older rows ran on real hardware
         "ALTER TABLE results ADD COLUMN cpu_int8 TEXT",
         "UPDATE results SET cpu_int8 = json_extract(env_json, '$.cpu_int8')",
+        "ALTER TABLE results ADD COLUMN emulated TEXT",
     ],
 }
 
@@ -218,6 +220,7 @@ class ResultsDB:
             "delegate_ran": r.delegate_ran,
             "interpreter": r.interpreter,
             "cpu_int8": r.cpu_int8,
+            "emulated": r.emulated,
             "options_json": json.dumps(r.options, sort_keys=True),
             "env_json": json.dumps(r.env, sort_keys=True),
             "latencies_json": json.dumps([round(x, 6) for x in r.latencies_ms]),

@@ -39,4 +39,7 @@ def machine_label(env: dict, device: str = "cpu") -> str:
     """What ran it, as the report groups by: the GPU for CUDA runs, else the CPU model or board."""
     if device == "cuda" and env.get("gpu"):
         return str(env["gpu"])
-    return str(env.get("cpu_model") or env.get("hostname") or "unknown")
+    host = str(env.get("cpu_model") or env.get("hostname") or "unknown")
+    if env.get("emulated"):  # its own machine: emulated rows never share a configuration key or a panel with real ones
+        return f"{env.get('arch') or 'unknown'} emulated by {env['emulated']} on {host}"
+    return host

@@ -70,59 +70,89 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-# The int8 dot-product instructions a CPU has, best first: they decide how much faster int8 runs than fp32 (and, on
-# x86 without VNNI, whether ONNX Runtime's u8s8 GEMM can saturate). (feature, /proc/cpuinfo flag, label)
-X86_INT8 = (
-    ("amx_int8", "amx_int8", "AMX-INT8"),
-    ("avx512_vnni", "avx512_vnni", "AVX-512 VNNI"),
-    ("avx_vnni", "avx_vnni", "AVX-VNNI"),
-    ("avx512bw", "avx512bw", "AVX-512BW, no VNNI"),
-    ("avx2", "avx2", "AVX2, no VNNI"),
-    ("sse4_1", "sse4_1", "SSE4.1"),
+# The AT_HWCAP (16) / AT_HWCAP2 (26) bits of the aarch64 extensions int8 and fp16 kernels are chosen by
+# (linux/arch/arm64/include/uapi/asm/hwcap.h): NEON, fp16 arithmetic, dot-product, SVE/SVE2, i8mm, bf16, SME
+AARCH64_HWCAPS = (
+    ("asimd", 16, 1),
+    ("asimdhp", 16, 10),
+    ("asimddp", 16, 20),
+    ("sve", 16, 22),
+    ("sve2", 26, 1),
+    ("i8mm", 26, 13),
+    ("bf16", 26, 14),
+    ("sme", 26, 23),
 )
-# aarch64: (feature, AT_HWCAP or AT_HWCAP2 bit, /proc/cpuinfo Features word, label)
-ARM_INT8 = (
-    ("i8mm", 2, 1 << 13, "i8mm", "NEON i8mm"),
-    ("dotprod", 1, 1 << 20, "asimddp", "NEON dot-product"),
-    ("neon", 1, 1 << 1, "asimd", "NEON, no dot-product"),
-)
-_AT_HWCAP = {1: 16, 2: 26}
+EMULATOR_ENV = "EDGENET_EMULATOR"
+X86_VENDORS = ("GenuineIntel", "AuthenticAMD", "HygonGenuine")
 
 
-def _getauxval(which):
-    try:
-        import ctypes
+def arm_hwcaps():
+    """The aarch64 extensions this process may use, from its auxiliary vector; None on other machines.
 
-        libc = ctypes.CDLL(None)
-        libc.getauxval.restype = ctypes.c_ulong
-        return int(libc.getauxval(ctypes.c_ulong(_AT_HWCAP[which])))
-    except Exception:
+    These bits are what XNNPACK's cpuinfo reads to pick its int8 kernels (dot-product, i8mm). They come from the
+    auxiliary vector rather than /proc/cpuinfo's Features line because under qemu-user /proc/cpuinfo is the host's
+    file while the auxiliary vector describes the CPU qemu emulates."""
+    if platform.machine() not in ("aarch64", "arm64"):
         return None
+    try:
+        with open("/proc/self/auxv", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    import struct
+
+    aux = dict(struct.iter_unpack("=QQ", data[: len(data) // 16 * 16]))  # (type, value) pairs of unsigned longs
+    return [name for name, key, bit in AARCH64_HWCAPS if aux.get(key, 0) >> bit & 1]
+
+
+def emulator():
+    """What emulates this process ('qemu-aarch64 7.2.22'), or None on real hardware: its timings are then the
+    emulator's on the host CPU, never a measure of the CPU it pretends to be.
+
+    A launcher that starts an emulator names it in EDGENET_EMULATOR (scripts/arm64_root.sh's does). Without it, an
+    ARM process that finds an x86 /proc/cpuinfo (qemu-user passes the host's file through) is emulated by
+    something unnamed."""
+    named = os.environ.get(EMULATOR_ENV)
+    if named:
+        return named
+    if platform.machine().startswith(("aarch64", "arm")) and _cpuinfo_field(("vendor_id",)) in X86_VENDORS:
+        return f"unknown emulator ({platform.machine()} process, x86 /proc/cpuinfo)"
+    return None
+
+
+# The int8 dot-product instructions a CPU has, best first: they decide how much faster int8 runs than fp32 (and, on
+# x86 without VNNI, whether ONNX Runtime's u8s8 GEMM can saturate). (/proc/cpuinfo flag, label)
+X86_INT8 = (
+    ("amx_int8", "AMX-INT8"),
+    ("avx512_vnni", "AVX-512 VNNI"),
+    ("avx_vnni", "AVX-VNNI"),
+    ("avx512bw", "AVX-512BW, no VNNI"),
+    ("avx2", "AVX2, no VNNI"),
+    ("sse4_1", "SSE4.1"),
+)
+# aarch64: (hardware capability, as arm_hwcaps and /proc/cpuinfo's Features name it, label)
+ARM_INT8 = (("i8mm", "NEON i8mm"), ("asimddp", "NEON dot-product"), ("asimd", "NEON, no dot-product"))
 
 
 def cpu_int8():
     """(int8 features this CPU has, a label of the fastest int8 path): ``(["avx2", "avx512_vnni"], "AVX-512 VNNI")``.
 
-    x86 reads /proc/cpuinfo's flags; aarch64 reads the kernel's hardware capabilities (``getauxval``, which an
-    emulator such as qemu-user reports for the CPU it emulates) and falls back to /proc/cpuinfo's Features."""
+    x86 reads /proc/cpuinfo's flags; aarch64 reads the hardware capabilities of :func:`arm_hwcaps` (what XNNPACK
+    reads, and what an emulator such as qemu-user reports for the CPU it emulates), else /proc/cpuinfo's Features."""
     machine = platform.machine().lower()
     if machine in ("x86_64", "amd64", "i686", "i386"):
-        flags = set((_cpuinfo_field(("flags",)) or "").split())
-        have = [f for f, flag, _ in X86_INT8 if flag in flags]
-        label = next((lab for f, _, lab in X86_INT8 if f in have), None)
-        return sorted(have), label
-    if machine in ("aarch64", "arm64") or machine.startswith("armv8"):
-        hw = {1: _getauxval(1), 2: _getauxval(2)}
-        words = set((_cpuinfo_field(("Features",)) or "").split())
-        have = []
-        for f, which, bit, word, _ in ARM_INT8:
-            if (hw[which] is not None and hw[which] & bit) or word in words:
-                have.append(f)
+        have = set((_cpuinfo_field(("flags",)) or "").split())
+        table = X86_INT8
+    elif machine in ("aarch64", "arm64"):
+        hwcaps = arm_hwcaps()
+        have = set(hwcaps if hwcaps is not None else (_cpuinfo_field(("Features",)) or "").split())
         if not have and platform.system() == "Darwin":  # Apple silicon: dot-product on every M1 and later
-            have = ["dotprod", "neon"]
-        label = next((lab for f, _, _, _, lab in ARM_INT8 if f in have), None)
-        return sorted(have), label
-    return [], None
+            have = {"asimd", "asimddp"}
+        table = ARM_INT8
+    else:
+        return [], None
+    features = sorted(f for f, _ in table if f in have)
+    return features, next((label for f, label in table if f in have), None)
 
 
 def basic_env():
@@ -140,8 +170,12 @@ def basic_env():
         "cpu_count": os.cpu_count(),
         "cpu_usable": usable,
         "python": platform.python_version(),
+        "emulated": emulator(),
     }
     env["cpu_int8_features"], env["cpu_int8"] = cpu_int8()
+    hwcaps = arm_hwcaps()
+    if hwcaps is not None:
+        env["hwcaps"] = hwcaps
     try:
         import numpy
 
@@ -357,7 +391,8 @@ def _tensor_desc(d):
 
 def run_tflite(spec):
     """Load, time and (with ``inputs``) classify. Spec keys: model, threads, delegate, batch, warmup, runs,
-    seconds, inputs (a .npy in the model's input type, one sample per row), topk, seed."""
+    seconds, inputs (a .npy in the model's input type, one sample per row), topk, seed, and outputs (true: also
+    return every input's raw output row, in the output tensor's own type, to compare two machines bit for bit)."""
     import numpy as np
 
     before = rss_mb()
@@ -401,12 +436,17 @@ def run_tflite(spec):
         data = np.load(spec["inputs"], mmap_mode="r")
         if data.dtype != inp["dtype"]:
             raise RunnerError("eval inputs are {} but the model takes {}".format(data.dtype, inp["dtype"].__name__))
-        preds = []
+        preds, outputs = [], []
         for chunk, n in batches(data, batch):
             interp.set_tensor(inp["index"], np.ascontiguousarray(chunk))
             interp.invoke()
-            preds.extend(topk_rows(interp.get_tensor(out["index"]), int(spec.get("topk", 5)))[:n])
+            y = interp.get_tensor(out["index"])
+            preds.extend(topk_rows(y, int(spec.get("topk", 5)))[:n])
+            if spec.get("outputs"):
+                outputs.extend(np.asarray(y).reshape(len(y), -1)[:n].tolist())
         result["predictions"] = preds
+        if spec.get("outputs"):
+            result["outputs"] = outputs
     return result
 
 

@@ -351,7 +351,8 @@ from {html.escape(source)} · generated {now} by edgenet {__version__}</p>
 <p class="meta">Latest measurement of each model file × configuration; latencies per inference (per batch when
 batch &gt; 1) in ms; “rows” counts how many times it was measured; “top-k” names its k (min(5, classes)); “stable”
 is no where {html.escape(UNSTABLE_RULE)}: another job or throttling, to measure again on an idle machine.</p>
-{_missing_note(rows, True)}<div class="tablewrap"><table><thead><tr>{head}</tr></thead><tbody>
+{_missing_note(rows, True)}{_emulated_note(rows, True)}<div class="tablewrap"><table><thead><tr>{head}</tr></thead>
+<tbody>
 {body}
 </tbody></table></div>
 </body></html>
@@ -371,8 +372,9 @@ def render_markdown(rows: list[dict], source: str) -> str:
         "|" + "|".join("---" if text else "---:" for _, _, text in cols) + "|",
     ]
     lines += ["| " + " | ".join(markdown_text(cell(r)) for _, cell, _ in cols) + " |" for r in rows]
-    note = markdown_text(_missing_note(rows, False))  # cells and note hold names from the db: `|`, HTML made inert
-    return "\n".join(lines) + ("\n\n" + note if note else "") + "\n"
+    # cells and notes hold names from the db: `|` and HTML made inert
+    notes = [markdown_text(n) for n in (_missing_note(rows, False), _emulated_note(rows, False)) if n]
+    return "\n".join(lines) + "".join("\n\n" + n for n in notes) + "\n"
 
 
 def _missing_note(rows: list[dict], as_html: bool) -> str:
@@ -384,5 +386,19 @@ def _missing_note(rows: list[dict], as_html: bool) -> str:
         f"{len(bad)} configuration(s) asked for a delegate that did not apply (“ran” says what did, as the "
         "interpreter reported it): their latency is that of the builtin kernels, e.g. "
         f"{short(bad[0]['model'])} {bad[0]['precision']} on {bad[0]['machine']} with {bad[0].get('interpreter')}."
+    )
+    return f'<p class="meta"><b>{html.escape(text)}</b></p>\n' if as_html else text
+
+
+def _emulated_note(rows: list[dict], as_html: bool) -> str:
+    """A warning when any row ran under an emulator: its machine is named as such (its own figure panel), and its
+    latency times the emulator on the host CPU, so it is never set against a real measurement."""
+    emulators = sorted({r["emulated"] for r in rows if r.get("emulated")})
+    if not emulators:
+        return ""
+    n = sum(1 for r in rows if r.get("emulated"))
+    text = (
+        f"{n} configuration(s) ran emulated ({'; '.join(emulators)}): their top-1 is the emulated CPU's, but their "
+        "latencies time the emulator on the host CPU, not that CPU: compare them with nothing measured on hardware."
     )
     return f'<p class="meta"><b>{html.escape(text)}</b></p>\n' if as_html else text

@@ -93,6 +93,9 @@ class BenchResult:
     # the CPU's fastest int8 instructions (remote_runner.cpu_int8: "AVX-512 VNNI", "AVX2, no VNNI", "NEON
     # dot-product"): how much int8 can gain over fp32 there; None where the target does not say
     cpu_int8: str | None = None
+    # the emulator that ran it ('qemu-aarch64 7.2.22'), None on real hardware: such a latency times the emulator on
+    # the host CPU and is never compared with a real one
+    emulated: str | None = None
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:

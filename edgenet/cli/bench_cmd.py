@@ -137,7 +137,9 @@ def bench(
             p = r.latency_ms.p50 if r.latency_ms.p50 is not None else r.latency_ms.mean
             click.echo(
                 f"[{i}/{n}] {r.model_file} {r.backend}/{r.delegate} threads={r.threads} batch={r.batch} "
-                f"{r.precision}: {_fmt(p)} ms" + (" (unstable)" if r.unstable else ""),
+                f"{r.precision}: {_fmt(p)} ms"
+                + (" (emulated)" if r.emulated else "")
+                + (" (unstable)" if r.unstable else ""),
                 err=True,
             )
 
@@ -180,7 +182,7 @@ def bench(
             rss=_fmt(r.peak_rss_mb, 0),
             top1=_fmt(r.top1, 1),
             topk=topk_cell(r.top5, r.top5_k),
-            note="unstable" if r.unstable else "",
+            note=", ".join(n for n, on in (("emulated", r.emulated), ("unstable", r.unstable)) if on),
         )
         for r in results
     ]
@@ -206,7 +208,7 @@ def bench(
         ("top1", "top-1 %"),
         ("topk", "top-k %"),
     ]
-    if any(r.unstable for r in results):
+    if any(r.unstable or r.emulated for r in results):
         cols.append(("note", "note"))
     print_table(rows, cols)
     if results:
@@ -220,6 +222,13 @@ def bench(
                 "the latency is the builtin kernels'",
                 err=True,
             )
+    emulators = sorted({r.emulated for r in results if r.emulated})
+    if emulators:
+        click.echo(
+            f"emulated: {'; '.join(emulators)} ran these; their latencies time the emulator on the host's CPU, "
+            "not the CPU it emulates: never compare them with a real board's",
+            err=True,
+        )
     if any(r.unstable for r in results):
         from device_bench.stats import UNSTABLE_RULE
 

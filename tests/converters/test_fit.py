@@ -152,3 +152,20 @@ def test_a_noisy_slow_point_below_a_fitting_one_does_not_end_the_search():
     assert best.macs == 100 and ceiling == 150  # the 80-MAC outlier is ignored
     cands = [Candidate("phi:0.1", 0.1, 224, m) for m in (90, 120, 140, 160)]
     assert next_candidate(cands, [pt(100, 5.0), pt(80, 50.0)], 10.0).macs in (120, 140, 160)
+
+
+def test_an_emulated_target_is_refused(monkeypatch, tmp_path):
+    """fit holds latencies against a budget; an emulator's (the arm64 stand-in, scripts/arm64_root.sh) are no
+    device's, so the first emulated row ends the search with one line."""
+    from types import SimpleNamespace
+
+    from edgenet.fitplan import Candidate
+
+    report = SimpleNamespace(artifacts=[SimpleNamespace(name="int8", file="model_int8.tflite")])
+    row = SimpleNamespace(emulated="qemu-aarch64 7.2.22, cpu cortex-a76")
+    monkeypatch.setattr("edgenet.loading.load_from_spec", lambda **kw: None)
+    monkeypatch.setattr("converters.pipeline.convert", lambda loaded, opts, progress: report)
+    monkeypatch.setattr("device_bench.bench.run_benchmarks", lambda *a, **k: [row])
+    settings = FitSettings(target="ssh://me@127.0.0.1")
+    with pytest.raises(EdgenetError, match=r"runs under an emulator \(qemu-aarch64 7.2.22, cpu cortex-a76\)"):
+        fitmod.measure(Candidate("b0", None, 224, 390_000_000), settings, tmp_path, None, None)

@@ -20,11 +20,11 @@ from edgenet.cli.main import cli
 FAST = dict(warmup=1, runs=3)
 
 
-def fake_cpu(monkeypatch, machine: str, flags: str = "", features: str = "", hwcap=None, hwcap2=None) -> None:
+def fake_cpu(monkeypatch, machine: str, flags: str = "", features: str = "", hwcaps=None) -> None:
     fields = {"flags": flags, "Features": features}
     monkeypatch.setattr(remote_runner.platform, "machine", lambda: machine)
     monkeypatch.setattr(remote_runner, "_cpuinfo_field", lambda names: next((fields[n] for n in names), None))
-    monkeypatch.setattr(remote_runner, "_getauxval", lambda which: {1: hwcap, 2: hwcap2}[which])
+    monkeypatch.setattr(remote_runner, "arm_hwcaps", lambda: hwcaps)
 
 
 @pytest.mark.parametrize(
@@ -46,16 +46,16 @@ def test_x86_labels_from_cpuinfo_flags(monkeypatch, flags, label):
 
 
 @pytest.mark.parametrize(
-    ("hwcap", "hwcap2", "features", "label"),
+    ("hwcaps", "features", "label"),
     [
-        (1 << 1, 0, "", "NEON, no dot-product"),  # Cortex-A53/A72 (Raspberry Pi 3/4)
-        ((1 << 1) | (1 << 20), 0, "", "NEON dot-product"),  # Cortex-A76 (Pi 5), A55
-        ((1 << 1) | (1 << 20), 1 << 13, "", "NEON i8mm"),  # Cortex-A78/X1+ with i8mm, Graviton 3
-        (None, None, "fp asimd asimddp", "NEON dot-product"),  # no getauxval: /proc/cpuinfo's Features
+        (["asimd"], "", "NEON, no dot-product"),  # Cortex-A53/A72 (Raspberry Pi 3/4)
+        (["asimd", "asimdhp", "asimddp"], "", "NEON dot-product"),  # Cortex-A76 (Pi 5), A55
+        (["asimd", "asimddp", "sve", "i8mm", "bf16"], "", "NEON i8mm"),  # Cortex-A78/X1+ with i8mm, Graviton 3
+        (None, "fp asimd asimddp", "NEON dot-product"),  # no auxiliary vector: /proc/cpuinfo's Features
     ],
 )
-def test_arm_labels_from_hwcaps(monkeypatch, hwcap, hwcap2, features, label):
-    fake_cpu(monkeypatch, "aarch64", features=features, hwcap=hwcap, hwcap2=hwcap2)
+def test_arm_labels_from_hwcaps(monkeypatch, hwcaps, features, label):
+    fake_cpu(monkeypatch, "aarch64", features=features, hwcaps=hwcaps)
     assert remote_runner.cpu_int8()[1] == label
 
 

@@ -90,6 +90,7 @@ def test_a_version_1_db_is_migrated(tmp_path):
         "CREATE TABLE r2 AS SELECT * FROM results; DROP TABLE results;"
         "ALTER TABLE r2 DROP COLUMN top5_k; ALTER TABLE r2 DROP COLUMN unstable; ALTER TABLE r2 DROP COLUMN "
         "delegate_ran; ALTER TABLE r2 DROP COLUMN interpreter; ALTER TABLE r2 DROP COLUMN cpu_int8;"
+        "ALTER TABLE r2 DROP COLUMN emulated;"
         "ALTER TABLE r2 RENAME TO results;"
         "UPDATE meta SET value = '1' WHERE key = 'schema_version';"
     )
@@ -97,7 +98,7 @@ def test_a_version_1_db_is_migrated(tmp_path):
     with ResultsDB(path) as db:
         assert db.schema_version == SCHEMA_VERSION == 4
         cols = [r[1] for r in db.conn.execute("PRAGMA table_info(results)")]
-    assert cols[-5:] == ["top5_k", "unstable", "delegate_ran", "interpreter", "cpu_int8"]
+    assert cols[-6:] == ["top5_k", "unstable", "delegate_ran", "interpreter", "cpu_int8", "emulated"]
 
 
 def test_model_card_names_k():
