@@ -41,15 +41,14 @@ from pathlib import Path
 
 import numpy as np
 from _common import cpu_model, loadavg, log
+from edgenet.device_bench.bench import make_result
+from edgenet.device_bench.db import ResultsDB
+from edgenet.device_bench.evaldata import accuracy, build_eval_set, list_labeled_images, resolve_preprocess
+from edgenet.device_bench.modelinfo import inspect_model
+from edgenet.device_bench.report import render_markdown
+from edgenet.device_bench.results import BenchConfig
+from edgenet.device_bench.targets import TargetOptions, open_target
 from imagenet_pretrained import SAMPLE, split
-
-from device_bench.bench import make_result
-from device_bench.db import ResultsDB
-from device_bench.evaldata import accuracy, build_eval_set, list_labeled_images, resolve_preprocess
-from device_bench.modelinfo import inspect_model
-from device_bench.report import render_markdown
-from device_bench.results import BenchConfig
-from device_bench.targets import TargetOptions, open_target
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("EDGENET_ARM64_CACHE", "/var/cache/edgenet/arm64"))
@@ -151,7 +150,7 @@ def executed_families(launcher: Path, model: Path, cpu: str, delegate: str = "xn
 
     qemu translates a block the first time it runs, so a family present here ran; the counts are translated
     blocks, not executions. Disassembled by encoding, since qemu 7.2's disassembler predates dot-product."""
-    from device_bench import remote_runner
+    from edgenet.device_bench import remote_runner
 
     log_dir = Path(tempfile.mkdtemp(prefix="qemu-in-asm-", dir="/tmp"))
     runner = shutil.copy(remote_runner.__file__, log_dir / "runner.py")  # the root sees the host's /tmp only
@@ -242,7 +241,7 @@ def main_run(args) -> dict:
 
 def _eval_set(info, folder: Path, out: Path) -> tuple[Path, np.ndarray]:
     """The photos in the model's input type, as ``edgenet bench --eval-data`` builds them."""
-    from device_bench.backends import backend_module
+    from edgenet.device_bench.backends import backend_module
 
     pre = resolve_preprocess(info, None, None, None)
     items = list_labeled_images(folder, info.labels, info.num_outputs)

@@ -1,4 +1,4 @@
-"""The Q/DQ int8 ONNX on ONNX Runtime's two x86 kernel paths: the measurement behind ``converters.tensorrt.qdq_onnx``.
+"""The Q/DQ int8 ONNX on ONNX Runtime's two x86 kernel paths: the measurement behind ``edgenet.converters.tensorrt.qdq_onnx``.
 
 ONNX Runtime runs int8 convolutions as u8s8 GEMMs. With VNNI (AVX-512 VNNI, AVX-VNNI) the products accumulate in
 int32; without it (AVX2, AVX-512 without VNNI: many servers and laptops) ``vpmaddubsw`` adds two u8·s8 products in a
@@ -52,10 +52,9 @@ np.save(out_path, np.concatenate([s.run(None, {name: np.ascontiguousarray(xi[Non
 def forms(onnx_path: Path, calib: np.ndarray, work: Path) -> dict[str, Path]:
     """The three weight grids of one calibration (the 7-bit one through ONNX Runtime's own ``reduce_range``)."""
     import onnx
+    from edgenet.converters.tensorrt import _Samples, qdq_onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    from converters.tensorrt import _Samples, qdq_onnx
 
     out = {"8-bit": work / "qdq_8bit.onnx", "7-bit": work / "qdq_7bit.onnx", "cpu": work / "qdq_cpu.onnx"}
     out["8-bit"].write_bytes(qdq_onnx(onnx_path, calib, form="tensorrt"))
@@ -100,8 +99,9 @@ def main() -> None:
     qemu = shutil.which("qemu-x86_64-static") or shutil.which("qemu-x86_64")
     if qemu is None:
         sys.exit("qemu-x86_64 not found: apt-get install qemu-user-static (it emulates the AVX2-only kernel path)")
-    from converters.pipeline import ConvertOptions, convert
-    from device_bench.remote_runner import cpu_int8
+    from edgenet.converters.pipeline import ConvertOptions, convert
+    from edgenet.device_bench.remote_runner import cpu_int8
+
     from edgenet.artifacts.runtime import TFLiteRunner
     from edgenet.loading import load_model
     from edgenet.preprocess import Preprocess

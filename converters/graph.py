@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from edgenet.converters.failures import third_party
+from edgenet.converters.onnx_export import OnnxExport, export_onnx
+from edgenet.converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 
-from converters.failures import third_party
-from converters.onnx_export import OnnxExport, export_onnx
-from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, TorchRunner
 from edgenet.progress import SILENT, Progress
 
@@ -70,15 +70,15 @@ class FloatGraph:
         """The fp32 model with activation ranges recorded on ``samples`` by ``quantizer``'s calibrator, narrowed
         by the ``--calibration`` ``method``; each step (calibration, histograms, a method's ranges) runs once per
         conversion, so ``--auto-fix`` trying several methods calibrates once."""
-        from quantization.calibration_methods import choose_ranges, parse_method
-        from quantization.ranges import boundary_tensors, histograms, read_ranges, write_ranges
+        from edgenet.quantization.calibration_methods import choose_ranges, parse_method
+        from edgenet.quantization.ranges import boundary_tensors, histograms, read_ranges, write_ranges
 
         base = (quantizer.calibrate, id(samples), len(samples))
         cache = self._calibrated
         if base not in cache:
             calibrated = quantizer.calibrate(self.fp32, samples, progress)
-            if self.input_range is not None:  # raw-pixel input: exactly [0, 255] (quantization.calibrator)
-                from quantization.calibrator import pin_input_range
+            if self.input_range is not None:  # raw-pixel input: exactly [0, 255] (edgenet.quantization.calibrator)
+                from edgenet.quantization.calibrator import pin_input_range
 
                 calibrated = pin_input_range(calibrated, *self.input_range)
             cache[base] = (samples, calibrated)  # keep samples alive
@@ -115,8 +115,8 @@ def export_float(
 
     Raises :class:`~edgenet.errors.VerificationError` naming the worst failed check.
     """
-    from converters.tflite import concrete_function, onnx_to_tf
-    from quantization.ptq import convert_float
+    from edgenet.converters.tflite import concrete_function, onnx_to_tf
+    from edgenet.quantization.ptq import convert_float
 
     workdir = Path(workdir)
     progress.step(f"[1/3] exporting ONNX (opset {opset}, {resolution}×{resolution})")

@@ -1,4 +1,4 @@
-"""The registry of artefact kinds ``edgenet convert`` can build from a :class:`~converters.graph.FloatGraph`.
+"""The registry of artefact kinds ``edgenet convert`` can build from a :class:`~edgenet.converters.graph.FloatGraph`.
 
 A kind says what file it writes, what it is checked against and how its bytes are made; the pipeline builds,
 verifies, reports and publishes every kind the same way. Adding one (another runtime, another precision) is one
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from edgenet.converters.graph import FP32_FILE, FloatGraph
 
-from converters.graph import FP32_FILE, FloatGraph
 from edgenet.progress import SILENT, Progress
 from edgenet.registry import Registry
 
@@ -28,10 +28,10 @@ class BuildContext:
 
     graph: FloatGraph
     samples: np.ndarray | None = field(default=None, repr=False)
-    quantizer: object = None  # quantization.quantizers.Quantizer
+    quantizer: object = None  # edgenet.quantization.quantizers.Quantizer
     io_dtype: str = "int8"
     progress: Progress = SILENT
-    method: str = "minmax"  # --calibration: how activation ranges are chosen (quantization.calibration_methods)
+    method: str = "minmax"  # --calibration: how activation ranges are chosen (edgenet.quantization.calibration_methods)
     model: Any = field(default=None, repr=False)  # torch.nn.Module
     details: dict[str, dict] = field(default_factory=dict)  # kind name -> extra report.json entries
 
@@ -61,7 +61,7 @@ get_kind = KINDS.get_entry
 
 def _float_kind(name: str):
     def build(ctx: BuildContext) -> bytes:
-        from quantization.ptq import convert_float
+        from edgenet.quantization.ptq import convert_float
 
         return convert_float(ctx.graph.concrete_fn, ctx.graph.trackable, name)
 
@@ -100,5 +100,5 @@ register(
 
 
 # Kinds of other runtimes live in their own modules and register themselves on import.
-from converters import executorch as _executorch  # noqa: E402, F401
-from converters import tensorrt as _tensorrt  # noqa: E402, F401
+from edgenet.converters import executorch as _executorch  # noqa: E402, F401
+from edgenet.converters import tensorrt as _tensorrt  # noqa: E402, F401

@@ -2,15 +2,15 @@
 
 The stages, each returning a dataclass the report serializes:
 
-1. :func:`converters.graph.export_float` — ONNX and the fp32 ``.tflite`` (:class:`FloatGraph`), checked;
-2. :func:`build_artifact` — any registered kind (:mod:`converters.kinds`) from that graph, with a quantizer
-   (:mod:`quantization.quantizers`) and calibration samples;
+1. :func:`edgenet.converters.graph.export_float` — ONNX and the fp32 ``.tflite`` (:class:`FloatGraph`), checked;
+2. :func:`build_artifact` — any registered kind (:mod:`edgenet.converters.kinds`) from that graph, with a quantizer
+   (:mod:`edgenet.quantization.quantizers`) and calibration samples;
 3. :func:`verify_artifact` — outputs against the kind's reference on the parity inputs, op census, full-integer
    check (:class:`Artifact`);
 4. :func:`edgenet.atomic.publish_dir` — everything was built in a staging folder beside ``--out`` and replaces the
    earlier output only when every check has passed, so a failed run leaves no partial files.
 
-``quant-report`` (:mod:`converters.quant_report`) and the benchmarks run the same stages.
+``quant-report`` (:mod:`edgenet.converters.quant_report`) and the benchmarks run the same stages.
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from converters.graph import FloatGraph, export_float
-from converters.kinds import KINDS, BuildContext, get_kind
-from converters.previous_run import refuse_before, settle
-from converters.raw_input import RAW_RANGE
-from converters.verify import (
+from edgenet.converters.graph import FloatGraph, export_float
+from edgenet.converters.kinds import KINDS, BuildContext, get_kind
+from edgenet.converters.previous_run import refuse_before, settle
+from edgenet.converters.raw_input import RAW_RANGE
+from edgenet.converters.verify import (
     MIN_COSINE,
     MIN_EVAL_IMAGES,
     Check,
@@ -38,6 +37,7 @@ from converters.verify import (
     raise_on_failures,
     tolerance_check,
 )
+
 from edgenet import __version__
 from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, runner_for
 from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
@@ -65,27 +65,29 @@ class ConvertOptions:
     int16: bool = False
     int8_io: str = "int8"
     quantizer: str = "tflite"
-    calibration: str = "minmax"  # METHOD[:PARAM], quantization.calibration_methods
+    calibration: str = "minmax"  # METHOD[:PARAM], edgenet.quantization.calibration_methods
     calib_data: Path | None = None
     calib_samples: int = 100
     parity_samples: int = 8
     min_agreement: float | None = None
-    # publish a quantized artefact of trained weights below the fidelity floors (converters.verify.MIN_COSINE, …)
+    # publish a quantized artefact of trained weights below the fidelity floors (edgenet.converters.verify.MIN_COSINE, …)
     accept_low_fidelity: bool = False
     simplify: bool = True
     opset: int = 17
     edgetpu: bool = False
     threads: int | None = None
-    # int8 fidelity (quantization.fixes)
+    # int8 fidelity (edgenet.quantization.fixes)
     eval_data: Path | None = None
     keep_float: str | None = None  # "N" (the N worst layers) or "layer,layer"
     auto_fix: bool = False
     max_drop: float = 1.0  # accuracy points, for auto_fix
     latency_budget_ms: float | None = None
-    extra_kinds: tuple[str, ...] = ()  # further registered kinds (converters.kinds.register) to build
-    executorch: bool = False  # ExecuTorch fp32 + int8 .pte (converters.executorch)
-    tensorrt: bool = False  # Q/DQ int8 ONNX, plus fp16/int8 engines where a GPU and tensorrt are (converters.tensorrt)
-    input: str | None = None  # "raw" | "normalized"; None: raw for --int8-io uint8 (converters.raw_input)
+    extra_kinds: tuple[str, ...] = ()  # further registered kinds (edgenet.converters.kinds.register) to build
+    executorch: bool = False  # ExecuTorch fp32 + int8 .pte (edgenet.converters.executorch)
+    tensorrt: bool = (
+        False  # Q/DQ int8 ONNX, plus fp16/int8 engines where a GPU and tensorrt are (edgenet.converters.tensorrt)
+    )
+    input: str | None = None  # "raw" | "normalized"; None: raw for --int8-io uint8 (edgenet.converters.raw_input)
 
     def input_kind(self) -> str:
         """What the artefacts' input takes: raw pixels by default for uint8 I/O, the apps' and Coral's type."""
@@ -135,7 +137,7 @@ class ConvertReport:
     edgetpu: dict | None = None
     accuracy: dict | None = None  # {"torch": {"top1", "top5", "n"}, "onnx": ..., "fp32": ..., "int8": ...}
     agreement: dict | None = None  # {"onnx": top-1 agreement with torch, "fp32": ..., "int8": ...}
-    int8_fix: dict | None = None  # what --keep-float / --auto-fix did (quantization.fixes.Int8Fix)
+    int8_fix: dict | None = None  # what --keep-float / --auto-fix did (edgenet.quantization.fixes.Int8Fix)
     total_seconds: float = 0.0
     out: str = ""
 
@@ -151,7 +153,7 @@ def full_integer(info: TFLiteModel) -> bool:
 
 def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
     """Stage 2: the bytes of ``kind`` and the seconds they took."""
-    from converters.failures import third_party
+    from edgenet.converters.failures import third_party
 
     k = get_kind(kind)
     t0 = time.perf_counter()
@@ -277,7 +279,7 @@ def _verify_other(
 
 def _cpu_int8() -> str | None:
     """This CPU's int8 instructions ("AVX2, no VNNI"), to name in a runtime-fault message."""
-    from device_bench.remote_runner import cpu_int8
+    from edgenet.device_bench.remote_runner import cpu_int8
 
     return cpu_int8()[1]
 
@@ -285,13 +287,12 @@ def _cpu_int8() -> str | None:
 def _describe(runner, path: Path) -> tuple[dict[str, int], str, str]:
     """(op census, input dtype, output dtype) of a non-TFLite artefact, from the file itself."""
     if path.suffix == ".pte":
-        from converters.executorch import pte_census
+        from edgenet.converters.executorch import pte_census
 
         return pte_census(path.read_bytes()), runner.input_dtype, runner.output_dtype
     if path.suffix == ".onnx":
         import onnx
-
-        from converters.tensorrt import qdq_census
+        from edgenet.converters.tensorrt import qdq_census
 
         types = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int8)": "int8"}
         s = runner.session
@@ -323,8 +324,8 @@ def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
             raise EdgenetError("--edgetpu needs integer model I/O; use --int8-io uint8 or int8")
     if opts.int8_io not in ("int8", "uint8", "float32"):
         raise EdgenetError(f"--int8-io {opts.int8_io}: choose int8, uint8 or float32")
-    from quantization.calibration_methods import parse_method
-    from quantization.quantizers import get_quantizer
+    from edgenet.quantization.calibration_methods import parse_method
+    from edgenet.quantization.quantizers import get_quantizer
 
     parse_method(opts.calibration)
     if not get_quantizer(opts.quantizer).available():
@@ -334,19 +335,19 @@ def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
     if opts.input_kind() not in ("raw", "normalized"):
         raise EdgenetError(f"--input {opts.input}: choose raw or normalized")
     if opts.keep_float or opts.auto_fix:
-        from quantization.fixes import check_fix_options
+        from edgenet.quantization.fixes import check_fix_options
 
         check_fix_options(opts, loaded.model)
 
 
 def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> ConvertReport:
-    from quantization.calibration import calibration_set
-    from quantization.quantizers import get_quantizer
+    from edgenet.quantization.calibration import calibration_set
+    from edgenet.quantization.quantizers import get_quantizer
 
     t_start = time.perf_counter()
     _check_options(loaded, opts)
     if opts.input_kind() == "raw":  # every artefact (ONNX included) takes RGB 0–255; report.json says so
-        from converters.raw_input import with_raw_input
+        from edgenet.converters.raw_input import with_raw_input
 
         loaded = with_raw_input(loaded)
     quantizer = get_quantizer(opts.quantizer)
@@ -498,7 +499,7 @@ def _planned_files(kinds: list[str], loaded: LoadedModel, opts: ConvertOptions) 
 
 def _method_entry(spec: str) -> dict:
     """report.json's ``calibration.method`` and ``calibration.params``."""
-    from quantization.calibration_methods import parse_method
+    from edgenet.quantization.calibration_methods import parse_method
 
     method, param = parse_method(spec)
     return method.spec(param)
@@ -506,12 +507,12 @@ def _method_entry(spec: str) -> dict:
 
 def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scorer):
     """``--keep-float`` / ``--auto-fix``: the int8 model from the same calibration, with the fix applied."""
-    from device_bench.latency import tflite_p50_ms
-    from quantization import calibration as calib
-    from quantization.calibration_methods import METHODS, parse_method
-    from quantization.debugger import analyse
-    from quantization.fixes import int8_with_fixes, recommendations
-    from quantization.quantizers import QUANTIZERS
+    from edgenet.device_bench.latency import tflite_p50_ms
+    from edgenet.quantization import calibration as calib
+    from edgenet.quantization.calibration_methods import METHODS, parse_method
+    from edgenet.quantization.debugger import analyse
+    from edgenet.quantization.fixes import int8_with_fixes, recommendations
+    from edgenet.quantization.quantizers import QUANTIZERS
 
     graph, samples = ctx.graph, ctx.samples
     calibrated = ctx.calibrated()
@@ -557,7 +558,7 @@ def _edgetpu(int8_path: Path, stage: Path, out: Path, progress: Progress) -> dic
     """Compile for the Edge TPU when edgetpu_compiler exists, else record the flatbuffer-based prediction.
 
     Paths in the result name the published folder, not the staging folder they were made in."""
-    from converters.edgetpu import compile_or_predict
+    from edgenet.converters.edgetpu import compile_or_predict
 
     progress.step("[+] Edge TPU: compiling with edgetpu_compiler, or predicting the op mapping without it")
     result = compile_or_predict(int8_path, stage)

@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from edgenet.converters.kinds import BuildContext, Kind, register
 
-from converters.kinds import BuildContext, Kind, register
 from edgenet.artifacts.tensorrt_engine import require_tensorrt
 from edgenet.errors import EdgenetError
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import math
 
-from device_bench.modelinfo import ModelInfo
+from edgenet.device_bench.modelinfo import ModelInfo
+
 from edgenet.errors import EdgenetError
 
 # Bytes per input element that inference holds per image: float32 (4 bytes) × 3 live tensors (a layer's input and

@@ -3,7 +3,7 @@
 This file is copied as it is to a Raspberry Pi, a Coral Dev Board or any Linux box reached over ssh, and run
 there with that board's ``python3``. It therefore needs nothing but the standard library, NumPy (1.x is fine) and
 whichever TFLite interpreter the board has, and it is written for Python 3.7 (no walrus, no ``f"{x=}"``,
-no 3.9 builtins). ``edgenet bench --target local`` runs the same functions in-process (device_bench.backends.tflite),
+no 3.9 builtins). ``edgenet bench --target local`` runs the same functions in-process (edgenet.device_bench.backends.tflite),
 so a number measured on a board and one measured here come from the same loop.
 
 Usage: ``python3 remote_runner.py '<json spec>'``; the spec keys are those of :func:`run_tflite`. The result is

@@ -28,23 +28,23 @@ def _loaded(model: LoadedModel | str) -> LoadedModel:
 
 
 def convert(model: LoadedModel | str, out: str | Path, progress: Progress = SILENT, **options):
-    """``edgenet convert``: ``options`` are :class:`converters.pipeline.ConvertOptions` fields (``int8=True``,
+    """``edgenet convert``: ``options`` are :class:`edgenet.converters.pipeline.ConvertOptions` fields (``int8=True``,
     ``calib_data=…``, ``eval_data=…``, ``auto_fix=True``, …). Returns the :class:`ConvertReport`."""
-    from converters.pipeline import ConvertOptions
-    from converters.pipeline import convert as run
+    from edgenet.converters.pipeline import ConvertOptions
+    from edgenet.converters.pipeline import convert as run
     from edgenet.validate import path
 
     return run(_loaded(model), ConvertOptions(out=path(out, "--out"), **options), progress)
 
 
 def quant_report(model: LoadedModel | str | Path, out: str | Path, progress: Progress = SILENT, **options):
-    """``edgenet quant-report``: per-layer int8 error; ``options`` as :func:`converters.quant_report.quant_report`.
+    """``edgenet quant-report``: per-layer int8 error; ``options`` as :func:`edgenet.converters.quant_report.quant_report`.
 
     ``model`` may be an int8 ``.tflite`` instead: it is analysed against its float twin
-    (:func:`converters.quant_report.quant_report_pair`; ``fp32_path=`` when not ``model_fp32.tflite`` beside it).
+    (:func:`edgenet.converters.quant_report.quant_report_pair`; ``fp32_path=`` when not ``model_fp32.tflite`` beside it).
     """
-    from converters.quant_report import quant_report as run
-    from converters.quant_report import quant_report_pair
+    from edgenet.converters.quant_report import quant_report as run
+    from edgenet.converters.quant_report import quant_report_pair
     from edgenet.validate import path
 
     out = path(out, "--out")
@@ -85,11 +85,11 @@ def bench(
 ):
     """``edgenet bench``: latency (and accuracy with ``eval_data``) of each model file on ``target``.
 
-    ``plan`` takes the other :class:`device_bench.bench.Plan` fields (``backend``, ``batch``, ``warmup``, …).
-    Returns one :class:`device_bench.results.BenchResult` per configuration; with ``db`` they are also stored.
+    ``plan`` takes the other :class:`edgenet.device_bench.bench.Plan` fields (``backend``, ``batch``, ``warmup``, …).
+    Returns one :class:`edgenet.device_bench.results.BenchResult` per configuration; with ``db`` they are also stored.
     """
-    from device_bench.bench import EvalOptions, Plan, run_benchmarks
-    from device_bench.db import ResultsDB
+    from edgenet.device_bench.bench import EvalOptions, Plan, run_benchmarks
+    from edgenet.device_bench.db import ResultsDB
     from edgenet.validate import paths
 
     # checked with the CLI's rules by run_benchmarks (edgenet.validate.bench_plan)

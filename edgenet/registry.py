@@ -1,4 +1,4 @@
-"""A named registry: artefact kinds (``converters.kinds``) and quantizers (``quantization.quantizers``) are entries,
+"""A named registry: artefact kinds (``edgenet.converters.kinds``) and quantizers (``edgenet.quantization.quantizers``) are entries,
 so adding one is one ``register`` call and every lookup of an unknown name fails the same way."""
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def needs(flag: str, given: bool, other: str, other_given: bool) -> None:
 
 # ------------------------------------------------------------------------------------------------ per workflow
 def convert_options(opts) -> None:
-    """The numbers and combinations of :class:`converters.pipeline.ConvertOptions` (``edgenet convert`` and
+    """The numbers and combinations of :class:`edgenet.converters.pipeline.ConvertOptions` (``edgenet convert`` and
     ``edgenet.api.convert``)."""
     integer(opts.calib_samples, "--calib-samples")
     integer(opts.parity_samples, "--parity-samples")
@@ -144,7 +144,7 @@ def max_opset() -> int:
 
 
 def bench_plan(plan, target: object) -> None:
-    """:class:`device_bench.bench.Plan` and the target (``edgenet bench`` and ``edgenet.api.bench``)."""
+    """:class:`edgenet.device_bench.bench.Plan` and the target (``edgenet bench`` and ``edgenet.api.bench``)."""
     text(target, "--target")
     integers(plan.threads, "--threads", 1, 1024)
     integers(plan.batch, "--batch", 1)

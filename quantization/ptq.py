@@ -1,6 +1,6 @@
 """Post-training quantization with TensorFlow Lite's own tools — the reference quantizer (``--quantizer tflite``).
 
-Everything starts from the *one* fp32 ``.tflite`` that conversion built (``converters.graph.FloatGraph``):
+Everything starts from the *one* fp32 ``.tflite`` that conversion built (``edgenet.converters.graph.FloatGraph``):
 
 - ``fp16`` and ``dynamic`` come from TFLiteConverter on the same TF graph (weights-only; no calibration);
 - ``int8`` is calibrate → quantize: activation ranges measured once (:func:`calibrate`, min/max), then TF's MLIR
@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from edgenet.quantization.calibrator import calibrate
 
 from edgenet.progress import SILENT, Progress
-from quantization.calibrator import calibrate
 
 __all__ = ["calibrate", "convert_float", "debug_model", "quantize", "quantize_16x8"]
 

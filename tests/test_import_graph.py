@@ -76,7 +76,11 @@ def test_lower_layers_never_import_higher_ones():
 def test_the_check_sees_function_level_imports(tmp_path):
     """The rule would be toothless if lazy imports inside functions slipped past it."""
     f = tmp_path / "m.py"
-    f.write_text("def f():\n    from converters.pipeline import convert\n    import device_bench.db\n")
-    assert [m for _, m in imports(f)] == ["converters.pipeline", "converters.pipeline.convert", "device_bench.db"]
+    f.write_text("def f():\n    from edgenet.converters.pipeline import convert\n    import edgenet.device_bench.db\n")
+    assert [m for _, m in imports(f)] == [
+        "edgenet.converters.pipeline",
+        "edgenet.converters.pipeline.convert",
+        "edgenet.device_bench.db",
+    ]
     assert layer("edgenet.cli.main") == "front end" and layer("edgenet.artifacts.runtime") == "edgenet"
     assert "converters" not in ALLOWED["quantization"] and "quantization" not in ALLOWED["device_bench"]

@@ -1,5 +1,5 @@
 """Backends: each module's ``run(spec) -> dict`` loads, times and classifies in the process it is called in
-(``python -m device_bench.worker`` locally, ``remote_runner.py`` on a board), and ``prepare_inputs`` turns
+(``python -m edgenet.device_bench.worker`` locally, ``remote_runner.py`` on a board), and ``prepare_inputs`` turns
 preprocessed float images into what that model takes."""
 
 from __future__ import annotations
@@ -21,4 +21,4 @@ DEFAULT_DELEGATE = {
 
 
 def backend_module(name: str) -> ModuleType:
-    return importlib.import_module(f"device_bench.backends.{name}")
+    return importlib.import_module(f"edgenet.device_bench.backends.{name}")

@@ -118,9 +118,9 @@ def bench(
 ) -> None:
     """Time MODEL_FILES (.tflite, .onnx, ExecuTorch .pte, TensorRT .engine, or edgenet checkpoints for --backend
     torch) in every configuration."""
-    from device_bench.bench import EvalOptions, Plan, run_benchmarks
-    from device_bench.db import ResultsDB
-    from device_bench.targets import TargetOptions
+    from edgenet.device_bench.bench import EvalOptions, Plan, run_benchmarks
+    from edgenet.device_bench.db import ResultsDB
+    from edgenet.device_bench.targets import TargetOptions
 
     for name, v in (("--mean", mean), ("--std", std)):
         if v is not None and len(v) != 3:
@@ -230,7 +230,7 @@ def bench(
             err=True,
         )
     if any(r.unstable for r in results):
-        from device_bench.stats import UNSTABLE_RULE
+        from edgenet.device_bench.stats import UNSTABLE_RULE
 
         click.echo(
             f"unstable: {UNSTABLE_RULE}; another job or thermal throttling: rerun on an idle machine, with more --runs",

@@ -141,10 +141,10 @@ def convert(
     Each stage is checked against the one before on real inputs: PyTorch vs ONNX Runtime, ONNX vs TFLite fp32,
     each quantized model vs fp32. The output folder is written only when everything passed.
     """
-    from converters.failures import ConverterError
-    from converters.pipeline import ConvertOptions, parity_table
-    from converters.pipeline import convert as run
     from edgenet.cli.progress import ConsoleProgress
+    from edgenet.converters.failures import ConverterError
+    from edgenet.converters.pipeline import ConvertOptions, parity_table
+    from edgenet.converters.pipeline import convert as run
     from edgenet.quiet import quiet_tensorflow
 
     quiet_tensorflow()

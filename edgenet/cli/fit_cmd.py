@@ -97,10 +97,10 @@ def fit(
     on --target meets --budget-ms."""
     from dataclasses import replace
 
-    from converters.fit import FAMILIES, FitSettings, write_plot
-    from converters.fit import fit as run
-    from device_bench.targets import TargetOptions
     from edgenet.cli.progress import ConsoleProgress
+    from edgenet.converters.fit import FAMILIES, FitSettings, write_plot
+    from edgenet.converters.fit import fit as run
+    from edgenet.device_bench.targets import TargetOptions
     from edgenet.models import get_variant
     from edgenet.profile import profile_variant
     from edgenet.scaling import PAPER, load_scaling

@@ -150,9 +150,9 @@ def search(
 
 def _latency_probe(target: str, threads: int, int8: bool, out: Path, num_classes: int):
     """``latency_of(spec, resolution)``: convert and time like ``edgenet fit`` does, rows into OUT/bench.sqlite."""
-    from converters.fit import FitSettings, measure
-    from device_bench.db import ResultsDB
-    from device_bench.targets import TargetOptions
+    from edgenet.converters.fit import FitSettings, measure
+    from edgenet.device_bench.db import ResultsDB
+    from edgenet.device_bench.targets import TargetOptions
     from edgenet.fitplan import Candidate
 
     settings = FitSettings(target=target, threads=threads, int8=int8, num_classes=num_classes)

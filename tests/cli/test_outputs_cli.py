@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from edgenet.device_bench.db import ResultsDB
 from helpers import tiny_checkpoint
 from PIL import Image
 
-from device_bench.db import ResultsDB
 from edgenet.cli.main import cli
 
 
@@ -90,7 +90,8 @@ def test_a_full_disk_is_one_line_not_a_converter_failure(db, tmp_path, monkeypat
     """Issue 26.9: a full disk was reported as a converter failure (exit 4) or a traceback."""
     import errno
 
-    from converters.failures import ConverterError, third_party
+    from edgenet.converters.failures import ConverterError, third_party
+
     from edgenet import atomic
     from edgenet.errors import EdgenetError
 

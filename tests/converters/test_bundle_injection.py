@@ -10,9 +10,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from edgenet.converters.bundle import bundle
 from test_bundle import converted_dir
 
-from converters.bundle import bundle
 from edgenet.errors import EdgenetError
 
 HOSTILE = [

@@ -12,8 +12,8 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from edgenet.device_bench.remote_runner import cpu_int8
 
-from device_bench.remote_runner import cpu_int8
 from edgenet.artifacts.runtime import OnnxRunner
 from edgenet.cli.main import cli
 
@@ -34,7 +34,7 @@ def earlier_output(tmp_path, converted_lite0_uint8, photos_dir):
 
 def test_below_the_floor_fails_and_keeps_the_earlier_output(earlier_output, monkeypatch):
     out, args, before = earlier_output
-    monkeypatch.setattr("converters.pipeline.MIN_COSINE", 0.999999)  # no int8 model reaches it
+    monkeypatch.setattr("edgenet.converters.pipeline.MIN_COSINE", 0.999999)  # no int8 model reaches it
     res = CliRunner().invoke(cli, [*args, "--int8"])
     assert res.exit_code == 3, res.output
     line = res.output.strip().splitlines()[-1]

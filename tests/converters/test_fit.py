@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import math
 
+import edgenet.converters.fit as fitmod
 import pytest
+from edgenet.converters.fit import FitSettings, fit, model_args
 
-import converters.fit as fitmod
-from converters.fit import FitSettings, fit, model_args
 from edgenet.errors import EdgenetError
 from edgenet.fitplan import Candidate, LatencyModel, Point, bounds, candidates, next_candidate, resolution_grid
 from edgenet.scaling import PAPER
@@ -164,8 +164,8 @@ def test_an_emulated_target_is_refused(monkeypatch, tmp_path):
     report = SimpleNamespace(artifacts=[SimpleNamespace(name="int8", file="model_int8.tflite")])
     row = SimpleNamespace(emulated="qemu-aarch64 7.2.22, cpu cortex-a76")
     monkeypatch.setattr("edgenet.loading.load_from_spec", lambda **kw: None)
-    monkeypatch.setattr("converters.pipeline.convert", lambda loaded, opts, progress: report)
-    monkeypatch.setattr("device_bench.bench.run_benchmarks", lambda *a, **k: [row])
+    monkeypatch.setattr("edgenet.converters.pipeline.convert", lambda loaded, opts, progress: report)
+    monkeypatch.setattr("edgenet.device_bench.bench.run_benchmarks", lambda *a, **k: [row])
     settings = FitSettings(target="ssh://me@127.0.0.1")
     with pytest.raises(EdgenetError, match=r"runs under an emulator \(qemu-aarch64 7.2.22, cpu cortex-a76\)"):
         fitmod.measure(Candidate("b0", None, 224, 390_000_000), settings, tmp_path, None, None)

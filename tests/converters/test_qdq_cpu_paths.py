@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from edgenet.converters.tensorrt import gemm_weight_overrides, qdq_onnx
+from edgenet.converters.verify import MIN_COSINE, Parity, compare, kernel_fault_check
 from helpers import missing_tool
-
-from converters.tensorrt import gemm_weight_overrides, qdq_onnx
-from converters.verify import MIN_COSINE, Parity, compare, kernel_fault_check
 
 CHANNELS = 64
 

@@ -9,8 +9,8 @@ import shutil
 import pytest
 import tflite_builders as tb
 from click.testing import CliRunner
+from edgenet.converters.quant_report import quant_report_pair
 
-from converters.quant_report import quant_report_pair
 from edgenet.cli.main import cli
 from edgenet.errors import EdgenetError
 

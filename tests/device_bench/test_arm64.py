@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from edgenet.device_bench import remote_runner
+from edgenet.device_bench.env import machine_label
+from edgenet.device_bench.report import render_markdown
+from edgenet.device_bench.results import BenchConfig
+from edgenet.device_bench.targets import TargetOptions, open_target
 
-from device_bench import remote_runner
-from device_bench.env import machine_label
-from device_bench.report import render_markdown
-from device_bench.results import BenchConfig
-from device_bench.targets import TargetOptions, open_target
 from edgenet.cli.main import cli
 
 CACHE = Path(os.environ.get("EDGENET_ARM64_CACHE", "/var/cache/edgenet/arm64"))
@@ -107,7 +107,7 @@ def _run(url: str, opts: TargetOptions, model: Path, inputs: Path) -> dict:
 def test_emulated_arm64_answers_like_x86(sshd, tiny, arm64_python, precision, tmp_path):
     """The tiny model on 32 random inputs of its own type through the ssh target: same top-1 on every input and
     outputs within 2 quantization steps (int8) or 1e-4 (fp32) of x86's; the row says where and how it ran."""
-    from device_bench.modelinfo import inspect_model
+    from edgenet.device_bench.modelinfo import inspect_model
 
     model = tiny / "tflite" / f"model_{precision}.tflite"
     dtype = np.dtype(inspect_model(model).input_dtype)

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from edgenet.device_bench import remote_runner
+from edgenet.device_bench.bench import Plan, run_benchmarks
 
-from device_bench import remote_runner
-from device_bench.bench import Plan, run_benchmarks
 from edgenet.errors import EdgenetError
 
 FAST = dict(warmup=2, runs=15)
@@ -71,8 +71,7 @@ def test_torch_cpu_channels_last(tiny):
 
 def test_torch_autocast_choice():
     import torch
-
-    from device_bench.backends.torch import _autocast
+    from edgenet.device_bench.backends.torch import _autocast
 
     cpu = torch.device("cpu")
     ctx = _autocast("bf16", cpu)
@@ -85,7 +84,7 @@ def test_torch_autocast_choice():
 def plan_key(r, **change):
     from dataclasses import replace
 
-    from device_bench.results import BenchConfig
+    from edgenet.device_bench.results import BenchConfig
 
     cfg = BenchConfig(r.backend, r.device, r.threads, r.delegate, r.batch, r.precision, r.options["channels_last"])
     return replace(cfg, **change).key(r.target, r.machine)

@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from edgenet.device_bench import remote_runner
+from edgenet.device_bench.bench import Plan, run_benchmarks
 
-from device_bench import remote_runner
-from device_bench.bench import Plan, run_benchmarks
 from edgenet.errors import EdgenetError
 
 FAST = dict(warmup=1, runs=3)
@@ -87,7 +87,7 @@ def test_fallback_to_tensorflow_lite(tiny):
     code = (
         "import sys; sys.modules.update(dict.fromkeys(['ai_edge_litert', 'ai_edge_litert.interpreter', "
         "'tflite_runtime', 'tflite_runtime.interpreter']))\n"
-        "from device_bench import remote_runner as r\n"
+        "from edgenet.device_bench import remote_runner as r\n"
         f"print(r.make_interpreter({str(tiny / 'tflite' / 'model_fp32.tflite')!r})[1]['interpreter'])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -110,8 +110,8 @@ def test_bad_target_url(tiny):
 
 def test_a_batch_that_cannot_fit_in_memory_is_refused_before_running(tiny, monkeypatch):
     """Issue 26.7: --batch 100000 grew to 23 of 24 GB before it was killed."""
-    from device_bench import plan_checks
-    from device_bench.modelinfo import inspect_model
+    from edgenet.device_bench import plan_checks
+    from edgenet.device_bench.modelinfo import inspect_model
 
     model = tiny / "tflite" / "model_fp32.tflite"
     monkeypatch.setattr(plan_checks, "available_memory", lambda: 2 * 10**8)  # 200 MB free, whatever runs this

@@ -10,11 +10,11 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
+from edgenet.device_bench import remote_runner
+from edgenet.device_bench.bench import Plan, run_benchmarks
+from edgenet.device_bench.db import SCHEMA_VERSION, ResultsDB
+from edgenet.device_bench.report import render_html
 
-from device_bench import remote_runner
-from device_bench.bench import Plan, run_benchmarks
-from device_bench.db import SCHEMA_VERSION, ResultsDB
-from device_bench.report import render_html
 from edgenet.cli.main import cli
 
 FAST = dict(warmup=1, runs=3)

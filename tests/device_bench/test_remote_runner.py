@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from device_bench import remote_runner
+from edgenet.device_bench import remote_runner
 
 SOURCE = Path(remote_runner.__file__).read_text()
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from edgenet.quantization.calibration import from_folder, list_images, synthetic
 from PIL import Image
 
 from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
-from quantization.calibration import from_folder, list_images, synthetic
 
 PRE = Preprocess(resolution=32)
 
@@ -75,7 +75,7 @@ def test_synthetic_is_marked():
 
 def test_fewer_readable_images_than_asked_is_said(tmp_path):
     """Issue 26.6: calibration silently used 5 images when 100 were asked."""
-    from quantization.calibration import calibration_set
+    from edgenet.quantization.calibration import calibration_set
 
     for i in range(3):
         Image.new("RGB", (40, 40), (i * 60, 90, 30)).save(tmp_path / f"{i}.png")
@@ -88,7 +88,8 @@ def test_fewer_readable_images_than_asked_is_said(tmp_path):
 
 def test_a_file_given_as_a_folder_is_named_as_a_file(tmp_path):
     """Issue 26.9: --calib-data FILE said "folder not found" for a file that exists."""
-    from device_bench.evaldata import list_labeled_images
+    from edgenet.device_bench.evaldata import list_labeled_images
+
     from edgenet.data import scan_class_folders
 
     photo = tmp_path / "cat.jpg"
