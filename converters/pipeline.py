@@ -10,13 +10,14 @@ The stages, each returning a dataclass the report serializes:
 4. :func:`edgenet.atomic.publish_dir` — everything was built in a staging folder beside ``--out`` and replaces the
    earlier output only when every check has passed, so a failed run leaves no partial files.
 
-``quant-report`` (:mod:`converters.quant_report`) and the benchmarks run the same stages.
+``quant-report`` (:mod:`edgenet.workflows.quant_report`) and the benchmarks run the same stages.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -274,13 +275,22 @@ def _describe(runner, path: Path) -> tuple[dict[str, int], str, str]:
     return {}, str(runner.inputs[0][2]).removeprefix("torch."), str(runner.outputs[0][2]).removeprefix("torch.")
 
 
-def convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress = SILENT) -> ConvertReport:
-    """Run every stage for ``loaded`` and publish the artefacts into ``opts.out``; returns the report."""
+def convert(
+    loaded: LoadedModel,
+    opts: ConvertOptions,
+    progress: Progress = SILENT,
+    latency_ms: Callable[[bytes], float] | None = None,
+) -> ConvertReport:
+    """Run every stage for ``loaded`` and publish the artefacts into ``opts.out``; returns the report.
+
+    ``latency_ms(tflite_bytes)`` times an int8 model on this machine for ``--auto-fix``'s advice; timing is bench's
+    job, so the caller passes it in (the CLI and :mod:`edgenet.api` pass :func:`device_bench.latency.tflite_p50_ms`)
+    and without it the advice names no latency estimate."""
     from edgenet.quiet import native_stderr_captured, quiet_tensorflow
 
     quiet_tensorflow()
     with native_stderr_captured():
-        return _convert(loaded, opts, progress)
+        return _convert(loaded, opts, progress, latency_ms)
 
 
 def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
@@ -310,7 +320,7 @@ def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
         check_fix_options(opts, loaded.model)
 
 
-def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> ConvertReport:
+def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, latency_ms=None) -> ConvertReport:
     from quantization.calibration import calibration_set
     from quantization.quantizers import get_quantizer
 
@@ -401,7 +411,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
             progress.step(f"[3/3] {'TFLite' if runtime == 'tflite' else runtime} {kind} ({i + 1}/{len(kinds)})")
             if kind == "int8" and (opts.keep_float or opts.auto_fix):
                 t0 = time.perf_counter()
-                fixed = _int8_fix(ctx, loaded, opts, scorer)
+                fixed = _int8_fix(ctx, loaded, opts, scorer, latency_ms)
                 data, kind, seconds = fixed.data, fixed.kind, time.perf_counter() - t0
                 report.int8_fix = fixed.summary()
                 report.quantizer = fixed.quantizer  # the model written may come from another quantizer/method
@@ -445,9 +455,8 @@ def _method_entry(spec: str) -> dict:
     return method.spec(param)
 
 
-def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scorer):
+def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scorer, latency_ms=None):
     """``--keep-float`` / ``--auto-fix``: the int8 model from the same calibration, with the fix applied."""
-    from device_bench.latency import tflite_p50_ms
     from quantization import calibration as calib
     from quantization.calibration_methods import METHODS, parse_method
     from quantization.debugger import analyse
@@ -466,7 +475,7 @@ def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scor
 
     def advice(int8: bytes) -> list[str]:
         cfg = loaded.model.config
-        ms = tflite_p50_ms(int8)
+        ms = latency_ms(int8) if latency_ms is not None else None
         return recommendations(
             loaded.name, cfg.act, loaded.preprocess.resolution, cfg.num_classes, ms, opts.latency_budget_ms
         )

@@ -28,18 +28,20 @@ def convert(model: LoadedModel | str, out: str | Path, progress: Progress = SILE
     ``calib_data=…``, ``eval_data=…``, ``auto_fix=True``, …). Returns the :class:`ConvertReport`."""
     from converters.pipeline import ConvertOptions
     from converters.pipeline import convert as run
+    from device_bench.latency import tflite_p50_ms
 
-    return run(_loaded(model), ConvertOptions(out=Path(out), **options), progress)
+    return run(_loaded(model), ConvertOptions(out=Path(out), **options), progress, latency_ms=tflite_p50_ms)
 
 
 def quant_report(model: LoadedModel | str | Path, out: str | Path, progress: Progress = SILENT, **options):
-    """``edgenet quant-report``: per-layer int8 error; ``options`` as :func:`converters.quant_report.quant_report`.
+    """``edgenet quant-report``: per-layer int8 error; ``options`` as
+    :func:`edgenet.workflows.quant_report.quant_report`.
 
     ``model`` may be an int8 ``.tflite`` instead: it is analysed against its float twin
-    (:func:`converters.quant_report.quant_report_pair`; ``fp32_path=`` when not ``model_fp32.tflite`` beside it).
+    (:func:`edgenet.workflows.quant_report.quant_report_pair`; ``fp32_path=`` when not ``model_fp32.tflite`` beside it).
     """
-    from converters.quant_report import quant_report as run
-    from converters.quant_report import quant_report_pair
+    from edgenet.workflows.quant_report import quant_report as run
+    from edgenet.workflows.quant_report import quant_report_pair
 
     if isinstance(model, (str, Path)) and Path(model).suffix == ".tflite":
         return quant_report_pair(Path(model), Path(out), progress=progress, **options)

@@ -136,6 +136,7 @@ def convert(
     from converters.failures import ConverterError
     from converters.pipeline import ConvertOptions, parity_table
     from converters.pipeline import convert as run
+    from device_bench.latency import tflite_p50_ms
     from edgenet.cli.progress import ConsoleProgress
     from edgenet.quiet import quiet_tensorflow
 
@@ -169,7 +170,7 @@ def convert(
         tensorrt=tensorrt,
     )
     try:
-        report = run(loaded, opts, ConsoleProgress(not quiet))
+        report = run(loaded, opts, ConsoleProgress(not quiet), latency_ms=tflite_p50_ms)
     except ConverterError as e:
         if verbose and e.detail:
             click.echo(e.detail, err=True)

@@ -97,13 +97,13 @@ def fit(
     on --target meets --budget-ms."""
     from dataclasses import replace
 
-    from converters.fit import FAMILIES, FitSettings, write_plot
-    from converters.fit import fit as run
     from device_bench.targets import TargetOptions
     from edgenet.cli.progress import ConsoleProgress
     from edgenet.models import get_variant
     from edgenet.profile import profile_variant
     from edgenet.scaling import PAPER, load_scaling
+    from edgenet.workflows.fit import FAMILIES, FitSettings, write_plot
+    from edgenet.workflows.fit import fit as run
 
     scaling = load_scaling(scaling_file) if scaling_file is not None else PAPER
     if base is not None or scaling_file is None:

@@ -354,3 +354,40 @@ def write_plot(result: SearchResult, path: Path) -> Path:
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def latency_probe(target: str, threads: int, int8: bool, out: Path, num_classes: int) -> Callable[[str, int], float]:
+    """``latency_of(spec, resolution)``: convert and time like ``edgenet fit`` does, rows into OUT/bench.sqlite."""
+    from device_bench.db import ResultsDB
+    from device_bench.targets import TargetOptions
+    from edgenet.fitplan import Candidate
+    from edgenet.workflows.fit import FitSettings, measure
+
+    settings = FitSettings(target=target, threads=threads, int8=int8, num_classes=num_classes)
+
+    def latency_of(spec: str, resolution: int) -> float:
+        with ResultsDB(out / "bench.sqlite") as db:
+            cand = Candidate(spec, None, resolution, 0)
+            return measure(cand, settings, out / "latency", db, TargetOptions()).p50_ms
+
+    return latency_of
+
+
+def run_search(
+    settings: SearchSettings, out: Path, threads: int = 1, int8: bool = False, progress: Progress = SILENT
+) -> SearchResult:
+    """``edgenet scale search`` whole: the search (with a latency probe on ``settings.target`` for the latency
+    constraint), then OUT/search.png and OUT/search.json beside OUT/scaling.json."""
+    if settings.constraint == "flops" and settings.target is not None:
+        raise EdgenetError("--target applies to --constraint latency only")
+    latency_of = None
+    if settings.constraint == "latency":
+        if settings.target is None:
+            raise EdgenetError("--constraint latency needs --target (local, ssh://…, adb://…)")
+        data = Path(settings.data)
+        classes = sum(1 for p in data.iterdir() if p.is_dir()) if data.is_dir() else 2
+        latency_of = latency_probe(settings.target, threads, int8, out, max(classes, 1))
+    result = search(settings, out, latency_of, progress)
+    write_plot(result, out / "search.png")
+    write_text_atomic(out / "search.json", json.dumps(result.to_dict(), indent=2) + "\n")
+    return result

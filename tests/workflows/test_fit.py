@@ -11,11 +11,11 @@ import math
 
 import pytest
 
-import converters.fit as fitmod
-from converters.fit import FitSettings, fit, model_args
+import edgenet.workflows.fit as fitmod
 from edgenet.errors import EdgenetError
 from edgenet.fitplan import Candidate, LatencyModel, Point, bounds, candidates, next_candidate, resolution_grid
 from edgenet.scaling import PAPER
+from edgenet.workflows.fit import FitSettings, fit, model_args
 
 
 def law(macs: int, resolution: int) -> float:

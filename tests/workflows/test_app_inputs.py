@@ -14,11 +14,11 @@ import pytest
 import tflite_builders as tb
 from test_bundle import PRE, converted_dir, kotlin_constants
 
-from converters.bundle import bundle
 from converters.metadata import read_metadata
 from edgenet.artifacts.tflite_model import quantize, read_tflite
 from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
+from edgenet.workflows.bundle import bundle
 
 
 def test_raw_preprocess_gives_pixels_and_round_trips():
