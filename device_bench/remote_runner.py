@@ -327,20 +327,19 @@ def run_tflite(spec):
     first_ms = (time.perf_counter() - t0) * 1000.0
     nodes = delegate_nodes(interp)  # after the first invoke: some versions delegate lazily
     latencies = time_loop(interp.invoke, int(spec.get("warmup", 10)), int(spec.get("runs", 100)), spec.get("seconds"))
-    result = {
-        "ok": True,
-        "latencies_ms": latencies,
-        "load_ms": load_ms,
-        "first_inference_ms": first_ms,
-        "peak_rss_mb": peak_rss_mb(),
-        "rss_before_load_mb": before,
-        "input": _tensor_desc(inp),
-        "output": _tensor_desc(out),
-        "env": basic_env(),
-        "delegate_nodes": nodes,
-        "delegate_ran": delegate_ran(spec.get("delegate", "xnnpack"), nodes),
-    }
-    result.update(info)
+    result = run_record(
+        latencies,
+        load_ms,
+        first_ms,
+        before,
+        _tensor_desc(inp),
+        info["backend_version"],
+        basic_env(),
+        delegate_ran(spec.get("delegate", "xnnpack"), nodes),
+        output=_tensor_desc(out),
+        delegate_nodes=nodes,
+        interpreter=info["interpreter"],
+    )
     if spec.get("inputs"):
         data = np.load(spec["inputs"], mmap_mode="r")
         if data.dtype != inp["dtype"]:
@@ -351,6 +350,42 @@ def run_tflite(spec):
             interp.invoke()
             preds.extend(topk_rows(interp.get_tensor(out["index"]), int(spec.get("topk", 5)))[:n])
         result["predictions"] = preds
+    return result
+
+
+# The keys of every timed run's record, whichever backend made it; the backends in device_bench.backends build it
+# with :func:`run_record` from here, and this file builds it for itself on boards (it imports nothing of edgenet).
+RECORD_FIELDS = (
+    "ok",
+    "latencies_ms",
+    "load_ms",
+    "first_inference_ms",
+    "peak_rss_mb",
+    "rss_before_load_mb",
+    "input",
+    "backend_version",
+    "env",
+    "delegate_ran",
+)
+
+
+def run_record(latencies, load_ms, first_ms, rss_before_mb, input_desc, backend_version, env, delegate_ran, **extra):
+    """One timed run: the fields of :data:`RECORD_FIELDS` (peak RSS read now), then what the backend adds
+    (``output``, ``interpreter``, ``peak_gpu_mb``, …); ``predictions`` are added after the eval pass.
+    ``delegate_ran`` is what the runtime reports actually ran, None when it cannot tell."""
+    result = {
+        "ok": True,
+        "latencies_ms": latencies,
+        "load_ms": load_ms,
+        "first_inference_ms": first_ms,
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_load_mb": rss_before_mb,
+        "input": input_desc,
+        "backend_version": backend_version,
+        "env": env,
+        "delegate_ran": delegate_ran,
+    }
+    result.update(extra)
     return result
 
 

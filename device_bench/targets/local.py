@@ -15,6 +15,7 @@ from pathlib import Path
 
 import device_bench
 from device_bench.targets import read_result
+from edgenet.runtimes import RUNTIMES
 
 _ROOT = str(Path(device_bench.__file__).resolve().parent.parent)  # the folder holding this device_bench package
 _BOOT = (
@@ -25,7 +26,7 @@ _BOOT = (
 
 class LocalTarget:
     name = "local"
-    backends = ("tflite", "onnxruntime", "torch", "executorch", "tensorrt")
+    backends = tuple(RUNTIMES)  # every registered runtime runs here (when installed: Runtime.unavailable says)
 
     def __enter__(self) -> LocalTarget:
         return self

@@ -11,6 +11,7 @@ import click
 
 from edgenet.cli.options import emit_json, json_option, print_table
 from edgenet.errors import EdgenetError
+from edgenet.runtimes import RUNTIMES  # a table only: no runtime is imported
 
 EPILOG = """Examples:
 
@@ -60,14 +61,14 @@ def _fmt(x, digits=2):
 @click.argument("model_files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--backend",
-    type=click.Choice(["tflite", "onnxruntime", "torch", "executorch", "tensorrt"]),
-    help="Default: from the file (.pte → executorch, .engine → tensorrt on the GPU).",
+    type=click.Choice(list(RUNTIMES)),
+    help="Default: from the file (.pte → executorch, .engine → tensorrt on the GPU, .ort → ort).",
 )
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", default="1", show_default=True, callback=_ints, help="Comma list, e.g. 1,2,4.")
 @click.option(
     "--delegate",
-    type=click.Choice(["xnnpack", "none", "edgetpu", "gpu", "nnapi", "tensorrt"]),
+    type=click.Choice(list(dict.fromkeys(d for rt in RUNTIMES.values() for d in rt.delegates))),
     help="TFLite: xnnpack (default), none, edgetpu; adb: also gpu, nnapi; onnxruntime: tensorrt.",
 )
 @click.option("--warmup", default=10, show_default=True, type=click.IntRange(0), help="Untimed runs first.")
