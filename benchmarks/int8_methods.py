@@ -53,8 +53,8 @@ def variants() -> list[tuple[str, str, str]]:
 
 def bench_model(loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: int, work: Path) -> dict:
     from converters.graph import export_float
-    from converters.kinds import BuildContext
-    from converters.pipeline import build_artifact, full_integer
+    from converters.kinds import BuildContext, full_integer
+    from converters.pipeline import build_artifact
     from edgenet.artifacts.scoring import Scorer, agreement, load_eval_set
     from edgenet.artifacts.tflite_model import read_tflite
     from quantization.calibration import from_folder

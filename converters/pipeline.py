@@ -28,14 +28,25 @@ from converters.kinds import KINDS, BuildContext, get_kind
 from converters.raw_input import RAW_RANGE
 from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 from edgenet import __version__
-from edgenet.artifacts.runtime import TFLiteRunner, runner_for
+from edgenet.artifacts.runtime import runner_for
 from edgenet.artifacts.sidecar import read_report
-from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
 from edgenet.errors import EdgenetError
 from edgenet.loading import LoadedModel
 from edgenet.progress import SILENT, Progress
+from edgenet.runtimes import get_runtime
 
+# the convert flags that stand for kinds (--int8, --executorch, …); "name?" is built only where its runtime runs,
+# with a warning elsewhere (TensorRT engines need the GPU they are built for; the Q/DQ ONNX does not)
+SHORTHANDS = {
+    "fp16": ("fp16",),
+    "dynamic": ("dynamic",),
+    "int8": ("int8",),
+    "int16": ("int16",),
+    "executorch": ("executorch_fp32", "executorch_int8"),
+    "tensorrt": ("onnx_int8_qdq", "tensorrt_fp16?", "tensorrt_int8?"),
+}
+SKIPPED_NOTE = {"tensorrt": "built the Q/DQ int8 ONNX only, no engines"}  # what a flag says when it skips kinds
 SIDE_FILES = {"model.onnx", "labels.txt", "report.json", "model_int8_edgetpu.tflite", "model_int8_edgetpu.log"}
 ARTIFACT_FILES = {name: kind.file for name, kind in KINDS.items()}
 
@@ -69,7 +80,7 @@ class ConvertOptions:
     auto_fix: bool = False
     max_drop: float = 1.0  # accuracy points, for auto_fix
     latency_budget_ms: float | None = None
-    extra_kinds: tuple[str, ...] = ()  # further registered kinds (converters.kinds.register) to build
+    kinds: tuple[str, ...] = ()  # any registered kinds (converters.kinds), e.g. ("int8", "ort_fp32")
     executorch: bool = False  # ExecuTorch fp32 + int8 .pte (converters.executorch)
     tensorrt: bool = False  # Q/DQ int8 ONNX, plus fp16/int8 engines where a GPU and tensorrt are (converters.tensorrt)
     input: str | None = None  # "raw" | "normalized"; None: raw for --int8-io uint8 (converters.raw_input)
@@ -78,14 +89,24 @@ class ConvertOptions:
         """What the artefacts' input takes: raw pixels by default for uint8 I/O, the apps' and Coral's type."""
         return self.input or ("raw" if self.int8_io == "uint8" else "normalized")
 
-    def kinds(self, engines: bool = True) -> list[str]:
-        """The artefact kinds asked for, fp32 always first (every other kind is checked against it)."""
-        flagged = [k for k in ("fp16", "dynamic", "int8", "int16") if getattr(self, k)]
-        if self.executorch:
-            flagged += ["executorch_fp32", "executorch_int8"]
-        if self.tensorrt:
-            flagged += ["onnx_int8_qdq"] + (["tensorrt_fp16", "tensorrt_int8"] if engines else [])
-        return ["fp32"] + flagged + [k for k in self.extra_kinds if k not in flagged and k != "fp32"]
+    def kind_names(self) -> tuple[list[str], list[str]]:
+        """(the kinds to build, fp32 always first since every other kind is checked against it; warnings for
+        kinds a shorthand flag stands for that cannot be built here)."""
+        asked, warnings = [], []
+        for flag, names in SHORTHANDS.items():
+            if not getattr(self, flag):
+                continue
+            skipped, why = [], None
+            for name in (n.rstrip("?") for n in names):
+                optional = name + "?" in names
+                why_not = get_runtime(get_kind(name).runtime).unavailable() if optional else None
+                (skipped if why_not else asked).append(name)
+                why = why or why_not
+            if skipped:
+                note = SKIPPED_NOTE.get(flag) or f"built no {', '.join(skipped)}"
+                warnings.append(f"--{flag}: {note}: {why}")
+        kinds = list(dict.fromkeys(["fp32", *asked, *self.kinds]))
+        return kinds, warnings
 
 
 @dataclass
@@ -130,12 +151,6 @@ class ConvertReport:
         return asdict(self)
 
 
-def full_integer(info: TFLiteModel) -> bool:
-    """True when no op computes in float (Edge TPU / microcontroller requirement)."""
-    float_ops = [o for o in info.ops if any(info.tensors[i].dtype.startswith("float") for i in o.outputs)]
-    return not float_ops and "DEQUANTIZE" not in info.op_counts
-
-
 def _owned_in(out: Path) -> set[str]:
     """The files a re-run may replace or drop in ``out``: a labels.txt is ours only if the last run wrote it (its
     report.json lists classes); one the user put beside a model without class names stays."""
@@ -158,11 +173,8 @@ def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
     t0 = time.perf_counter()
     if kind == "fp32":
         return ctx.graph.fp32, ctx.graph.tf_seconds
-    if k.runtime != "tflite":
-        stage, tool = f"{k.runtime} {kind}", {"executorch": "torch.export + XNNPACK"}.get(k.runtime, k.runtime)
-    else:
-        stage, tool = f"TFLite {kind}", "TFLiteConverter" if not k.calibrated else f"{ctx.quantizer.name} quantizer"
-    with third_party(stage, tool, ctx.graph.name):
+    rt = get_runtime(k.runtime)
+    with third_party(f"{rt.label} {kind}", k.tool(ctx) if k.tool else rt.tool, ctx.graph.name):
         data = k.build(ctx)
     return data, time.perf_counter() - t0
 
@@ -170,37 +182,40 @@ def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
 def verify_artifact(
     graph: FloatGraph, kind: str, path: Path, seconds: float, min_agreement: float | None = None
 ) -> tuple[Artifact, list[Check], list[str]]:
-    """Stage 3: compare ``path`` with its reference on the parity inputs; the artefact, its checks and warnings."""
+    """Stage 3: run ``path`` on its runtime's runner and compare it with the kind's reference on the parity inputs
+    (fp32 was compared with ONNX Runtime when the graph was built); the artefact, its checks and warnings.
+
+    A float kind with a tolerance must match its float reference within it; every other kind is held to
+    ``--min-agreement``."""
     k = get_kind(kind)
-    if k.runtime != "tflite":
-        return _verify_other(graph, kind, path, seconds, min_agreement)
-    info = read_tflite(path)
-    checks, warnings = [], []
+    checks = []
+    runner = None
     if kind == "fp32":
         parity = graph.fp32_parity
     else:
-        out = TFLiteRunner(path, graph.threads)(graph.parity_x)
-        parity = compare("fp32", graph.fp32_out, out)
-        if min_agreement is not None:
+        ref = reference_outputs(graph, k.reference, path.parent)
+        runner = runner_for(path, graph.threads)
+        parity = compare(k.reference, ref, runner(graph.parity_x))
+        if k.tolerance is not None:
+            checks.append(tolerance_check(f"{kind}_vs_{k.reference}", parity, ref, *k.tolerance))
+        elif min_agreement is not None:
             ok = parity.top1_agreement >= min_agreement
             checks.append(Check(f"{kind}_top1_agreement", f">= {min_agreement}", parity.top1_agreement, ok))
-    transposes = info.op_counts.get("TRANSPOSE", 0)
-    if transposes:
-        warnings.append(f"{kind}: {transposes} TRANSPOSE op(s) left by conversion")
-    is_full = full_integer(info) if k.full_integer else None
+    d = k.describe(k, path, runner)
     artifact = Artifact(
         name=kind,
         file=path.name,
         bytes=path.stat().st_size,
-        input_dtype=info.input_details[0].dtype,
-        output_dtype=info.output_details[0].dtype,
-        ops=info.op_counts,
-        transpose_ops=transposes,
+        input_dtype=d.input_dtype,
+        output_dtype=d.output_dtype,
+        ops=d.ops,
+        transpose_ops=d.ops.get("TRANSPOSE", 0),
         seconds=round(seconds, 3),
         parity=parity,
-        full_integer=is_full,
+        full_integer=d.full_integer,
+        runtime=k.runtime,
     )
-    return artifact, checks, warnings
+    return artifact, checks, d.warnings
 
 
 def reference_outputs(graph: FloatGraph, reference: str, folder: Path) -> np.ndarray:
@@ -213,66 +228,6 @@ def reference_outputs(graph: FloatGraph, reference: str, folder: Path) -> np.nda
     if not path.is_file():
         raise EdgenetError(f"{path.name} is the reference of this artefact kind: build {reference} too")
     return runner_for(path, graph.threads)(graph.parity_x)
-
-
-def _verify_other(
-    graph: FloatGraph, kind: str, path: Path, seconds: float, min_agreement: float | None
-) -> tuple[Artifact, list[Check], list[str]]:
-    """Stage 3 for kinds another runtime runs (ExecuTorch, ONNX Runtime, TensorRT): through that runtime's runner.
-
-    A float kind must match its float reference within its tolerance; every other kind is held to
-    ``--min-agreement`` like the quantized TFLite models."""
-    from edgenet.quiet import native_stderr_captured
-
-    k = get_kind(kind)
-    ref = reference_outputs(graph, k.reference, path.parent)
-    with native_stderr_captured():  # runtimes' native chatter (ExecuTorch's cpuinfo and threadpool lines)
-        runner = runner_for(path, graph.threads)
-        out = runner(graph.parity_x)
-    parity = compare(k.reference, ref, out)
-    checks, warnings = [], []
-    if k.tolerance is not None:
-        checks.append(tolerance_check(f"{kind}_vs_{k.reference}", parity, ref, *k.tolerance))
-    elif min_agreement is not None:
-        ok = parity.top1_agreement >= min_agreement
-        checks.append(Check(f"{kind}_top1_agreement", f">= {min_agreement}", parity.top1_agreement, ok))
-    ops, in_dtype, out_dtype = _describe(runner, path)
-    if k.runtime == "executorch":
-        portable = {op: n for op, n in ops.items() if not op.startswith("DELEGATE:")}
-        if portable:
-            listed = ", ".join(f"{op}×{n}" for op, n in sorted(portable.items(), key=lambda t: -t[1])[:5])
-            warnings.append(f"{kind}: {sum(portable.values())} op(s) outside XNNPACK, on portable kernels: {listed}")
-    artifact = Artifact(
-        name=kind,
-        file=path.name,
-        bytes=path.stat().st_size,
-        input_dtype=in_dtype,
-        output_dtype=out_dtype,
-        ops=ops,
-        transpose_ops=0,
-        seconds=round(seconds, 3),
-        parity=parity,
-        runtime=k.runtime,
-    )
-    return artifact, checks, warnings
-
-
-def _describe(runner, path: Path) -> tuple[dict[str, int], str, str]:
-    """(op census, input dtype, output dtype) of a non-TFLite artefact, from the file itself."""
-    if path.suffix == ".pte":
-        from converters.executorch import pte_census
-
-        return pte_census(path.read_bytes()), runner.input_dtype, runner.output_dtype
-    if path.suffix == ".onnx":
-        import onnx
-
-        from converters.tensorrt import qdq_census
-
-        types = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int8)": "int8"}
-        s = runner.session
-        i, o = s.get_inputs()[0].type, s.get_outputs()[0].type
-        return qdq_census(onnx.load_model(str(path))), types.get(i, i), types.get(o, o)
-    return {}, str(runner.inputs[0][2]).removeprefix("torch."), str(runner.outputs[0][2]).removeprefix("torch.")
 
 
 def convert(
@@ -349,19 +304,13 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
         report.warnings.append(msg)
         progress.warn(msg)
 
-    engines_skipped = None
-    if opts.tensorrt:
-        from edgenet.artifacts.tensorrt_engine import tensorrt_unavailable
-
-        engines_skipped = tensorrt_unavailable()
-        if engines_skipped:
-            warn(f"--tensorrt: built the Q/DQ int8 ONNX only, no engines: {engines_skipped}")
-    kinds = opts.kinds(engines=engines_skipped is None)
-    for k in kinds:
-        if get_kind(k).runtime == "tensorrt":  # an unknown kind, or an engine without a GPU, fails before any work
-            from edgenet.artifacts.tensorrt_engine import require_tensorrt
-
-            require_tensorrt()
+    kinds, skipped = opts.kind_names()
+    for msg in skipped:
+        warn(msg)
+    for k in kinds:  # an unknown kind, or one whose runtime cannot run here, fails before any work
+        why = get_runtime(get_kind(k).runtime).unavailable()
+        if why:
+            raise EdgenetError(f"{k}: {why}")
     needs_calib = any(get_kind(k).calibrated for k in kinds)
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
         # Calibration / parity inputs first, so a bad --calib-data fails before minutes of conversion.
@@ -407,8 +356,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
         for i, kind in enumerate(kinds):
             if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
                 continue
-            runtime = get_kind(kind).runtime
-            progress.step(f"[3/3] {'TFLite' if runtime == 'tflite' else runtime} {kind} ({i + 1}/{len(kinds)})")
+            progress.step(f"[3/3] {get_runtime(get_kind(kind).runtime).label} {kind} ({i + 1}/{len(kinds)})")
             if kind == "int8" and (opts.keep_float or opts.auto_fix):
                 t0 = time.perf_counter()
                 fixed = _int8_fix(ctx, loaded, opts, scorer, latency_ms)

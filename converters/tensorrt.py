@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.kinds import BuildContext, Kind, register
+from converters.kind import BuildContext, Description, Kind, register
 from edgenet.artifacts.tensorrt_engine import require_tensorrt
 from edgenet.errors import EdgenetError
 
@@ -74,6 +74,14 @@ def qdq_census(model) -> dict[str, int]:
     for node in model.graph.node:
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return dict(sorted(counts.items()))
+
+
+def describe_onnx(kind: Kind, path: Path, runner) -> Description:
+    """An ONNX artefact's op census (how many QuantizeLinear/DequantizeLinear) and its I/O types."""
+    import onnx
+
+    io = runner.io()
+    return Description(qdq_census(onnx.load_model(str(path))), io.input_dtype, io.output_dtype)
 
 
 def build_engine(onnx_bytes: bytes, fp16: bool = False, workspace_gb: float = 2.0) -> bytes:
@@ -142,6 +150,7 @@ register(
         calibrated=True,
         reference="onnx",
         runtime="onnxruntime",
+        describe=describe_onnx,
     )
 )
 register(

@@ -85,7 +85,17 @@ def run(spec: dict) -> dict:
     env = basic_env() | {"onnxruntime_providers": sess.get_providers()}
     input_desc = {"name": inp.name, "shape": shape, "dtype": dtype}
     # the provider asked for is the one that ran: _session refuses ONNX Runtime's silent fallback to the CPU
-    result = run_record(latencies, load_ms, first_ms, before, input_desc, version, env, spec.get("delegate", "none"))
+    result = run_record(
+        latencies,
+        load_ms,
+        first_ms,
+        before,
+        input_desc,
+        version,
+        env,
+        spec.get("delegate", "none"),
+        interpreter="onnxruntime",
+    )
     if spec.get("inputs"):
         data = np.load(spec["inputs"], mmap_mode="r")
         preds = []

@@ -62,7 +62,9 @@ def _fmt(x, digits=2):
 @click.option(
     "--backend",
     type=click.Choice(list(RUNTIMES)),
-    help="Default: from the file (.pte → executorch, .engine → tensorrt on the GPU, .ort → ort).",
+    help="Default: the file's runtime ("
+    + ", ".join(f"{rt.suffix} → {rt.name}" for rt in RUNTIMES.values() if rt.format != "checkpoint")
+    + ", checkpoint → torch).",
 )
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", default="1", show_default=True, callback=_ints, help="Comma list, e.g. 1,2,4.")

@@ -217,7 +217,7 @@ def test_tensorrt_without_a_gpu_is_one_line(converted, shrunk_b0, tmp_path):
     loaded = load_model(checkpoint=shrunk_b0)
     for kind in ("tensorrt_fp16", "tensorrt_int8"):
         with pytest.raises(EdgenetError, match="no CUDA GPU here; pip install 'edgenet\\[tensorrt\\]'"):
-            convert(loaded, ConvertOptions(out=tmp_path / kind, extra_kinds=(kind,)))
+            convert(loaded, ConvertOptions(out=tmp_path / kind, kinds=(kind,)))
         assert not (tmp_path / kind).exists()
     res = CliRunner().invoke(cli, ["bench", str(out / "model.onnx"), "--backend", "tensorrt"])
     assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1

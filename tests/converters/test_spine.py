@@ -48,7 +48,7 @@ def test_a_new_kind_is_one_registry_entry(tiny, tmp_path):
     register(Kind("int8_fio", "model_int8_fio.tflite", "int8 with float I/O", int8_float_io, calibrated=True))
     try:
         out = tmp_path / "out"
-        report = convert(loaded, ConvertOptions(out=out, calib_data=None, calib_samples=8, extra_kinds=("int8_fio",)))
+        report = convert(loaded, ConvertOptions(out=out, calib_data=None, calib_samples=8, kinds=("int8_fio",)))
         art = {a.name: a for a in report.artifacts}["int8_fio"]
         assert art.file == "model_int8_fio.tflite" and (out / art.file).is_file()
         assert art.input_dtype == "float32" and art.parity.reference == "fp32" and art.parity.cosine > 0.9
@@ -59,7 +59,7 @@ def test_a_new_kind_is_one_registry_entry(tiny, tmp_path):
     finally:
         kinds.KINDS.pop("int8_fio")
     with pytest.raises(EdgenetError, match="unknown"):
-        convert(loaded, ConvertOptions(out=tmp_path / "x", extra_kinds=("int8_fio",)))
+        convert(loaded, ConvertOptions(out=tmp_path / "x", kinds=("int8_fio",)))
 
 
 def test_calibration_runs_once_per_graph(tiny, monkeypatch):

@@ -13,8 +13,8 @@ from helpers import realistic_bn
 
 from converters.edgetpu.check import check_model
 from converters.graph import export_float
-from converters.kinds import BuildContext
-from converters.pipeline import build_artifact, full_integer
+from converters.kinds import BuildContext, full_integer
+from converters.pipeline import build_artifact
 from edgenet.artifacts.runtime import TFLiteRunner
 from edgenet.artifacts.tflite_model import read_tflite
 from edgenet.errors import EdgenetError
