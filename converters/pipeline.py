@@ -25,6 +25,7 @@ import numpy as np
 
 from converters.graph import FloatGraph, export_float
 from converters.kinds import KINDS, BuildContext, get_kind
+from converters.options import ConvertOptions
 from converters.raw_input import RAW_RANGE
 from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 from edgenet import __version__
@@ -36,17 +37,6 @@ from edgenet.loading import LoadedModel
 from edgenet.progress import SILENT, Progress
 from edgenet.runtimes import get_runtime
 
-# the convert flags that stand for kinds (--int8, --executorch, …); "name?" is built only where its runtime runs,
-# with a warning elsewhere (TensorRT engines need the GPU they are built for; the Q/DQ ONNX does not)
-SHORTHANDS = {
-    "fp16": ("fp16",),
-    "dynamic": ("dynamic",),
-    "int8": ("int8",),
-    "int16": ("int16",),
-    "executorch": ("executorch_fp32", "executorch_int8"),
-    "tensorrt": ("onnx_int8_qdq", "tensorrt_fp16?", "tensorrt_int8?"),
-}
-SKIPPED_NOTE = {"tensorrt": "built the Q/DQ int8 ONNX only, no engines"}  # what a flag says when it skips kinds
 SIDE_FILES = {"model.onnx", "labels.txt", "report.json", "model_int8_edgetpu.tflite", "model_int8_edgetpu.log"}
 ARTIFACT_FILES = {name: kind.file for name, kind in KINDS.items()}
 
@@ -54,59 +44,6 @@ ARTIFACT_FILES = {name: kind.file for name, kind in KINDS.items()}
 def owned_files() -> set[str]:
     """Every file a conversion may write, kinds registered later included: a re-run drops those it did not rebuild."""
     return SIDE_FILES | {kind.file for kind in KINDS.values()}
-
-
-@dataclass
-class ConvertOptions:
-    out: Path
-    fp16: bool = False
-    dynamic: bool = False
-    int8: bool = False
-    int16: bool = False
-    int8_io: str = "int8"
-    quantizer: str = "tflite"
-    calibration: str = "minmax"  # METHOD[:PARAM], quantization.calibration_methods
-    calib_data: Path | None = None
-    calib_samples: int = 100
-    parity_samples: int = 8
-    min_agreement: float | None = None
-    simplify: bool = True
-    opset: int = 17
-    edgetpu: bool = False
-    threads: int | None = None
-    # int8 fidelity (quantization.fixes)
-    eval_data: Path | None = None
-    keep_float: str | None = None  # "N" (the N worst layers) or "layer,layer"
-    auto_fix: bool = False
-    max_drop: float = 1.0  # accuracy points, for auto_fix
-    latency_budget_ms: float | None = None
-    kinds: tuple[str, ...] = ()  # any registered kinds (converters.kinds), e.g. ("int8", "ort_fp32")
-    executorch: bool = False  # ExecuTorch fp32 + int8 .pte (converters.executorch)
-    tensorrt: bool = False  # Q/DQ int8 ONNX, plus fp16/int8 engines where a GPU and tensorrt are (converters.tensorrt)
-    input: str | None = None  # "raw" | "normalized"; None: raw for --int8-io uint8 (converters.raw_input)
-
-    def input_kind(self) -> str:
-        """What the artefacts' input takes: raw pixels by default for uint8 I/O, the apps' and Coral's type."""
-        return self.input or ("raw" if self.int8_io == "uint8" else "normalized")
-
-    def kind_names(self) -> tuple[list[str], list[str]]:
-        """(the kinds to build, fp32 always first since every other kind is checked against it; warnings for
-        kinds a shorthand flag stands for that cannot be built here)."""
-        asked, warnings = [], []
-        for flag, names in SHORTHANDS.items():
-            if not getattr(self, flag):
-                continue
-            skipped, why = [], None
-            for name in (n.rstrip("?") for n in names):
-                optional = name + "?" in names
-                why_not = get_runtime(get_kind(name).runtime).unavailable() if optional else None
-                (skipped if why_not else asked).append(name)
-                why = why or why_not
-            if skipped:
-                note = SKIPPED_NOTE.get(flag) or f"built no {', '.join(skipped)}"
-                warnings.append(f"--{flag}: {note}: {why}")
-        kinds = list(dict.fromkeys(["fp32", *asked, *self.kinds]))
-        return kinds, warnings
 
 
 @dataclass
