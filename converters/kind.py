@@ -15,29 +15,41 @@ import numpy as np
 from converters.graph import FloatGraph
 from edgenet.progress import SILENT, Progress
 from edgenet.registry import Registry
+from quantization.calibration import Calibration
+from quantization.quantizers import Quantizer, get_quantizer
+from quantization.recipe import Int8Recipe
 
 
 @dataclass
 class BuildContext:
-    """What a kind's builder may use: the float graph, calibration samples, the quantizer, the calibration method and
-    the I/O choice.
+    """What a kind's builder may use: the float graph, calibration samples, the int8 recipe (a frozen value:
+    quantizer, calibration method, rounding, I/O types) and the calibration made from the samples.
 
     ``model`` is the PyTorch module itself, for runtimes that export from it (ExecuTorch) rather than from the graph;
-    ``details`` collects what a builder alone knows (e.g. ExecuTorch's delegation counts) for report.json."""
+    ``details`` collects what a builder alone knows (e.g. ExecuTorch's delegation counts) for report.json.
+    ``calibration`` may be shared between contexts on the same graph and samples (it is made on first use)."""
 
     graph: FloatGraph
     samples: np.ndarray | None = field(default=None, repr=False)
-    quantizer: object = None  # quantization.quantizers.Quantizer
-    io_dtype: str = "int8"
+    recipe: Int8Recipe = field(default_factory=Int8Recipe)
     progress: Progress = SILENT
-    method: str = "minmax"  # --calibration: how activation ranges are chosen (quantization.calibration_methods)
     model: Any = field(default=None, repr=False)  # torch.nn.Module
     details: dict[str, dict] = field(default_factory=dict)  # kind name -> extra report.json entries
+    calibration: Calibration | None = field(default=None, repr=False)
 
-    def calibrated(self) -> bytes:
-        if self.samples is None or not len(self.samples):
-            raise ValueError("this artefact kind needs calibration samples")
-        return self.graph.calibrated(self.quantizer, self.samples, self.progress, self.method)
+    @property
+    def quantizer(self) -> Quantizer:
+        return get_quantizer(self.recipe.quantizer)
+
+    @property
+    def io_dtype(self) -> str:
+        return self.recipe.io_dtype
+
+    def calibrated(self, method: str | None = None) -> bytes:
+        """The fp32 model with the recipe's activation ranges (or ``method``'s), from this context's calibration."""
+        if self.calibration is None:
+            self.calibration = Calibration(self.graph.fp32, self.samples, self.graph.input_range)
+        return self.calibration.model(self.quantizer, method or self.recipe.method, self.progress)
 
 
 @dataclass

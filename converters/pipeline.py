@@ -77,6 +77,7 @@ class ConvertReport:
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     quantizer: str | None = None  # which quantizer made the int8/16×8 models
+    recipe: dict | None = None  # the int8 recipe (quantization.recipe.Int8Recipe) the int8/16×8 models were made by
     edgetpu: dict | None = None
     accuracy: dict | None = None  # {"torch": {"top1", "top5", "n"}, "onnx": ..., "fp32": ..., "int8": ...}
     agreement: dict | None = None  # {"onnx": top-1 agreement with torch, "fp32": ..., "int8": ...}
@@ -214,7 +215,7 @@ def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
 
 def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, latency_ms=None) -> ConvertReport:
     from quantization.calibration import calibration_set
-    from quantization.quantizers import get_quantizer
+    from quantization.recipe import Int8Recipe
 
     t_start = time.perf_counter()
     _check_options(loaded, opts)
@@ -222,7 +223,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
         from converters.raw_input import with_raw_input
 
         loaded = with_raw_input(loaded)
-    quantizer = get_quantizer(opts.quantizer)
+    recipe = Int8Recipe(opts.quantizer, opts.calibration, opts.int8_io)
     pre = loaded.preprocess
     report = ConvertReport(
         edgenet_version=__version__,
@@ -256,7 +257,8 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
         )
         if needs_calib:
             report.calibration = {**cal.summary(), **_method_entry(opts.calibration)}
-            report.quantizer = quantizer.name
+            report.quantizer = recipe.quantizer
+            report.recipe = recipe.to_dict()
             if synthetic_warning:
                 warn(synthetic_warning)
         if loaded.weights == "random":
@@ -280,15 +282,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
                 "convert trained weights to measure int8 fidelity"
             )
 
-        ctx = BuildContext(
-            graph,
-            cal.samples if needs_calib else None,
-            quantizer,
-            opts.int8_io,
-            progress,
-            opts.calibration,
-            model=loaded.model,
-        )
+        ctx = BuildContext(graph, cal.samples if needs_calib else None, recipe, progress, model=loaded.model)
         fixed = None
         for i, kind in enumerate(kinds):
             if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
@@ -301,6 +295,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
                 report.int8_fix = fixed.summary()
                 report.quantizer = fixed.quantizer  # the model written may come from another quantizer/method
                 report.calibration.update(_method_entry(fixed.method))
+                report.recipe = recipe.with_(quantizer=fixed.quantizer, method=fixed.method).to_dict()
             else:
                 data, seconds = build_artifact(kind, ctx)
             path = stage / get_kind(kind).file
@@ -343,6 +338,7 @@ def _method_entry(spec: str) -> dict:
 def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scorer, latency_ms=None):
     """``--keep-float`` / ``--auto-fix``: the int8 model from the same calibration, with the fix applied."""
     from quantization import calibration as calib
+    from quantization.calibration import Calibration
     from quantization.calibration_methods import METHODS, parse_method
     from quantization.debugger import analyse
     from quantization.fixes import int8_with_fixes, recommendations
@@ -381,10 +377,12 @@ def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scor
         advice=advice,
         progress=ctx.progress,
         method=opts.calibration,
-        calibrated_with=lambda m: graph.calibrated(ctx.quantizer, samples, ctx.progress, m),
+        calibrated_with=ctx.calibrated,
         methods=[m for m in METHODS if m != parse_method(opts.calibration)[0].name],
         quantizers=[q for q in QUANTIZERS.values() if q.name != ctx.quantizer.name and q.available()],
-        calibrate=lambda more: graph.calibrated(ctx.quantizer, more, ctx.progress),
+        calibrate=lambda more: Calibration(graph.fp32, more, graph.input_range).model(
+            ctx.quantizer, progress=ctx.progress
+        ),
     )
 
 

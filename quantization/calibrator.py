@@ -117,9 +117,9 @@ def _in_workers(fp32: bytes, x: np.ndarray, n: int, tmp: Path, progress: Progres
 
 def merge_ranges(into: bytearray, other: bytes) -> bytearray:
     """Widen the recorded min/max of ``into`` (in place) by those of ``other``, a calibration of the same model."""
-    from edgenet.artifacts.tflite_model import _schema
+    from edgenet.artifacts.tflite_model import tflite_schema
 
-    s = _schema()
+    s = tflite_schema()
     a, b = s.Model.GetRootAsModel(into, 0), s.Model.GetRootAsModel(other, 0)
     for g in range(a.SubgraphsLength()):
         ga, gb = a.Subgraphs(g), b.Subgraphs(g)
@@ -141,10 +141,10 @@ def pin_input_range(calibrated: bytes, lo: float, hi: float) -> bytes:
     A raw-pixel input (:mod:`converters.raw_input`) must quantize with scale 1 — uint8 zero point 0, int8 −128 —
     whatever the calibration photos happened to contain (few have a pure 0 and a pure 255 in every channel), so
     that apps can feed camera pixels unchanged. Raises ValueError when the input has no recorded range."""
-    from edgenet.artifacts.tflite_model import _schema
+    from edgenet.artifacts.tflite_model import tflite_schema
 
     out = bytearray(calibrated)
-    sub = _schema().Model.GetRootAsModel(out, 0).Subgraphs(0)
+    sub = tflite_schema().Model.GetRootAsModel(out, 0).Subgraphs(0)
     pinned = 0
     for k in range(sub.InputsLength()):
         q = sub.Tensors(sub.Inputs(k)).Quantization()

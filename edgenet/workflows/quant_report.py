@@ -48,7 +48,7 @@ def _report(
     from device_bench.latency import tflite_p50_ms
     from edgenet.artifacts.runtime import runner_for
     from edgenet.artifacts.scoring import load_eval_set, metrics, score
-    from quantization.calibration import calibration_set
+    from quantization.calibration import Calibration, calibration_set
     from quantization.calibration_methods import METHODS, parse_method
     from quantization.debugger import analyse
     from quantization.pair_errors import method_advice, method_trials
@@ -72,7 +72,8 @@ def _report(
 
         graph = export_float(loaded.model, loaded.name, pre.resolution, tmp, cal.samples[:8], opset, progress=progress)
         progress.step(f"quantization debugger on {report.debug_samples} images")
-        calibrated = graph.calibrated(q, cal.samples, progress, method)
+        calibration = Calibration(graph.fp32, cal.samples, graph.input_range)
+        calibrated = calibration.model(q, method, progress)
         a = analyse(q, graph.fp32_path, graph.onnx_path, calibrated, cal.samples, debug_samples)
         report.layers = a.layers
         int8 = q.int8(calibrated, "float32", ())
@@ -89,7 +90,7 @@ def _report(
 
         progress.step("int8 with each --calibration method on the same calibration")
         score = (lambda path: _top1(es, path)) if es is not None else None
-        trials = method_trials(q, graph.fp32, cal.samples, list(METHODS), score, graph.calibrated(q, cal.samples))
+        trials = method_trials(q, graph.fp32, cal.samples, list(METHODS), score, calibration.model(q))
         report.methods = [asdict(t) for t in trials]
         report.suggestions = suggestions(report, loaded.num_classes, budget)
         report.suggestions[1:1] = method_advice(trials, q.name)

@@ -20,8 +20,10 @@ from edgenet.artifacts.tflite_model import read_tflite
 from edgenet.errors import EdgenetError
 from edgenet.loading import load_model
 from quantization import calibration
+from quantization.calibration import Calibration
 from quantization.calibrator import calibrate, merge_ranges
 from quantization.quantizers import QUANTIZERS, get_quantizer
+from quantization.recipe import Int8Recipe
 
 pytestmark = pytest.mark.slow
 
@@ -71,11 +73,12 @@ def test_calibration_runs_once_per_graph(tiny, monkeypatch):
     monkeypatch.setitem(QUANTIZERS, "counting", q.__class__(**{**q.__dict__, "name": "counting"}))
     counting = QUANTIZERS["counting"]
     object.__setattr__(counting, "calibrate", lambda fp32, x, p: calls.append(len(x)) or real(fp32, x, p))
-    ctx = BuildContext(graph, samples, counting, "int8")
+    ctx = BuildContext(graph, samples, Int8Recipe("counting"))
     build_artifact("int8", ctx)
     counting.debug_model(ctx.calibrated())
+    ctx.calibrated("percentile:99")  # another method narrows the same pass's ranges
     assert calls == [len(samples)]
-    graph.calibrated(counting, samples[:6])
+    Calibration(graph.fp32, samples[:6]).model(counting)
     assert calls == [len(samples), 6]
 
 
