@@ -78,7 +78,10 @@ def test_every_kind_is_built_verified_and_listed(converted):
     # int8 weights (4× smaller) plus per-op scales and zero points that weigh on a model this small: 45 % (.pte) and
     # 65 % (Q/DQ ONNX) of float here, 27 % on Lite0
     assert et8["bytes"] < 0.6 * et32["bytes"] and qdq["bytes"] < 0.8 * (out / "model.onnx").stat().st_size
-    assert "ExecuTorch" in output or "XNNPACK" in output
+    for a in (et32, et8):  # the CLI prints each program's delegation, from report.json's numbers
+        d = a["details"]["delegation"]
+        line = f"{a['file']}: XNNPACK runs {d['delegated_ops']} ops in {d['partitions']} partition(s); "
+        assert line + f"{d['portable_ops']} on portable kernels" in output.splitlines()
 
 
 def test_delegation_is_reported_from_the_graph_and_the_file(converted):
