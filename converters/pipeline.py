@@ -225,30 +225,13 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
         loaded = with_raw_input(loaded)
     recipe = Int8Recipe(opts.quantizer, opts.calibration, opts.int8_io)
     pre = loaded.preprocess
-    report = ConvertReport(
-        edgenet_version=__version__,
-        model=loaded.name,
-        resolution=pre.resolution,
-        num_classes=loaded.num_classes,
-        weights=loaded.weights,
-        preprocess=pre.to_dict(),
-        classes=loaded.classes,
-        calibration=None,
-        onnx={},
-        out=str(opts.out),
-    )
+    report = _new_report(loaded, opts)
 
     def warn(msg: str) -> None:
         report.warnings.append(msg)
         progress.warn(msg)
 
-    kinds, skipped = opts.kind_names()
-    for msg in skipped:
-        warn(msg)
-    for k in kinds:  # an unknown kind, or one whose runtime cannot run here, fails before any work
-        why = get_runtime(get_kind(k).runtime).unavailable()
-        if why:
-            raise EdgenetError(f"{k}: {why}")
+    kinds = _kinds_to_build(opts, warn)
     needs_calib = any(get_kind(k).calibrated for k in kinds)
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
         # Calibration / parity inputs first, so a bad --calib-data fails before minutes of conversion.
@@ -281,50 +264,90 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
                 "logits are ~0 on every input (an untrained network): top-1 agreement is not meaningful; "
                 "convert trained weights to measure int8 fidelity"
             )
-
         ctx = BuildContext(graph, cal.samples if needs_calib else None, recipe, progress, model=loaded.model)
-        fixed = None
-        for i, kind in enumerate(kinds):
-            if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
-                continue
-            progress.step(f"[3/3] {get_runtime(get_kind(kind).runtime).label} {kind} ({i + 1}/{len(kinds)})")
-            if kind == "int8" and (opts.keep_float or opts.auto_fix):
-                t0 = time.perf_counter()
-                fixed = _int8_fix(ctx, loaded, opts, scorer, latency_ms)
-                data, kind, seconds = fixed.data, fixed.kind, time.perf_counter() - t0
-                report.int8_fix = fixed.summary()
-                report.quantizer = fixed.quantizer  # the model written may come from another quantizer/method
-                report.calibration.update(_method_entry(fixed.method))
-                report.recipe = recipe.with_(quantizer=fixed.quantizer, method=fixed.method).to_dict()
-            else:
-                data, seconds = build_artifact(kind, ctx)
-            path = stage / get_kind(kind).file
-            path.write_bytes(data)
-            artifact, checks, warnings = verify_artifact(graph, kind, path, seconds, opts.min_agreement)
-            artifact.details = ctx.details.get(kind)
-            report.artifacts.append(artifact)
-            report.checks += checks
-            report.warnings += warnings
-            if fixed is not None and kind == fixed.kind and fixed.warning():
-                report.warnings.append(fixed.warning())
-            elif artifact.full_integer is False:
-                report.checks.append(Check(f"{kind}_full_integer", "True", 0.0, False))
+        fix = (lambda: _int8_fix(ctx, loaded, opts, scorer, latency_ms)) if opts.keep_float or opts.auto_fix else None
+        _build_all(kinds, ctx, stage, report, opts.min_agreement, fix)
         raise_on_failures("TFLite conversion", report.checks)
-
-        if opts.edgetpu:
-            report.edgetpu = _edgetpu(stage / get_kind("int8").file, stage, Path(opts.out), progress)
-        if scorer is not None:
-            progress.step(f"accuracy of every artefact on {scorer.es.n} images of {opts.eval_data}")
-            files = {"onnx": graph.onnx_path, **{a.name: stage / a.file for a in report.artifacts}}
-            report.accuracy, report.agreement = scorer.table(files)
-        if loaded.classes:
-            (stage / "labels.txt").write_text("\n".join(loaded.classes) + "\n", encoding="utf-8")
-        report.total_seconds = round(time.perf_counter() - t_start, 3)
-        (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
-        # did not rebuild (owned_files) dropped
-        publish_dir(stage, opts.out, owned=_owned_in(Path(opts.out)))
+        _publish(report, stage, graph, loaded, opts, scorer, progress, t_start)
     return report
+
+
+def _new_report(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
+    pre = loaded.preprocess
+    return ConvertReport(
+        edgenet_version=__version__,
+        model=loaded.name,
+        resolution=pre.resolution,
+        num_classes=loaded.num_classes,
+        weights=loaded.weights,
+        preprocess=pre.to_dict(),
+        classes=loaded.classes,
+        calibration=None,
+        onnx={},
+        out=str(opts.out),
+    )
+
+
+def _kinds_to_build(opts: ConvertOptions, warn: Callable[[str], None]) -> list[str]:
+    """The kinds asked for; an unknown kind, or one whose runtime cannot run here, fails before any work."""
+    kinds, skipped = opts.kind_names()
+    for msg in skipped:
+        warn(msg)
+    for k in kinds:
+        why = get_runtime(get_kind(k).runtime).unavailable()
+        if why:
+            raise EdgenetError(f"{k}: {why}")
+    return kinds
+
+
+def _build_all(
+    kinds: list[str], ctx: BuildContext, stage: Path, report: ConvertReport, min_agreement: float | None, fix=None
+) -> None:
+    """Stages 2–3 for every kind into ``stage``: build, write, verify; ``fix()`` (``--keep-float``/``--auto-fix``)
+    makes the int8 model instead, and may choose the 16×8 one."""
+    fixed = None
+    for i, kind in enumerate(kinds):
+        if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
+            continue
+        ctx.progress.step(f"[3/3] {get_runtime(get_kind(kind).runtime).label} {kind} ({i + 1}/{len(kinds)})")
+        if kind == "int8" and fix is not None:
+            t0 = time.perf_counter()
+            fixed = fix()
+            data, kind, seconds = fixed.data, fixed.kind, time.perf_counter() - t0
+            report.int8_fix = fixed.summary()
+            report.quantizer = fixed.quantizer  # the model written may come from another quantizer/method
+            report.calibration.update(_method_entry(fixed.method))
+            report.recipe = ctx.recipe.with_(quantizer=fixed.quantizer, method=fixed.method).to_dict()
+        else:
+            data, seconds = build_artifact(kind, ctx)
+        path = stage / get_kind(kind).file
+        path.write_bytes(data)
+        artifact, checks, warnings = verify_artifact(ctx.graph, kind, path, seconds, min_agreement)
+        artifact.details = ctx.details.get(kind)
+        report.artifacts.append(artifact)
+        report.checks += checks
+        report.warnings += warnings
+        if fixed is not None and kind == fixed.kind and fixed.warning():
+            report.warnings.append(fixed.warning())
+        elif artifact.full_integer is False:
+            report.checks.append(Check(f"{kind}_full_integer", "True", 0.0, False))
+
+
+def _publish(report, stage: Path, graph: FloatGraph, loaded: LoadedModel, opts, scorer, progress, t_start) -> None:
+    """Edge TPU, accuracy, labels and report.json into ``stage``, then the one swap into ``opts.out``."""
+    if opts.edgetpu:
+        report.edgetpu = _edgetpu(stage / get_kind("int8").file, stage, Path(opts.out), progress)
+    if scorer is not None:
+        progress.step(f"accuracy of every artefact on {scorer.es.n} images of {opts.eval_data}")
+        files = {"onnx": graph.onnx_path, **{a.name: stage / a.file for a in report.artifacts}}
+        report.accuracy, report.agreement = scorer.table(files)
+    if loaded.classes:
+        (stage / "labels.txt").write_text("\n".join(loaded.classes) + "\n", encoding="utf-8")
+    report.total_seconds = round(time.perf_counter() - t_start, 3)
+    (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
+    # did not rebuild (owned_files) dropped
+    publish_dir(stage, opts.out, owned=_owned_in(Path(opts.out)))
 
 
 def _method_entry(spec: str) -> dict:

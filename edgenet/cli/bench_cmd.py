@@ -124,8 +124,7 @@ def bench(
 ) -> None:
     """Time MODEL_FILES (.tflite, .onnx, ExecuTorch .pte, TensorRT .engine, or edgenet checkpoints for --backend
     torch) in every configuration."""
-    from device_bench.bench import EvalOptions, Plan, run_benchmarks
-    from device_bench.db import ResultsDB
+    from device_bench.bench import EvalOptions, Plan
     from device_bench.targets import TargetOptions
 
     for name, v in (("--mean", mean), ("--std", std)):
@@ -147,11 +146,23 @@ def bench(
                 err=True,
             )
 
+    results = _run(list(model_files), plan, target, topts, ev, db, progress, quiet)
+    if as_json:
+        emit_json([r.to_json() for r in results])
+        return
+    print_results(results)
+
+
+def _run(models, plan, target, topts, ev, db, on_result, quiet):
+    """run_benchmarks with its rows stored as they come; Ctrl-C or SIGTERM keeps the finished ones and exits 130."""
+    from device_bench.bench import run_benchmarks
+    from device_bench.db import ResultsDB
+
     results_db = ResultsDB(db) if db else None
     old = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        results = run_benchmarks(
-            list(model_files), plan, target, topts, ev, results_db, " ".join(sys.argv), progress, progress=not quiet
+        return run_benchmarks(
+            models, plan, target, topts, ev, results_db, " ".join(sys.argv), on_result, progress=not quiet
         )
     except KeyboardInterrupt:
         kept = f"; finished results are in {db}" if db else ""
@@ -161,58 +172,60 @@ def bench(
         signal.signal(signal.SIGTERM, old)
         if results_db is not None:
             results_db.close()
-    if as_json:
-        emit_json([r.to_json() for r in results])
-        return
-    rows = [
-        dict(
-            model=r.model.removeprefix("efficientnet_"),
-            file=r.model_file,
-            prec=r.precision,
-            backend=r.backend,
-            dev=r.device,
-            dlg=r.delegate,
-            ran=("?" if r.delegate_ran is None else r.delegate_ran) + (" !" if r.delegate_missing else ""),
-            interp=r.interpreter or "-",
-            thr=r.threads,
-            batch=r.batch,
-            p50=_fmt(r.latency_ms.p50),
-            p90=_fmt(r.latency_ms.p90),
-            p99=_fmt(r.latency_ms.p99),
-            mean=_fmt(r.latency_ms.mean),
-            load=_fmt(r.load_ms, 1),
-            first=_fmt(r.first_inference_ms),
-            rss=_fmt(r.peak_rss_mb, 0),
-            top1=_fmt(r.top1, 1),
-            topk=topk_cell(r.top5, r.top5_k),
-            note="unstable" if r.unstable else "",
-        )
-        for r in results
-    ]
-    cols = [
-        ("model", "model"),
-        ("file", "file"),
-        ("prec", "prec"),
-        ("backend", "backend"),
-        ("dev", "device"),
-        ("dlg", "delegate"),
-        ("ran", "ran"),
-        ("interp", "interpreter"),
-        ("thr", "threads"),
-        ("batch", "batch"),
-        ("p50", "p50 ms"),
-        ("p90", "p90 ms"),
-        ("p99", "p99 ms"),
-        ("mean", "mean ms"),
-        ("load", "load ms"),
-        ("first", "first ms"),
-        ("rss", "RSS MB"),
-        ("top1", "top-1 %"),
-        ("topk", "top-k %"),
-    ]
-    if any(r.unstable for r in results):
-        cols.append(("note", "note"))
-    print_table(rows, cols)
+
+
+COLUMNS = [
+    ("model", "model"),
+    ("file", "file"),
+    ("prec", "prec"),
+    ("backend", "backend"),
+    ("dev", "device"),
+    ("dlg", "delegate"),
+    ("ran", "ran"),
+    ("interp", "interpreter"),
+    ("thr", "threads"),
+    ("batch", "batch"),
+    ("p50", "p50 ms"),
+    ("p90", "p90 ms"),
+    ("p99", "p99 ms"),
+    ("mean", "mean ms"),
+    ("load", "load ms"),
+    ("first", "first ms"),
+    ("rss", "RSS MB"),
+    ("top1", "top-1 %"),
+    ("topk", "top-k %"),
+]
+
+
+def _row(r) -> dict:
+    return dict(
+        model=r.model.removeprefix("efficientnet_"),
+        file=r.model_file,
+        prec=r.precision,
+        backend=r.backend,
+        dev=r.device,
+        dlg=r.delegate,
+        ran=("?" if r.delegate_ran is None else r.delegate_ran) + (" !" if r.delegate_missing else ""),
+        interp=r.interpreter or "-",
+        thr=r.threads,
+        batch=r.batch,
+        p50=_fmt(r.latency_ms.p50),
+        p90=_fmt(r.latency_ms.p90),
+        p99=_fmt(r.latency_ms.p99),
+        mean=_fmt(r.latency_ms.mean),
+        load=_fmt(r.load_ms, 1),
+        first=_fmt(r.first_inference_ms),
+        rss=_fmt(r.peak_rss_mb, 0),
+        top1=_fmt(r.top1, 1),
+        topk=topk_cell(r.top5, r.top5_k),
+        note="unstable" if r.unstable else "",
+    )
+
+
+def print_results(results) -> None:
+    """The results table, the machine, and a warning for every delegate that did not apply or unstable timing."""
+    unstable = any(r.unstable for r in results)
+    print_table([_row(r) for r in results], [*COLUMNS, ("note", "note")] if unstable else COLUMNS)
     if results:
         click.echo(f"\n{results[0].machine} · {results[0].target}")
     for r in results:
@@ -223,7 +236,7 @@ def bench(
                 "the latency is the builtin kernels'",
                 err=True,
             )
-    if any(r.unstable for r in results):
+    if unstable:
         from device_bench.stats import UNSTABLE_RULE
 
         click.echo(

@@ -130,6 +130,11 @@ def fit(
     if as_json:
         emit_json(result.to_dict())
         return
+    print_fit(result, budget_ms, target, threads, int8, out)
+
+
+def print_fit(result, budget_ms: float, target: str, threads: int, int8: bool, out: Path) -> None:
+    """The measured points, the variant chosen and how it compares with the fixed ladder's best."""
     rows = [
         {
             "kind": p.kind,

@@ -253,7 +253,6 @@ def model_card(
 
     pre = src.preprocess
     c = check_model(model).counts
-    integer = inp["dtype"] != "float32"
     lines = [
         f"# {src.model_name} — {bundled.name}",
         "",
@@ -275,6 +274,28 @@ def model_card(
         f"1. Decode to 8-bit RGB; resize the short side to {pre.resize_size} px ({pre.interpolation}); center-crop "
         f"{pre.resolution}x{pre.resolution}.",
     ]
+    lines += _preprocessing_steps(pre, inp, outp)
+    lines += ["", "## Accuracy and latency", ""]
+    acc = src.report.get("accuracy") or src.metrics
+    k = min(5, len(src.labels))  # "top-5" of a 3-class model is top-3, and always 100 %
+    if acc:
+        lines += _recorded_accuracy(acc, k)
+    lines += _measured(rows, db, sha256, k)
+    lines += [
+        "",
+        "## Integration",
+        "",
+        f"`{KOTLIN_FILE}` (Android, LiteRT `Interpreter`) and `{SWIFT_FILE}` (iOS, TensorFlowLiteSwift) implement "
+        "exactly the steps above for this file's input and output types.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _preprocessing_steps(pre: Preprocess, inp: dict, outp: dict) -> list[str]:
+    """Steps 2–4 of the card's preprocessing: normalization (or none for raw input), quantization, dequantization."""
+    integer = inp["dtype"] != "float32"
+    lines = []
     if pre.input == "raw":
         lines.append(
             "2. No normalization: feed the RGB values 0-255 as they are (`x = v`). The model applies per channel "
@@ -294,11 +315,12 @@ def model_card(
         )
     if outp["scale"] is not None:
         lines.append(f"{4 if integer else 3}. Read the output as `(q - {outp['zero_point']}) * {outp['scale']:.8g}`.")
-    lines += ["", "## Accuracy and latency", ""]
-    acc = src.report.get("accuracy") or src.metrics
-    k = min(5, len(src.labels))  # "top-5" of a 3-class model is top-3, and always 100 %
-    if acc:
-        lines += _recorded_accuracy(acc, k)
+    return lines
+
+
+def _measured(rows: list[dict] | None, db: Path | None, sha256: str, k: int) -> list[str]:
+    """The card's rows of this exact file from the results db, or why there are none."""
+    lines = []
     if rows is None:
         lines.append("No results database given (`--db results.sqlite` adds measured latency and accuracy here).")
     elif not rows:
@@ -322,15 +344,7 @@ def model_card(
                 f"{r['device']} | {r['target']} | {r['threads']} | "
                 f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {top1} | {top5} | {r['created_at']} |"
             )
-    lines += [
-        "",
-        "## Integration",
-        "",
-        f"`{KOTLIN_FILE}` (Android, LiteRT `Interpreter`) and `{SWIFT_FILE}` (iOS, TensorFlowLiteSwift) implement "
-        "exactly the steps above for this file's input and output types.",
-        "",
-    ]
-    return "\n".join(lines)
+    return lines
 
 
 def _edgetpu_line(report: dict, predicted: dict) -> str:

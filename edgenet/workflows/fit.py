@@ -286,6 +286,16 @@ def fit(
             points.append(measure(smallest, settings, out, db, target_opts, guard))
             measured_now += 1
             _save_state(out, settings, cached, points)
+    result = _result(budget_ms, settings, points, len(cands), measured_now, out, db_path)
+    write_text_atomic(out / "fit.json", json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+def _result(
+    budget_ms: float, settings: FitSettings, points: list, candidates: int, measured_now: int, out: Path, db_path: Path
+) -> FitResult:
+    """The largest measured point within the budget, with the ladder's best and the fitted latency model; a
+    one-line error naming the fastest point when none fits."""
     chosen, _ = bounds(points, budget_ms)
     if chosen is None:
         low = min(points, key=lambda p: p.p50_ms)
@@ -304,14 +314,13 @@ def fit(
         ladder_best=max(ladder_ok, key=lambda p: p.macs) if ladder_ok else None,
         points=sorted(points, key=lambda p: p.macs),
         measured_now=measured_now,
-        candidates=len(cands),
+        candidates=candidates,
         latency_model={"a": lm.a, "b": lm.b} if lm else None,
         model_args=model_args(chosen),
         out=str(out),
         db=str(db_path),
         notes=notes,
     )
-    write_text_atomic(out / "fit.json", json.dumps(result.to_dict(), indent=2) + "\n")
     return result
 
 
