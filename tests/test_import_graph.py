@@ -36,9 +36,21 @@ class Layer:
 
 LAYERS = (
     Layer("core", ("edgenet",), (), "models, data, training, preprocessing, artefact runners, atomic writes"),
-    Layer("bench", ("device_bench",), ("core",), "timing and accuracy of model files on targets, the results db"),
-    Layer("quantization", ("quantization",), ("core",), "calibration, recipes, quantizers, int8 fixes and analysis"),
-    Layer("convert", ("converters",), ("core", "quantization"), "PyTorch → ONNX → TFLite/other runtimes, verified"),
+    Layer(
+        "bench", (FOLDERS["device_bench"],), ("core",), "timing and accuracy of model files on targets, the results db"
+    ),
+    Layer(
+        "quantization",
+        (FOLDERS["quantization"],),
+        ("core",),
+        "calibration, recipes, quantizers, int8 fixes and analysis",
+    ),
+    Layer(
+        "convert",
+        (FOLDERS["converters"],),
+        ("core", "quantization"),
+        "PyTorch → ONNX → TFLite/other runtimes, verified",
+    ),
     Layer(
         "workflows",
         ("edgenet.workflows", "edgenet.api"),

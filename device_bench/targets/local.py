@@ -13,11 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import device_bench
+import edgenet
 from device_bench.targets import read_result
 from edgenet.runtimes import RUNTIMES
 
-_ROOT = str(Path(device_bench.__file__).resolve().parent.parent)  # the folder holding this device_bench package
+_ROOT = str(Path(edgenet.__file__).resolve().parent.parent)  # the folder holding the edgenet package
 _BOOT = (
     "import sys; sys.path[:] = [sys.argv.pop(1), *(p for p in sys.path if p)]; "
     "from device_bench.worker import main; sys.exit(main())"
