@@ -24,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import cpu_model, loadavg
-
-from device_bench.latency import tflite_latency
+from edgenet.device_bench.latency import tflite_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -63,16 +62,16 @@ def profile(calib_data: Path, samples: int) -> dict:
     t0 = time.perf_counter()
     import onnx2tf  # noqa: F401  (imports tensorflow)
     import torch  # noqa: F401
+    from edgenet.converters.graph import export_float
+    from edgenet.converters.kinds import BuildContext
+    from edgenet.converters.pipeline import build_artifact
+    from edgenet.converters.tflite import concrete_function, onnx_to_tf
+    from edgenet.quantization.calibration import Calibration, from_folder
+    from edgenet.quantization.calibrator import available_cpus, calibrate
+    from edgenet.quantization.quantizers import get_quantizer
+    from edgenet.quantization.recipe import Int8Recipe
 
-    from converters.graph import export_float
-    from converters.kinds import BuildContext
-    from converters.pipeline import build_artifact
-    from converters.tflite import concrete_function, onnx_to_tf
     from edgenet.loading import load_model
-    from quantization.calibration import Calibration, from_folder
-    from quantization.calibrator import available_cpus, calibrate
-    from quantization.quantizers import get_quantizer
-    from quantization.recipe import Int8Recipe
 
     t["imports (torch, tensorflow, onnx2tf, edgenet)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -135,9 +134,10 @@ def main() -> None:
         print(json.dumps(profile(args.calib_data, 100)))
         return
 
+    from edgenet.quantization.calibration import from_folder
+
     from edgenet.artifacts.tflite_model import read_tflite
     from edgenet.preprocess import Preprocess
-    from quantization.calibration import from_folder
 
     work = Path(tempfile.mkdtemp(prefix="convert-bench-"))
     load_before = loadavg()

@@ -35,8 +35,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from device_bench.bench import Plan, run_benchmarks  # noqa: E402
-from device_bench.env import local_env  # noqa: E402
+from edgenet.device_bench.bench import Plan, run_benchmarks  # noqa: E402
+from edgenet.device_bench.env import local_env  # noqa: E402
 
 DOCS = REPO / "docs" / "benchmarks"
 CPU_MODELS = ["b0", "b1", "b2", "b3", "lite0", "lite1", "lite2"]
@@ -49,7 +49,8 @@ def log(msg: str) -> None:
 
 def convert_available() -> bool:
     try:
-        import converters.pipeline  # noqa: F401
+        import edgenet.converters.pipeline  # noqa: F401
+
         from edgenet.cli.main import COMMANDS
     except ImportError:
         return False
@@ -122,8 +123,7 @@ def summarize_rounds(results: list) -> dict:
 def harness_overhead(model: Path, runs: int, rounds: int, warmup: int) -> dict:
     """p50 of `edgenet bench` (worker process, shared loop) vs a bare invoke() loop here, A B A B …, 1 thread."""
     from ai_edge_litert.interpreter import Interpreter
-
-    from device_bench.remote_runner import random_input
+    from edgenet.device_bench.remote_runner import random_input
 
     it = Interpreter(model_path=str(model), num_threads=1)
     it.allocate_tensors()

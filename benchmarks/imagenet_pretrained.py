@@ -31,8 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import cpu_model, loadavg, log, paired_drop
-
-from device_bench.latency import tflite_latency, tflite_p50_ms, torch_latency
+from edgenet.device_bench.latency import tflite_latency, tflite_p50_ms, torch_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
@@ -70,7 +69,8 @@ def split(data: Path, work: Path, every: int, eval_images: int | None) -> tuple[
 
 
 def bench_model(name: str, args, cal: Path, ev: Path) -> dict:
-    from converters.pipeline import ConvertOptions, convert
+    from edgenet.converters.pipeline import ConvertOptions, convert
+
     from edgenet.artifacts.scoring import Scorer, agreement, load_eval_set
     from edgenet.loading import load_model
 
@@ -129,7 +129,8 @@ def bench_model(name: str, args, cal: Path, ev: Path) -> dict:
 
 def auto_fix(name: str, args, cal: Path, ev: Path) -> dict:
     """``edgenet convert --auto-fix --max-drop 0.3`` on the scored photos: what it tried and what it kept."""
-    from converters.pipeline import ConvertOptions, convert
+    from edgenet.converters.pipeline import ConvertOptions, convert
+
     from edgenet.errors import EdgenetError
     from edgenet.loading import load_model
 

@@ -40,8 +40,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import cpu_model, loadavg, log, paired_drop, subset
-
-from device_bench.latency import tflite_latency, torch_latency
+from edgenet.device_bench.latency import tflite_latency, torch_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,7 +49,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def convert_float(loaded, work: Path, parity_x: np.ndarray):
     """The float graph (ONNX, fp32 TFLite, both checked), exactly as ``edgenet convert`` builds it."""
-    from converters.graph import export_float
+    from edgenet.converters.graph import export_float
 
     work.mkdir(parents=True, exist_ok=True)
     return export_float(loaded.model, loaded.name, loaded.preprocess.resolution, work, parity_x)
@@ -58,9 +57,9 @@ def convert_float(loaded, work: Path, parity_x: np.ndarray):
 
 def build(kind: str, graph, samples: np.ndarray) -> bytes:
     """An artefact through the same stage ``edgenet convert`` runs (int8 I/O, the reference quantizer)."""
-    from converters.kinds import BuildContext
-    from converters.pipeline import build_artifact
-    from quantization.recipe import Int8Recipe
+    from edgenet.converters.kinds import BuildContext
+    from edgenet.converters.pipeline import build_artifact
+    from edgenet.quantization.recipe import Int8Recipe
 
     return build_artifact(kind, BuildContext(graph, samples, Int8Recipe("tflite")))[0]
 
@@ -113,12 +112,13 @@ def train_checkpoints(args) -> None:
 
 
 def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
+    from edgenet.quantization.calibration import Calibration, from_folder
+    from edgenet.quantization.debugger import analyse
+    from edgenet.quantization.fixes import float_tensors, worst_layers
+    from edgenet.quantization.quantizers import get_quantizer
+
     from edgenet.artifacts.scoring import Scorer, agreement, load_eval_set
     from edgenet.loading import load_model
-    from quantization.calibration import Calibration, from_folder
-    from quantization.debugger import analyse
-    from quantization.fixes import float_tensors, worst_layers
-    from quantization.quantizers import get_quantizer
 
     t_model = time.perf_counter()
     loaded = load_model(checkpoint=ckpt)

@@ -32,9 +32,8 @@ from pathlib import Path
 
 import numpy as np
 from _common import cpu_model, loadavg, log, paired_drop, subset
+from edgenet.device_bench.latency import tflite_latency
 from imagenet_pretrained import split
-
-from device_bench.latency import tflite_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -43,8 +42,8 @@ DOC = ROOT / "docs" / "benchmarks" / "int8-methods.md"
 
 def variants() -> list[tuple[str, str, str]]:
     """(label, quantizer, method) for every registered quantizer (installed) × method; tflite/minmax first."""
-    from quantization.calibration_methods import METHODS
-    from quantization.quantizers import QUANTIZERS
+    from edgenet.quantization.calibration_methods import METHODS
+    from edgenet.quantization.quantizers import QUANTIZERS
 
     return [
         (f"{q.name} {m}", q.name, m) for q in QUANTIZERS.values() if q.available() for m in METHODS
@@ -52,14 +51,15 @@ def variants() -> list[tuple[str, str, str]]:
 
 
 def bench_model(loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: int, work: Path) -> dict:
-    from converters.graph import export_float
-    from converters.kinds import BuildContext, full_integer
-    from converters.pipeline import build_artifact
+    from edgenet.converters.graph import export_float
+    from edgenet.converters.kinds import BuildContext, full_integer
+    from edgenet.converters.pipeline import build_artifact
+    from edgenet.quantization.calibration import Calibration, from_folder
+    from edgenet.quantization.quantizers import get_quantizer
+    from edgenet.quantization.recipe import Int8Recipe
+
     from edgenet.artifacts.scoring import Scorer, agreement, load_eval_set
     from edgenet.artifacts.tflite_model import read_tflite
-    from quantization.calibration import Calibration, from_folder
-    from quantization.quantizers import get_quantizer
-    from quantization.recipe import Int8Recipe
 
     t_model = time.perf_counter()
     pre = loaded.preprocess

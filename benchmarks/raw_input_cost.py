@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 from _common import cpu_model, loadavg, log, paired_drop
+from edgenet.device_bench.latency import tflite_latency
 from imagenet_pretrained import SAMPLE, split
-
-from device_bench.latency import tflite_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = "/tmp/edgenet-latency.lock"
@@ -37,7 +36,8 @@ INPUTS = ("normalized", "raw")
 
 def pycoral_condition(bundled: Path) -> dict:
     """pycoral classify_image.py's test for feeding pixels unchanged, from the model itself (every channel)."""
-    from converters.metadata import read_metadata
+    from edgenet.converters.metadata import read_metadata
+
     from edgenet.artifacts.tflite_model import read_tflite
 
     t = read_tflite(bundled).input_details[0]
@@ -48,7 +48,8 @@ def pycoral_condition(bundled: Path) -> dict:
 
 
 def convert_one(name: str, kind: str, args, cal: Path) -> Path:
-    from converters.pipeline import ConvertOptions, convert
+    from edgenet.converters.pipeline import ConvertOptions, convert
+
     from edgenet.loading import load_model
     from edgenet.workflows.bundle import bundle
 

@@ -8,7 +8,7 @@ re-estimated on the calibration photos, so activations have a real range and no 
   ONNX that TensorRT builds int8 engines from (engines themselves need a GPU: see the doc's GPU section);
 - Lite0's artefacts are scored on ``imagenet-sample`` through their own runtimes by the code ``convert
   --eval-data`` uses (the 100 classes whose index is a multiple of 10 calibrate; the other 900 photos are scored);
-- latency is ``edgenet bench``'s (``device_bench.bench.run_benchmarks``: each configuration in a fresh worker
+- latency is ``edgenet bench``'s (``edgenet.device_bench.bench.run_benchmarks``: each configuration in a fresh worker
   process, ``--warmup 10 --runs N``) at 1 and 2 threads, holding ``/tmp/edgenet-latency.lock`` while it times.
 
     python benchmarks/runtimes.py [--models lite0,b0] [--runs 50] [--eval-images N]
@@ -92,8 +92,9 @@ def bn_statistics(model, images: Path, pre, n: int = 64) -> None:
 
 
 def bench_model(name: str, args, cal: Path, ev: Path, db) -> dict:
-    from converters.pipeline import ConvertOptions, convert
-    from device_bench.bench import Plan, run_benchmarks
+    from edgenet.converters.pipeline import ConvertOptions, convert
+    from edgenet.device_bench.bench import Plan, run_benchmarks
+
     from edgenet.checkpoint import checkpoint_from_model, save_checkpoint
 
     loaded = load(name, cal)
@@ -291,7 +292,8 @@ def main() -> None:
         data = json.loads(args.render.read_text())
         write(data, args.render.parent)
         return
-    from device_bench.db import ResultsDB
+    from edgenet.device_bench.db import ResultsDB
+
     from edgenet.quiet import quiet_tensorflow
 
     quiet_tensorflow()

@@ -17,8 +17,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from edgenet.converters.kind import BuildContext, Description, Kind, register
 
-from converters.kind import BuildContext, Description, Kind, register
 from edgenet.errors import EdgenetError
 
 INSTALL_HINT = "pip install 'edgenet[executorch]' (executorch 1.5.x for torch 2.14)"

@@ -4,7 +4,7 @@ checked against the one before.
 Every artefact (fp16, dynamic, int8 and its fixes, 16×8, quant-report's debugger) is derived from the
 :class:`FloatGraph` this returns, so they all come from the same checked float model, and the expensive steps
 (ONNX export, onnx2tf, the float TFLite conversion) run once per conversion; int8 calibration is
-:class:`quantization.calibration.Calibration`'s, once per sample set.
+:class:`edgenet.quantization.calibration.Calibration`'s, once per sample set.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from edgenet.converters.failures import third_party
+from edgenet.converters.onnx_export import OnnxExport, export_onnx
+from edgenet.converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 
-from converters.failures import third_party
-from converters.onnx_export import OnnxExport, export_onnx
-from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, TorchRunner
 from edgenet.progress import SILENT, Progress
 
@@ -85,7 +85,7 @@ def export_float(
 
     Raises :class:`~edgenet.errors.VerificationError` naming the worst failed check.
     """
-    from converters.tflite import concrete_function, convert_float, onnx_to_tf
+    from edgenet.converters.tflite import concrete_function, convert_float, onnx_to_tf
 
     workdir = Path(workdir)
     progress.step(f"[1/3] exporting ONNX (opset {opset}, {resolution}×{resolution})")

@@ -1,7 +1,7 @@
 """What an artefact kind is: the :class:`Kind` entry, what its builder gets (:class:`BuildContext`) and the
-registry they go in. The kinds themselves register from their runtime's module (:mod:`converters.kinds` for
-TFLite's, :mod:`converters.executorch`, …), which imports only this module: the registry's loader
-(:func:`converters.kinds.load_kinds`) imports them, never the other way round."""
+registry they go in. The kinds themselves register from their runtime's module (:mod:`edgenet.converters.kinds` for
+TFLite's, :mod:`edgenet.converters.executorch`, …), which imports only this module: the registry's loader
+(:func:`edgenet.converters.kinds.load_kinds`) imports them, never the other way round."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from edgenet.converters.graph import FloatGraph
+from edgenet.quantization.calibration import Calibration
+from edgenet.quantization.quantizers import Quantizer, get_quantizer
+from edgenet.quantization.recipe import Int8Recipe
 
-from converters.graph import FloatGraph
 from edgenet.progress import SILENT, Progress
 from edgenet.registry import Registry
-from quantization.calibration import Calibration
-from quantization.quantizers import Quantizer, get_quantizer
-from quantization.recipe import Int8Recipe
 
 
 @dataclass

@@ -1,10 +1,10 @@
-"""The registry of artefact kinds ``edgenet convert`` can build from a :class:`~converters.graph.FloatGraph`, with
-TFLite's kinds (fp32, fp16, dynamic, int8, 16×8).
+"""The registry of artefact kinds ``edgenet convert`` builds from a
+:class:`~edgenet.converters.graph.FloatGraph`, with TFLite's kinds (fp32, fp16, dynamic, int8, 16×8).
 
 A kind says what file it writes, what it is checked against and how its bytes are made; the pipeline builds,
 verifies, reports and publishes every kind the same way. A runtime's kinds live in the module its entry in
 :mod:`edgenet.runtimes` names; :func:`load_kinds` imports those modules, and they import only
-:mod:`converters.kind`, so no module here imports another that imports it back.
+:mod:`edgenet.converters.kind`, so no module here imports another that imports it back.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from converters.graph import FP32_FILE
-from converters.kind import KINDS, BuildContext, Description, Kind, register
+from edgenet.converters.graph import FP32_FILE
+from edgenet.converters.kind import KINDS, BuildContext, Description, Kind, register
+
 from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
 from edgenet.runtimes import RUNTIMES
 
@@ -58,7 +59,7 @@ def _quantizer_name(ctx: BuildContext) -> str:
 
 def _float_kind(name: str):
     def build(ctx: BuildContext) -> bytes:
-        from converters.tflite import convert_float
+        from edgenet.converters.tflite import convert_float
 
         return convert_float(ctx.graph.concrete_fn, ctx.graph.trackable, name)
 

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import flatbuffers
 import numpy as np
+from edgenet.converters._vendor import metadata_schema_generated as md
 
-from converters._vendor import metadata_schema_generated as md
 from edgenet.artifacts.sidecar import LABELS_FILE
 from edgenet.artifacts.tflite_model import read_tflite, tflite_schema
 from edgenet.atomic import write_bytes_atomic
@@ -61,7 +61,7 @@ class ClassifierMetadata:
     output_is_probability: bool = False
     input_name: str = "image"
     output_name: str = "logits"
-    input: str = "normalized"  # "raw": the graph normalizes; the input takes RGB 0–255 (converters.raw_input)
+    input: str = "normalized"  # "raw": the graph normalizes; the input takes RGB 0–255 (edgenet.converters.raw_input)
     extra: dict = field(default_factory=dict)  # nothing written; callers may carry notes here
 
 

@@ -47,10 +47,10 @@ class ConvertOptions:
         "MediaPipe, the Task Library and Coral feed; uint8 input scale 1, zero point 0); normalized = (v/255 − mean) "
         "/ std, for apps that normalize themselves. [default: raw with --int8-io uint8, else normalized]",
         choices=("raw", "normalized"),
-    )  # None: raw for --int8-io uint8 (converters.raw_input)
+    )  # None: raw for --int8-io uint8 (edgenet.converters.raw_input)
     # --quantizer, --calibration, --calib-data, --calib-samples: shared with quant-report (cli.options)
     quantizer: str = "tflite"
-    calibration: str = "minmax"  # METHOD[:PARAM], quantization.calibration_methods
+    calibration: str = "minmax"  # METHOD[:PARAM], edgenet.quantization.calibration_methods
     calib_data: Path | None = None
     calib_samples: int = 100
     parity_samples: int = option(8, "Inputs on which each stage is compared with the previous one.", min=1)
@@ -59,7 +59,7 @@ class ConvertOptions:
     )
     edgetpu: bool = option(False, "Also compile for the Coral Edge TPU (implies --int8).")
     int16: bool = option(False, "Add a 16×8 model: int16 activations, int8 weights (no Edge TPU).", "--int16-act")
-    # int8 fidelity (quantization.fixes)
+    # int8 fidelity (edgenet.quantization.fixes)
     keep_float: str | None = option(
         None,
         "Keep the N worst layers (as ranked by edgenet quant-report) or the named ones in float; the int8 model is "
@@ -108,7 +108,8 @@ class ConvertOptions:
     def kind_names(self) -> tuple[list[str], list[str]]:
         """(the kinds to build, fp32 always first since every other kind is checked against it; warnings for
         kinds a shorthand flag stands for that cannot be built here)."""
-        from converters.kinds import get_kind
+        from edgenet.converters.kinds import get_kind
+
         from edgenet.runtimes import get_runtime
 
         asked, warnings = [], []

@@ -3,8 +3,8 @@
 Both kinds come from the ONNX models this conversion already checked, through onnxruntime's own converter
 (``onnxruntime.tools.convert_onnx_models_to_ort``, graph optimizations applied once and fixed in the file, so a
 phone does no rewriting at load): ``ort_fp32`` from the float ONNX, ``ort_int8`` from the Q/DQ int8 ONNX that ONNX
-Runtime's static quantizer makes (:func:`converters.tensorrt.qdq_onnx`, reused when ``onnx_int8_qdq`` was built in
-the same run), converted for ARM as phones are (Q/DQ pairs fused into int8 kernels). Both are verified here on ONNX
+Runtime's static quantizer makes (:func:`edgenet.converters.tensorrt.qdq_onnx`, reused when ``onnx_int8_qdq`` was built
+in the same run), converted for ARM as phones are (Q/DQ pairs fused into int8 kernels). Both are verified here on ONNX
 Runtime against the float ONNX, and ``edgenet bench`` times them through the ``ort`` runtime.
 """
 
@@ -16,8 +16,8 @@ import logging
 import tempfile
 from pathlib import Path
 
-from converters.kind import BuildContext, Kind, register
-from converters.tensorrt import QDQ_FILE, qdq_onnx
+from edgenet.converters.kind import BuildContext, Kind, register
+from edgenet.converters.tensorrt import QDQ_FILE, qdq_onnx
 
 
 def ort_bytes(onnx_bytes: bytes, target_platform: str | None = None) -> bytes:

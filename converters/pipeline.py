@@ -2,9 +2,9 @@
 
 The stages, each returning a dataclass the report serializes:
 
-1. :func:`converters.graph.export_float` — ONNX and the fp32 ``.tflite`` (:class:`FloatGraph`), checked;
-2. :func:`build_artifact` — any registered kind (:mod:`converters.kinds`) from that graph, with a quantizer
-   (:mod:`quantization.quantizers`) and calibration samples;
+1. :func:`edgenet.converters.graph.export_float` — ONNX and the fp32 ``.tflite`` (:class:`FloatGraph`), checked;
+2. :func:`build_artifact` — any registered kind (:mod:`edgenet.converters.kinds`) from that graph, with a quantizer
+   (:mod:`edgenet.quantization.quantizers`) and calibration samples;
 3. :func:`verify_artifact` — outputs against the kind's reference on the parity inputs, op census, full-integer
    check (:class:`Artifact`);
 4. :func:`edgenet.atomic.publish_dir` — everything was built in a staging folder beside ``--out`` and replaces the
@@ -22,12 +22,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from edgenet.converters.graph import FloatGraph, export_float
+from edgenet.converters.kinds import KINDS, BuildContext, get_kind
+from edgenet.converters.options import ConvertOptions
+from edgenet.converters.raw_input import RAW_RANGE
+from edgenet.converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 
-from converters.graph import FloatGraph, export_float
-from converters.kinds import KINDS, BuildContext, get_kind
-from converters.options import ConvertOptions
-from converters.raw_input import RAW_RANGE
-from converters.verify import Check, Parity, compare, raise_on_failures, tolerance_check
 from edgenet import __version__
 from edgenet.artifacts.runtime import runner_for
 from edgenet.artifacts.sidecar import read_report
@@ -77,11 +77,13 @@ class ConvertReport:
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     quantizer: str | None = None  # which quantizer made the int8/16×8 models
-    recipe: dict | None = None  # the int8 recipe (quantization.recipe.Int8Recipe) the int8/16×8 models were made by
+    recipe: dict | None = (
+        None  # the int8 recipe (edgenet.quantization.recipe.Int8Recipe) the int8/16×8 models were made by
+    )
     edgetpu: dict | None = None
     accuracy: dict | None = None  # {"torch": {"top1", "top5", "n"}, "onnx": ..., "fp32": ..., "int8": ...}
     agreement: dict | None = None  # {"onnx": top-1 agreement with torch, "fp32": ..., "int8": ...}
-    int8_fix: dict | None = None  # what --keep-float / --auto-fix did (quantization.fixes.Int8Fix)
+    int8_fix: dict | None = None  # what --keep-float / --auto-fix did (edgenet.quantization.fixes.Int8Fix)
     total_seconds: float = 0.0
     out: str = ""
 
@@ -105,7 +107,7 @@ def _owned_in(out: Path) -> set[str]:
 
 def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
     """Stage 2: the bytes of ``kind`` and the seconds they took."""
-    from converters.failures import third_party
+    from edgenet.converters.failures import third_party
 
     k = get_kind(kind)
     t0 = time.perf_counter()
@@ -177,8 +179,8 @@ def convert(
     """Run every stage for ``loaded`` and publish the artefacts into ``opts.out``; returns the report.
 
     ``latency_ms(tflite_bytes)`` times an int8 model on this machine for ``--auto-fix``'s advice; timing is bench's
-    job, so the caller passes it in (the CLI and :mod:`edgenet.api` pass :func:`device_bench.latency.tflite_p50_ms`)
-    and without it the advice names no latency estimate."""
+    job, so the caller passes it in (the CLI and :mod:`edgenet.api` pass
+    :func:`edgenet.device_bench.latency.tflite_p50_ms`) and without it the advice names no latency estimate."""
     from edgenet.quiet import native_stderr_captured, quiet_tensorflow
 
     quiet_tensorflow()
@@ -197,8 +199,8 @@ def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
             raise EdgenetError("--edgetpu needs integer model I/O; use --int8-io uint8 or int8")
     if opts.int8_io not in ("int8", "uint8", "float32"):
         raise EdgenetError(f"--int8-io {opts.int8_io}: choose int8, uint8 or float32")
-    from quantization.calibration_methods import parse_method
-    from quantization.quantizers import get_quantizer
+    from edgenet.quantization.calibration_methods import parse_method
+    from edgenet.quantization.quantizers import get_quantizer
 
     parse_method(opts.calibration)
     if not get_quantizer(opts.quantizer).available():
@@ -208,19 +210,19 @@ def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
     if opts.input_kind() not in ("raw", "normalized"):
         raise EdgenetError(f"--input {opts.input}: choose raw or normalized")
     if opts.keep_float or opts.auto_fix:
-        from quantization.fixes import check_fix_options
+        from edgenet.quantization.fixes import check_fix_options
 
         check_fix_options(opts, loaded.model)
 
 
 def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, latency_ms=None) -> ConvertReport:
-    from quantization.calibration import calibration_set
-    from quantization.recipe import Int8Recipe
+    from edgenet.quantization.calibration import calibration_set
+    from edgenet.quantization.recipe import Int8Recipe
 
     t_start = time.perf_counter()
     _check_options(loaded, opts)
     if opts.input_kind() == "raw":  # every artefact (ONNX included) takes RGB 0–255; report.json says so
-        from converters.raw_input import with_raw_input
+        from edgenet.converters.raw_input import with_raw_input
 
         loaded = with_raw_input(loaded)
     recipe = Int8Recipe(opts.quantizer, opts.calibration, opts.int8_io)
@@ -352,7 +354,7 @@ def _publish(report, stage: Path, graph: FloatGraph, loaded: LoadedModel, opts, 
 
 def _method_entry(spec: str) -> dict:
     """report.json's ``calibration.method`` and ``calibration.params``."""
-    from quantization.calibration_methods import parse_method
+    from edgenet.quantization.calibration_methods import parse_method
 
     method, param = parse_method(spec)
     return method.spec(param)
@@ -360,12 +362,12 @@ def _method_entry(spec: str) -> dict:
 
 def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scorer, latency_ms=None):
     """``--keep-float`` / ``--auto-fix``: the int8 model from the same calibration, with the fix applied."""
-    from quantization import calibration as calib
-    from quantization.calibration import Calibration
-    from quantization.calibration_methods import METHODS, parse_method
-    from quantization.debugger import analyse
-    from quantization.fixes import int8_with_fixes, recommendations
-    from quantization.quantizers import QUANTIZERS
+    from edgenet.quantization import calibration as calib
+    from edgenet.quantization.calibration import Calibration
+    from edgenet.quantization.calibration_methods import METHODS, parse_method
+    from edgenet.quantization.debugger import analyse
+    from edgenet.quantization.fixes import int8_with_fixes, recommendations
+    from edgenet.quantization.quantizers import QUANTIZERS
 
     graph, samples = ctx.graph, ctx.samples
     calibrated = ctx.calibrated()
@@ -413,7 +415,7 @@ def _edgetpu(int8_path: Path, stage: Path, out: Path, progress: Progress) -> dic
     """Compile for the Edge TPU when edgetpu_compiler exists, else record the flatbuffer-based prediction.
 
     Paths in the result name the published folder, not the staging folder they were made in."""
-    from converters.edgetpu import compile_or_predict
+    from edgenet.converters.edgetpu import compile_or_predict
 
     progress.step("[+] Edge TPU: compiling with edgetpu_compiler, or predicting the op mapping without it")
     result = compile_or_predict(int8_path, stage)

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from edgenet.converters.kind import BuildContext, Description, Kind, register
 
-from converters.kind import BuildContext, Description, Kind, register
 from edgenet.artifacts.tensorrt_engine import require_tensorrt
 from edgenet.errors import EdgenetError
 

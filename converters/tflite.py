@@ -47,15 +47,14 @@ def onnx_to_tf(onnx_path: str | Path, model_name: str | None = None, strict: boo
     ``strict=False`` skips onnx2tf's strict mode, which runs the partial Keras model on dummy inputs at every MEAN
     and MUL to settle axes: 1.8 of 4.0 s on B0, 4.2 of 7.5 s on B3, and the same fp32 model on every EfficientNet
     tried (b0, b3, lite0, edgetpu_s, identical logits). Conversion checks the result against ONNX Runtime anyway
-    and retries in strict mode when that check fails (:func:`converters.graph.export_float`).
+    and retries in strict mode when that check fails (:func:`edgenet.converters.graph.export_float`).
 
-    An exception inside onnx2tf becomes one :class:`~converters.failures.ConverterError` line naming
+    An exception inside onnx2tf becomes one :class:`~edgenet.converters.failures.ConverterError` line naming
     ``model_name``; its traceback and onnx2tf's own output go to a log file.
     """
     quiet_tensorflow()
     import onnx2tf
-
-    from converters.failures import ConverterError, third_party
+    from edgenet.converters.failures import ConverterError, third_party
 
     onnx_path = Path(onnx_path).resolve()  # before the chdir below
     log = io.StringIO()

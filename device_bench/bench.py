@@ -10,14 +10,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from device_bench.backends import DEFAULT_DELEGATE, DELEGATES, backend_module
-from device_bench.db import ResultsDB
-from device_bench.env import machine_label, package_versions
-from device_bench.evaldata import accuracy, build_eval_set, list_labeled_images, resolve_preprocess
-from device_bench.modelinfo import DEFAULT_BACKEND, RUNS_FORMAT, SUFFIX, ModelInfo, inspect_model
-from device_bench.results import BenchConfig, BenchResult, LatencyStats
-from device_bench.stats import is_unstable, summarize, throughput
-from device_bench.targets import TargetOptions, open_target
+from edgenet.device_bench.backends import DEFAULT_DELEGATE, DELEGATES, backend_module
+from edgenet.device_bench.db import ResultsDB
+from edgenet.device_bench.env import machine_label, package_versions
+from edgenet.device_bench.evaldata import accuracy, build_eval_set, list_labeled_images, resolve_preprocess
+from edgenet.device_bench.modelinfo import DEFAULT_BACKEND, RUNS_FORMAT, SUFFIX, ModelInfo, inspect_model
+from edgenet.device_bench.results import BenchConfig, BenchResult, LatencyStats
+from edgenet.device_bench.stats import is_unstable, summarize, throughput
+from edgenet.device_bench.targets import TargetOptions, open_target
+
 from edgenet.errors import EdgenetError
 from edgenet.runtimes import get_runtime
 

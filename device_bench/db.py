@@ -18,7 +18,8 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from device_bench.results import BenchResult
+from edgenet.device_bench.results import BenchResult
+
 from edgenet import __version__
 from edgenet.errors import EdgenetError
 

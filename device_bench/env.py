@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from device_bench.remote_runner import basic_env
+from edgenet.device_bench.remote_runner import basic_env
 
 PACKAGES = (
     "edgenet",

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from edgenet.device_bench.modelinfo import ModelInfo
 
-from device_bench.modelinfo import ModelInfo
 from edgenet.errors import EdgenetError
 from edgenet.imagefiles import IMAGE_SUFFIXES, list_image_files
 from edgenet.imagenet import folder_aliases

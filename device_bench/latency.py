@@ -1,6 +1,6 @@
 """In-process latency of several models at once, on the one timing loop every edgenet number comes from.
 
-:func:`device_bench.remote_runner.time_loop` is what ``edgenet bench`` runs on this machine and on boards; this
+:func:`edgenet.device_bench.remote_runner.time_loop` is what ``edgenet bench`` runs on this machine and on boards; this
 module feeds it several models in interleaved rounds (10 calls each, until every model has ``runs``), so load drift
 during a measurement hits all of them alike. Used by ``--auto-fix``'s recommendations, ``quant-report`` and the
 benchmark scripts.
@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from device_bench.remote_runner import time_loop
+from edgenet.device_bench.remote_runner import time_loop
 
 ROUND = 10
 

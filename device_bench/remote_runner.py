@@ -3,8 +3,8 @@
 This file is copied as it is to a Raspberry Pi, a Coral Dev Board or any Linux box reached over ssh, and run
 there with that board's ``python3``. It therefore needs nothing but the standard library, NumPy (1.x is fine) and
 whichever TFLite interpreter the board has, and it is written for Python 3.7 (no walrus, no ``f"{x=}"``,
-no 3.9 builtins). ``edgenet bench --target local`` runs the same functions in-process (device_bench.backends.tflite),
-so a number measured on a board and one measured here come from the same loop.
+no 3.9 builtins). ``edgenet bench --target local`` runs the same functions in-process
+(edgenet.device_bench.backends.tflite), so a number measured on a board and one measured here come from the same loop.
 
 Usage: ``python3 remote_runner.py '<json spec>'``; the spec keys are those of :func:`run_tflite`. The result is
 printed on the last stdout line after ``RESULT_MARKER``; a failure prints ``{"ok": false, "error": ...}`` there and
@@ -353,8 +353,8 @@ def run_tflite(spec):
     return result
 
 
-# The keys of every timed run's record, whichever backend made it; the backends in device_bench.backends build it
-# with :func:`run_record` from here, and this file builds it for itself on boards (it imports nothing of edgenet).
+# The keys of every timed run's record, whichever backend made it; edgenet.device_bench.backends build it with
+# :func:`run_record` from here, and this file builds it for itself on boards (it imports nothing of edgenet).
 RECORD_FIELDS = (
     "ok",
     "latencies_ms",

@@ -11,8 +11,9 @@ import io
 from collections import defaultdict
 from datetime import datetime, timezone
 
-from device_bench.results import delegate_missing
-from device_bench.stats import UNSTABLE_RULE
+from edgenet.device_bench.results import delegate_missing
+from edgenet.device_bench.stats import UNSTABLE_RULE
+
 from edgenet import __version__
 
 

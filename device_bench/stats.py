@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
-from device_bench.results import LatencyStats
+from edgenet.device_bench.results import LatencyStats
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -1,5 +1,5 @@
 """One configuration in a fresh process (started by ``targets/local.py`` through a bootstrap that keeps the cwd off
-``sys.path``; the module is ``device_bench.worker`` with a JSON spec as its argument).
+``sys.path``; the module is ``edgenet.device_bench.worker`` with a JSON spec as its argument).
 
 Every local measurement runs here rather than in the ``edgenet bench`` process, so that load time, first
 inference and peak RSS belong to that configuration alone (not to the models and runtimes loaded before it), and
@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import sys
 
-from device_bench.remote_runner import RunnerError, emit
+from edgenet.device_bench.remote_runner import RunnerError, emit
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         spec = json.loads(argv[0])
-        from device_bench.backends import backend_module
+        from edgenet.device_bench.backends import backend_module
 
         emit(backend_module(spec["backend"]).run(spec))
         return 0

@@ -24,11 +24,11 @@ def _loaded(model: LoadedModel | str) -> LoadedModel:
 
 
 def convert(model: LoadedModel | str, out: str | Path, progress: Progress = SILENT, **options):
-    """``edgenet convert``: ``options`` are :class:`converters.pipeline.ConvertOptions` fields (``int8=True``,
+    """``edgenet convert``: ``options`` are :class:`edgenet.converters.pipeline.ConvertOptions` fields (``int8=True``,
     ``calib_data=…``, ``eval_data=…``, ``auto_fix=True``, …). Returns the :class:`ConvertReport`."""
-    from converters.pipeline import ConvertOptions
-    from converters.pipeline import convert as run
-    from device_bench.latency import tflite_p50_ms
+    from edgenet.converters.pipeline import ConvertOptions
+    from edgenet.converters.pipeline import convert as run
+    from edgenet.device_bench.latency import tflite_p50_ms
 
     return run(_loaded(model), ConvertOptions(out=Path(out), **options), progress, latency_ms=tflite_p50_ms)
 
@@ -76,11 +76,11 @@ def bench(
 ):
     """``edgenet bench``: latency (and accuracy with ``eval_data``) of each model file on ``target``.
 
-    ``plan`` takes the other :class:`device_bench.bench.Plan` fields (``backend``, ``batch``, ``warmup``, …).
-    Returns one :class:`device_bench.results.BenchResult` per configuration; with ``db`` they are also stored.
+    ``plan`` takes the other :class:`edgenet.device_bench.bench.Plan` fields (``backend``, ``batch``, ``warmup``, …).
+    Returns one :class:`edgenet.device_bench.results.BenchResult` per configuration; with ``db`` they are also stored.
     """
-    from device_bench.bench import EvalOptions, Plan, run_benchmarks
-    from device_bench.db import ResultsDB
+    from edgenet.device_bench.bench import EvalOptions, Plan, run_benchmarks
+    from edgenet.device_bench.db import ResultsDB
 
     p = Plan(threads=tuple(threads), runs=runs, **plan)
     ev = EvalOptions(Path(eval_data)) if eval_data is not None else None

@@ -2,7 +2,7 @@
 
 A runtime says once what files it runs (suffixes, and the bytes that identify them), which class runs one for
 verification and evaluation (:func:`edgenet.artifacts.runtime.runner_for`), which module times it for ``edgenet
-bench`` (``device_bench.backends.*``), its delegates and devices, whether it can run on this machine, and which
+bench`` (``edgenet.device_bench.backends.*``), its delegates and devices, whether it can run on this machine, and which
 module registers the ``edgenet convert`` kinds that produce its files (``converters.*``). The pipeline, modelinfo,
 bench and the CLI's choices all read this table, so a new runtime is one :func:`register` line here plus the
 modules it names.
@@ -52,7 +52,7 @@ class Runtime:
     format: str  # what ``edgenet bench`` records as the model's format (the results db's ``model_format``)
     suffixes: tuple[str, ...]  # the first is what convert writes
     runner: str | None  # "module:Class" (core: edgenet.artifacts.runtime) that runs a file on one batch
-    backend: str  # the module (device_bench.backends.*) whose ``run(spec)`` times a file in a worker process
+    backend: str  # the module (edgenet.device_bench.backends.*) whose ``run(spec)`` times a file in a worker process
     delegates: tuple[str, ...] = ("none",)  # the first is the default
     devices: tuple[str, ...] = ("cpu",)  # the first is where it runs when the user does not say
     device_note: str = ""  # the one line shown for a --device it does not run on
@@ -86,31 +86,32 @@ get_runtime = RUNTIMES.get_entry
 register(
     Runtime(
         "tflite", "TFLite", "tflite", (".tflite",), "edgenet.artifacts.runtime:TFLiteRunner",
-        "device_bench.backends.tflite", ("xnnpack", "none", "edgetpu", "gpu", "nnapi"),  # gpu/nnapi: adb only
+        "edgenet.device_bench.backends.tflite", ("xnnpack", "none", "edgetpu", "gpu", "nnapi"),  # gpu/nnapi: adb only
         device_note="TFLite runs on CPUs and Edge TPUs; use onnxruntime or torch for GPUs",
-        kinds="converters.kinds", signature=(4, b"TFL3"), tool="TFLiteConverter",
+        kinds="edgenet.converters.kinds", signature=(4, b"TFL3"), tool="TFLiteConverter",
         unavailable=_needs("ai_edge_litert", "tflite_runtime", "tensorflow", hint="pip install ai-edge-litert"),
     )
 )  # fmt: skip
 register(
     Runtime(
         "onnxruntime", "ONNX Runtime", "onnx", (".onnx",), "edgenet.artifacts.runtime:OnnxRunner",
-        "device_bench.backends.onnxruntime", ("none", "tensorrt"), ("cpu", "cuda"),
+        "edgenet.device_bench.backends.onnxruntime", ("none", "tensorrt"), ("cpu", "cuda"),
         unavailable=_needs("onnxruntime", hint="pip install onnxruntime"), tool="onnxruntime.quantization",
     )
 )  # fmt: skip
 register(
     Runtime(
-        "torch", "PyTorch", "checkpoint", (".pt",), None, "device_bench.backends.torch", ("none",), ("cpu", "cuda"),
+        "torch", "PyTorch", "checkpoint", (".pt",), None, "edgenet.device_bench.backends.torch", ("none",),
+        ("cpu", "cuda"),
         signature=(0, b"PK\x03\x04"),  # torch.save's zip container
     )
 )  # fmt: skip
 register(
     Runtime(
         "executorch", "ExecuTorch", "pte", (".pte",), "edgenet.artifacts.runtime:ExecuTorchRunner",
-        "device_bench.backends.executorch", ("xnnpack",),  # what the .pte delegates is decided at export
+        "edgenet.device_bench.backends.executorch", ("xnnpack",),  # what the .pte delegates is decided at export
         device_note="ExecuTorch runs .pte programs on the CPU here; use --device cpu",
-        kinds="converters.executorch", signature=(4, b"ET"),  # "ET12" in 1.x
+        kinds="edgenet.converters.executorch", signature=(4, b"ET"),  # "ET12" in 1.x
         unavailable=_needs("executorch", hint="pip install 'edgenet[executorch]' (executorch 1.5.x for torch 2.14)"),
         tool="torch.export + XNNPACK",
     )
@@ -118,14 +119,14 @@ register(
 register(
     Runtime(
         "tensorrt", "TensorRT", "engine", (".engine", ".plan"), "edgenet.artifacts.runtime:TensorRTRunner",
-        "device_bench.backends.tensorrt", ("none",), ("cuda",),  # an engine runs on its GPU or nowhere
-        kinds="converters.tensorrt", unavailable=_tensorrt_unavailable, tool="TensorRT",
+        "edgenet.device_bench.backends.tensorrt", ("none",), ("cuda",),  # an engine runs on its GPU or nowhere
+        kinds="edgenet.converters.tensorrt", unavailable=_tensorrt_unavailable, tool="TensorRT",
     )
 )  # fmt: skip
 register(
     Runtime(
         "ort", "ONNX Runtime Mobile", "ort", (".ort",), "edgenet.artifacts.runtime:OnnxRunner",
-        "device_bench.backends.onnxruntime", kinds="converters.ort_format", signature=(4, b"ORTM"),
+        "edgenet.device_bench.backends.onnxruntime", kinds="edgenet.converters.ort_format", signature=(4, b"ORTM"),
         unavailable=_needs("onnxruntime", hint="pip install onnxruntime"), tool="convert_onnx_models_to_ort",
     )
 )  # fmt: skip

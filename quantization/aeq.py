@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from edgenet.quantization.ranges import _tensors, read_ranges
 
 from edgenet.errors import EdgenetError
 from edgenet.progress import SILENT, Progress
-from quantization.ranges import _tensors, read_ranges
 
 
 def available() -> bool:
@@ -114,6 +114,6 @@ def int8(calibrated: bytes, io_dtype: str = "int8", float_tensors: Sequence[str]
 
 def int16(fp32: bytes, samples: np.ndarray, io_dtype: str = "int8", progress: Progress = SILENT) -> bytes:
     """16×8 (int16 activations, int8 weights) with AEQ's ``static_wi8_ai16`` recipe on the min/max calibration."""
-    from quantization.calibrator import calibrate
+    from edgenet.quantization.calibrator import calibrate
 
     return _quantize(calibrate(fp32, samples, progress=progress), "static_wi8_ai16", io_dtype)

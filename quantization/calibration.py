@@ -119,14 +119,14 @@ class Calibration:
         self._cache: dict = {}
 
     def model(self, quantizer, method: str = "minmax", progress: Progress = SILENT) -> bytes:
-        from quantization.calibration_methods import choose_ranges, parse_method
-        from quantization.ranges import boundary_tensors, histograms, read_ranges, write_ranges
+        from edgenet.quantization.calibration_methods import choose_ranges, parse_method
+        from edgenet.quantization.ranges import boundary_tensors, histograms, read_ranges, write_ranges
 
         base, cache = quantizer.calibrate, self._cache
         if base not in cache:
             calibrated = quantizer.calibrate(self.fp32, self.samples, progress)
-            if self.input_range is not None:  # raw-pixel input: exactly [0, 255] (quantization.calibrator)
-                from quantization.calibrator import pin_input_range
+            if self.input_range is not None:  # raw-pixel input: exactly [0, 255] (edgenet.quantization.calibrator)
+                from edgenet.quantization.calibrator import pin_input_range
 
                 calibrated = pin_input_range(calibrated, *self.input_range)
             cache[base] = calibrated

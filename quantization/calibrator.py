@@ -9,9 +9,9 @@ calibrator (the copy LiteRT ships, which imports in ~0.3 s; TensorFlow's cannot 
 process), and the calibrated models are merged in place. A split is byte-identical to a single worker's result
 (tested), so the model does not depend on the machine's core count; small jobs use one worker.
 
-Workers are plain scripts (:mod:`quantization._calibration_worker`), not ``multiprocessing``: spawn would re-import
-the caller's ``__main__`` — a notebook's, or a script's unguarded top level — in every worker. Only without LiteRT
-does calibration run in-process with TensorFlow's copy, whose float kernels record ranges up to ~1e-5 (relative)
+Workers are plain scripts (:mod:`edgenet.quantization._calibration_worker`), not ``multiprocessing``: spawn would
+re-import the caller's ``__main__`` — a notebook's, or a script's unguarded top level — in every worker. Only without
+LiteRT does calibration run in-process with TensorFlow's copy, whose float kernels record ranges up to ~1e-5 (relative)
 apart, enough to move a logit by a few quantization steps.
 """
 
@@ -138,7 +138,7 @@ def merge_ranges(into: bytearray, other: bytes) -> bytearray:
 def pin_input_range(calibrated: bytes, lo: float, hi: float) -> bytes:
     """``calibrated`` with the model input's recorded range set to exactly [lo, hi].
 
-    A raw-pixel input (:mod:`converters.raw_input`) must quantize with scale 1 — uint8 zero point 0, int8 −128 —
+    A raw-pixel input (:mod:`edgenet.converters.raw_input`) must quantize with scale 1 — uint8 zero point 0, int8 −128 —
     whatever the calibration photos happened to contain (few have a pure 0 and a pure 255 in every channel), so
     that apps can feed camera pixels unchanged. Raises ValueError when the input has no recorded range."""
     from edgenet.artifacts.tflite_model import tflite_schema

@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+from edgenet.quantization.layer_names import UNKNOWN, Location, match_tensors
 
 from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
-from quantization.layer_names import UNKNOWN, Location, match_tensors
 
 _NOISE_FLOOR = 1e-12  # relative: a tensor reproduced exactly reads as 120 dB, not infinity
 
@@ -37,7 +37,7 @@ _NOISE_FLOOR = 1e-12  # relative: a tensor reproduced exactly reads as 120 dB, n
 class LayerError:
     rank: int
     depth: int  # position of the op in execution order
-    layer: str  # e.g. "stages.3.1.depthwise" (see quantization.layer_names)
+    layer: str  # e.g. "stages.3.1.depthwise" (see edgenet.quantization.layer_names)
     stage: int | None
     block: int | None
     part: str
@@ -91,7 +91,7 @@ def debug_dataset(samples: np.ndarray):
 
 
 def layer_errors(debug_model: bytes, samples: np.ndarray, locations: dict[str, Location]) -> list[LayerError]:
-    """Run TF's QuantizationDebugger on ``debug_model`` (:func:`quantization.ptq.debug_model` of the calibrated
+    """Run TF's QuantizationDebugger on ``debug_model`` (:func:`edgenet.quantization.ptq.debug_model` of the calibrated
     model) over ``samples`` and return the ranked per-layer errors."""
     import tensorflow as tf
 

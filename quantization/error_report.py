@@ -1,6 +1,6 @@
 """``edgenet quant-report``'s content: which layers int8 hurts, by how much, and what to do about it.
 
-The numbers come from :func:`quantization.debugger.analyse` on the same calibrated model ``edgenet convert``
+The numbers come from :func:`edgenet.quantization.debugger.analyse` on the same calibrated model ``edgenet convert``
 quantizes (``edgenet.workflows.quant_report`` builds it with the conversion stages). Here: the report's dataclass, the
 advice, and its files — ``layers.csv`` (every tensor, ranked), ``error_by_depth.png`` and ``report.json``.
 """
@@ -11,8 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from quantization import fixes
-from quantization.debugger import Analysis, LayerError, write_csv, write_png
+from edgenet.quantization import fixes
+from edgenet.quantization.debugger import Analysis, LayerError, write_csv, write_png
 
 DEBUG_SAMPLES = 32  # images the debugger runs (each runs the float and int8 ops side by side)
 FILES = ["layers.csv", "error_by_depth.png", "report.json"]
@@ -31,7 +31,9 @@ class QuantReport:
     quantizer: str = "tflite"
     errors: str = "per-layer"  # "per-layer" (TF's debugger: each op's own error) or "accumulated" (a .tflite pair)
     files_analysed: dict | None = None  # {"float": path, "int8": path} for a .tflite pair
-    methods: list[dict] = field(default_factory=list)  # quantization.pair_errors.MethodTrial per --calibration method
+    methods: list[dict] = field(
+        default_factory=list
+    )  # edgenet.quantization.pair_errors.MethodTrial per --calibration method
     accuracy: dict | None = None  # {"fp32": {"top1", "top5", "n"}, "int8": {...}} on --eval-data
     agreement: float | None = None  # int8 vs fp32 top-1 agreement on --eval-data
     drop: float | None = None  # accuracy points lost by int8

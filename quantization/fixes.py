@@ -27,13 +27,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from edgenet.quantization.debugger import Analysis, LayerError
+from edgenet.quantization.layer_names import Location
+from edgenet.quantization.quantizers import Quantizer
 
 from edgenet.artifacts.tflite_model import TFLiteModel
 from edgenet.errors import EdgenetError, VerificationError
 from edgenet.progress import SILENT, Progress
-from quantization.debugger import Analysis, LayerError
-from quantization.layer_names import Location
-from quantization.quantizers import Quantizer
 
 KEEP_FLOAT_STEPS = (1, 2, 4, 8)  # --auto-fix: float fallback of the N worst layers, smallest N first
 

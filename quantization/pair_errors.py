@@ -5,7 +5,7 @@ float twin on the *same* input) cannot be built. Instead both models run on the 
 intermediate tensor kept, and each int8 op output is compared with the float tensor of the same name (TF's and
 ai-edge-quantizer's int8 models keep the float model's tensor names). The error is therefore *accumulated* — a
 layer's own plus everything upstream — so the ranking points at where the error becomes large rather than at the
-single op that adds it; the metrics are the debugger's (:mod:`quantization.debugger`).
+single op that adds it; the metrics are the debugger's (:mod:`edgenet.quantization.debugger`).
 
 :func:`method_trials` quantizes the float model with every ``--calibration`` method on the same calibration and
 measures what the user would get — top-1 agreement with float and the logits' SQNR on the samples, and accuracy
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from edgenet.quantization.debugger import _NOISE_FLOOR, LayerError, rank
+from edgenet.quantization.layer_names import UNKNOWN, Location
 
 from edgenet.artifacts.tflite_model import read_tflite
 from edgenet.progress import SILENT, Progress
-from quantization.debugger import _NOISE_FLOOR, LayerError, rank
-from quantization.layer_names import UNKNOWN, Location
 
 
 def _interpreter(path: Path):
@@ -145,9 +145,10 @@ def method_trials(
     progress: Progress = SILENT,
 ) -> list[MethodTrial]:
     """Each method's int8 model (float I/O) on ``samples``; ``score(path) -> (top1, n)`` adds accuracy."""
+    from edgenet.quantization.calibration_methods import choose_ranges, parse_method
+    from edgenet.quantization.ranges import boundary_tensors, histograms, read_ranges, write_ranges
+
     from edgenet.artifacts.runtime import TFLiteRunner
-    from quantization.calibration_methods import choose_ranges, parse_method
-    from quantization.ranges import boundary_tensors, histograms, read_ranges, write_ranges
 
     base = calibrated if calibrated is not None else quantizer.calibrate(fp32, samples, progress)
     ranges = read_ranges(base)

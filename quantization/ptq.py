@@ -1,9 +1,9 @@
 """Post-training quantization with TensorFlow Lite's own tools — the reference quantizer (``--quantizer tflite``).
 
-Everything starts from the *one* fp32 ``.tflite`` that conversion built (``converters.graph.FloatGraph``):
+Everything starts from the *one* fp32 ``.tflite`` that conversion built (``edgenet.converters.graph.FloatGraph``):
 
 - ``fp16`` and ``dynamic`` come from TFLiteConverter on the same TF graph (weights-only; no calibration), which is
-  conversion's job (:func:`converters.tflite.convert_float`);
+  conversion's job (:func:`edgenet.converters.tflite.convert_float`);
 - ``int8`` is calibrate → quantize: activation ranges measured once (:func:`calibrate`, min/max), then TF's MLIR
   quantizer — exactly the two calls ``TFLiteConverter.convert()`` makes after converting the float graph again,
   which is why calling them here gives the same model (outputs identical on 300 ImageNet photos, lite0) without a
@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from edgenet.quantization.calibrator import calibrate
 
 from edgenet.progress import SILENT, Progress
-from quantization.calibrator import calibrate
 
 __all__ = ["calibrate", "debug_model", "quantize", "quantize_16x8"]
 
-from quantization.recipe import IO_DTYPES
+from edgenet.quantization.recipe import IO_DTYPES
 
 
 def _tf_dtype(io_dtype: str, sixteen: bool = False):

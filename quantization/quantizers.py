@@ -3,7 +3,7 @@
 A quantizer is four functions over plain bytes, so conversion, ``--auto-fix``, ``quant-report`` and the
 benchmarks use any of them the same way. Both read the same *calibrated model* — the fp32 ``.tflite`` with each
 activation's range recorded by TFLite's calibrator and, for ``--calibration`` methods other than min/max, narrowed
-by :mod:`quantization.calibration_methods` — so every method works with every quantizer, and a comparison of
+by :mod:`edgenet.quantization.calibration_methods` — so every method works with every quantizer, and a comparison of
 quantizers compares only how they quantize. Adding one is one module plus one :func:`register` line here.
 """
 
@@ -31,7 +31,9 @@ class Quantizer:
     # (calibrated) -> debug-mode model for TF's QuantizationDebugger
     debug_model: Callable[[bytes], bytes]
     available: Callable[[], bool] = lambda: True  # its library is installed
-    rounding: str = "to nearest, ties away from zero"  # how weights are rounded (quantization.recipe.Int8Recipe)
+    rounding: str = (
+        "to nearest, ties away from zero"  # how weights are rounded (edgenet.quantization.recipe.Int8Recipe)
+    )
 
 
 QUANTIZERS: Registry[Quantizer] = Registry("--quantizer")
@@ -40,7 +42,7 @@ get_quantizer = QUANTIZERS.get_entry
 
 
 def _calibrate(fp32: bytes, samples: np.ndarray, progress: Progress) -> bytes:
-    from quantization.calibrator import calibrate
+    from edgenet.quantization.calibrator import calibrate
 
     return calibrate(fp32, samples, progress=progress)
 
@@ -59,9 +61,9 @@ register(
         "tflite",
         "TensorFlow Lite's MLIR quantizer (what TFLiteConverter runs): the reference path",
         _calibrate,
-        _lazy("quantization.ptq", "quantize"),
-        _lazy("quantization.ptq", "quantize_16x8"),
-        _lazy("quantization.ptq", "debug_model"),
+        _lazy("edgenet.quantization.ptq", "quantize"),
+        _lazy("edgenet.quantization.ptq", "quantize_16x8"),
+        _lazy("edgenet.quantization.ptq", "debug_model"),
         rounding="to nearest, ties away from zero",  # MLIR's quantizer: APFloat rmNearestTiesToAway
     )
 )
@@ -70,10 +72,10 @@ register(
         "aeq",
         "Google's ai-edge-quantizer (static_wi8_ai8 recipe) on the same calibration",
         _calibrate,
-        _lazy("quantization.aeq", "int8"),
-        _lazy("quantization.aeq", "int16"),
-        _lazy("quantization.ptq", "debug_model"),
-        _lazy("quantization.aeq", "available"),
+        _lazy("edgenet.quantization.aeq", "int8"),
+        _lazy("edgenet.quantization.aeq", "int16"),
+        _lazy("edgenet.quantization.ptq", "debug_model"),
+        _lazy("edgenet.quantization.aeq", "available"),
         "to nearest, ties to even",  # numpy's rint in ai-edge-quantizer's uniform quantizer
     )
 )

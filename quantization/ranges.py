@@ -3,7 +3,7 @@
 TFLite's calibrator records every activation tensor's min and max in the fp32 model's flatbuffer (the
 ``quantization.min/max`` fields of each tensor). That calibrated model is the one form every quantizer here reads:
 TF's MLIR quantizer takes it as it is, ai-edge-quantizer takes the same numbers as its QSVs. A calibration
-*method* (:mod:`quantization.calibration_methods`) narrows those ranges from each tensor's histogram, so it
+*method* (:mod:`edgenet.quantization.calibration_methods`) narrows those ranges from each tensor's histogram, so it
 applies to any quantizer: :func:`write_ranges` puts the chosen ranges back in place of the min/max.
 
 Histograms have fixed edges — ``bins`` equal steps over the tensor's calibrated [min, max] — so they are exact to

@@ -1,6 +1,6 @@
 """How an int8 model is made, as one frozen value: quantizer, calibration method, weight rounding and I/O types.
 
-The value is what a conversion passes to its int8 builders (:class:`converters.kind.BuildContext`), what
+The value is what a conversion passes to its int8 builders (:class:`edgenet.converters.kind.BuildContext`), what
 report.json records (``recipe``) and what two runs can be compared or cached on; nothing about it accumulates on an
 object. The rounding is the quantizer's own (neither lets it be chosen), recorded so that a recipe read back says
 exactly how the weights were rounded.
@@ -17,14 +17,14 @@ IO_DTYPES = ("int8", "uint8", "float32")
 
 @dataclass(frozen=True)
 class Int8Recipe:
-    quantizer: str = "tflite"  # quantization.quantizers
-    method: str = "minmax"  # --calibration METHOD[:PARAM] (quantization.calibration_methods)
+    quantizer: str = "tflite"  # edgenet.quantization.quantizers
+    method: str = "minmax"  # --calibration METHOD[:PARAM] (edgenet.quantization.calibration_methods)
     io_dtype: str = "int8"  # the int8 model's input/output type
     rounding: str = ""  # the quantizer's weight rounding; filled in from it when left empty
 
     def __post_init__(self) -> None:
-        from quantization.calibration_methods import parse_method
-        from quantization.quantizers import get_quantizer
+        from edgenet.quantization.calibration_methods import parse_method
+        from edgenet.quantization.quantizers import get_quantizer
 
         if self.io_dtype not in IO_DTYPES:
             raise EdgenetError(f"--int8-io {self.io_dtype}: choose {', '.join(IO_DTYPES[:-1])} or {IO_DTYPES[-1]}")

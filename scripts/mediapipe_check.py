@@ -52,7 +52,8 @@ def list_photos(data: Path, limit: int | None) -> list[Path]:
 def build_bundles(name: str, kind: str, work: Path, calib: Path, calib_samples: int) -> dict[str, Path]:
     """``edgenet convert --int8 --int8-io uint8 --input KIND`` then ``edgenet bundle`` of the int8 and fp32 models;
     report.json is copied beside each bundled model so ``eval --model-file`` reads it as it reads convert's."""
-    from converters.pipeline import ConvertOptions, convert
+    from edgenet.converters.pipeline import ConvertOptions, convert
+
     from edgenet.loading import load_model
     from edgenet.workflows.bundle import bundle
 

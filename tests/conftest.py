@@ -89,8 +89,8 @@ def no_network(monkeypatch) -> list:
 
 def _convert(out: Path, calib: Path | None, model: str, res: int, **opts):
     import torch
+    from edgenet.converters.pipeline import ConvertOptions, convert
 
-    from converters.pipeline import ConvertOptions, convert
     from edgenet.loading import load_model
 
     torch.manual_seed(0)
@@ -134,8 +134,8 @@ def converted_lite0_uint8(tmp_path_factory, photos_dir):
     Calibrated and compared on all 24 photos. Returns (out_dir, report, checkpoint path).
     """
     import torch
+    from edgenet.converters.pipeline import ConvertOptions, convert
 
-    from converters.pipeline import ConvertOptions, convert
     from edgenet.checkpoint import checkpoint_from_model, save_checkpoint
     from edgenet.imagenet import imagenet_classes
     from edgenet.loading import load_model

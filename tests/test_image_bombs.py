@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from edgenet.device_bench.evaldata import build_eval_set, list_labeled_images
+from edgenet.quantization.calibration import from_folder
 from helpers import png_with_size, tiny_checkpoint
 from PIL import Image
 
-from device_bench.evaldata import build_eval_set, list_labeled_images
 from edgenet.cli.main import cli
 from edgenet.data import Skipped, build_train_data, eval_batches
 from edgenet.preprocess import ImageRefused, Preprocess
-from quantization.calibration import from_folder
 
 PRE = Preprocess(resolution=32)
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from edgenet.device_bench.evaldata import list_labeled_images
+from edgenet.quantization.calibration import from_folder, list_images
 from PIL import Image
 
-from device_bench.evaldata import list_labeled_images
 from edgenet.data import build_train_data, eval_batches, scan_class_folders
 from edgenet.imagefiles import list_image_files
 from edgenet.preprocess import Preprocess
-from quantization.calibration import from_folder, list_images
 
 PRE = Preprocess(resolution=32)
 

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # source folder -> the package it installs as
 FOLDERS = {
     "edgenet": "edgenet",
-    "converters": "converters",
-    "quantization": "quantization",
-    "device_bench": "device_bench",
+    "converters": "edgenet.converters",
+    "quantization": "edgenet.quantization",
+    "device_bench": "edgenet.device_bench",
 }
 
 
@@ -156,8 +156,12 @@ def test_the_table_has_no_cycles():
 def test_the_check_sees_function_level_imports(tmp_path):
     """The rule would be toothless if lazy imports inside functions slipped past it."""
     f = tmp_path / "m.py"
-    f.write_text("def f():\n    from converters.pipeline import convert\n    import device_bench.db\n")
-    assert [m for _, m in imports(f)] == ["converters.pipeline", "converters.pipeline.convert", "device_bench.db"]
+    f.write_text("def f():\n    from edgenet.converters.pipeline import convert\n    import edgenet.device_bench.db\n")
+    assert [m for _, m in imports(f)] == [
+        "edgenet.converters.pipeline",
+        "edgenet.converters.pipeline.convert",
+        "edgenet.device_bench.db",
+    ]
     assert layer("edgenet.cli.main") == "front end" and layer("edgenet.artifacts.runtime") == "core"
     assert layer("edgenet.workflows.fit") == "workflows" and layer("edgenet.api") == "workflows"
     assert layer("edgenet.workflowsx") == "core" and layer("numpy") is None

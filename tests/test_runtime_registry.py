@@ -35,7 +35,7 @@ def test_suffixes_formats_and_signatures_are_unique():
 
 
 def test_every_kind_names_a_registered_runtime_with_its_suffix():
-    from converters.kinds import KINDS
+    from edgenet.converters.kinds import KINDS
 
     assert {"ort_fp32", "ort_int8", "executorch_int8", "tensorrt_int8", "int8"} <= set(KINDS)
     for kind in KINDS.values():
@@ -45,15 +45,17 @@ def test_every_kind_names_a_registered_runtime_with_its_suffix():
 
 def test_everything_else_is_derived_from_the_table():
     from click import Choice
+    from edgenet.device_bench.backends import BACKENDS, DELEGATES, backend_module
+    from edgenet.device_bench.modelinfo import DEFAULT_BACKEND, SUFFIX
+    from edgenet.device_bench.targets.local import LocalTarget
 
-    from device_bench.backends import BACKENDS, DELEGATES, backend_module
-    from device_bench.modelinfo import DEFAULT_BACKEND, SUFFIX
-    from device_bench.targets.local import LocalTarget
     from edgenet.artifacts.runtime import runner_class
     from edgenet.cli.bench_cmd import bench
 
     assert BACKENDS == LocalTarget.backends == tuple(RUNTIMES)
-    assert DELEGATES["ort"] == ("none",) and backend_module("ort").__name__ == "device_bench.backends.onnxruntime"
+    assert (
+        DELEGATES["ort"] == ("none",) and backend_module("ort").__name__ == "edgenet.device_bench.backends.onnxruntime"
+    )
     assert DEFAULT_BACKEND["ort"] == "ort" and SUFFIX["ort"] == ".ort" and SUFFIX["engine"] == ".engine"
     assert runner_class("m.ort").__name__ == "OnnxRunner" and runner_class("m.pte").__name__ == "ExecuTorchRunner"
     options = {p.name: p for p in bench.params}
@@ -62,7 +64,7 @@ def test_everything_else_is_derived_from_the_table():
 
 
 def test_a_registered_kind_can_be_asked_for_by_name():
-    from converters.options import ConvertOptions
+    from edgenet.converters.options import ConvertOptions
 
     kinds, notes = ConvertOptions(out=".", int8=True, kinds=("ort_fp32", "int8", "ort_int8")).kind_names()
     assert kinds == ["fp32", "int8", "ort_fp32", "ort_int8"] and notes == []

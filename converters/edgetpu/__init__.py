@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from converters.edgetpu.check import EdgeTPUCheck, check_model
-from converters.edgetpu.compiler import INSTALL_HINT, CompilerLog, find_compiler, parse_log, run_compiler
+from edgenet.converters.edgetpu.check import EdgeTPUCheck, check_model
+from edgenet.converters.edgetpu.compiler import INSTALL_HINT, CompilerLog, find_compiler, parse_log, run_compiler
+
 from edgenet.artifacts.tflite_model import read_tflite
 
 __all__ = ["INSTALL_HINT", "CompilerLog", "EdgeTPUCheck", "EdgeTPUResult", "check_model", "compile_or_predict"]

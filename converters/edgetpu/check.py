@@ -16,8 +16,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from edgenet.converters.edgetpu.ops import SUPPORTED, fix_for_unsupported
 
-from converters.edgetpu.ops import SUPPORTED, fix_for_unsupported
 from edgenet.artifacts.tflite_model import OpInfo, TFLiteModel
 
 # Status strings exactly as edgetpu_compiler prints them (see the recorded logs).

@@ -1,5 +1,5 @@
 """Backends: each module's ``run(spec) -> dict`` loads, times and classifies in the process it is called in
-(``python -m device_bench.worker`` locally, ``remote_runner.py`` on a board), and ``prepare_inputs`` turns
+(``python -m edgenet.device_bench.worker`` locally, ``remote_runner.py`` on a board), and ``prepare_inputs`` turns
 preprocessed float images into what that model takes. Which module serves which ``--backend``, and its delegates,
 come from the runtime registry (:mod:`edgenet.runtimes`)."""
 

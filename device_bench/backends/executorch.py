@@ -9,9 +9,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-
-from device_bench.modelinfo import ModelInfo
-from device_bench.remote_runner import (
+from edgenet.device_bench.modelinfo import ModelInfo
+from edgenet.device_bench.remote_runner import (
     RunnerError,
     basic_env,
     random_input,

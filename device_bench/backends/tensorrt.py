@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from edgenet.device_bench.backends.torch import cuda_time_loop
+from edgenet.device_bench.modelinfo import ModelInfo
+from edgenet.device_bench.remote_runner import RunnerError, basic_env, rss_mb, run_record, topk_rows
 
-from device_bench.backends.torch import cuda_time_loop
-from device_bench.modelinfo import ModelInfo
-from device_bench.remote_runner import RunnerError, basic_env, rss_mb, run_record, topk_rows
 from edgenet.errors import EdgenetError
 
 

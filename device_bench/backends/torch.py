@@ -11,9 +11,8 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
-
-from device_bench.modelinfo import ModelInfo
-from device_bench.remote_runner import (
+from edgenet.device_bench.modelinfo import ModelInfo
+from edgenet.device_bench.remote_runner import (
     RunnerError,
     basic_env,
     batches,

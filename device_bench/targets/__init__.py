@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from device_bench.remote_runner import RESULT_MARKER
+from edgenet.device_bench.remote_runner import RESULT_MARKER
+
 from edgenet.errors import EdgenetError
 
 
@@ -36,15 +37,15 @@ def read_result(stdout: str, stderr: str, returncode: int, where: str) -> dict:
 def open_target(url: str, opts: TargetOptions):
     """A context manager for the target named by ``url``."""
     if url == "local":
-        from device_bench.targets.local import LocalTarget
+        from edgenet.device_bench.targets.local import LocalTarget
 
         return LocalTarget()
     if url.startswith("ssh://"):
-        from device_bench.targets.ssh import SshTarget
+        from edgenet.device_bench.targets.ssh import SshTarget
 
         return SshTarget(url, opts)
     if url.startswith("adb://"):
-        from device_bench.targets.adb import AdbTarget
+        from edgenet.device_bench.targets.adb import AdbTarget
 
         return AdbTarget(url, opts)
     raise EdgenetError(f"--target {url}: use local, ssh://user@host[:port] or adb://SERIAL")

@@ -13,8 +13,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from device_bench.benchmark_model_log import BenchmarkModelLogError, parse_benchmark_model
-from device_bench.targets import TargetOptions
+from edgenet.device_bench.benchmark_model_log import BenchmarkModelLogError, parse_benchmark_model
+from edgenet.device_bench.targets import TargetOptions
+
 from edgenet.errors import EdgenetError
 
 REMOTE_DIR = "/data/local/tmp/edgenet"

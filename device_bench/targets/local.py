@@ -1,4 +1,4 @@
-"""This machine: each configuration in a fresh worker process (:mod:`device_bench.worker`).
+"""This machine: each configuration in a fresh worker process (:mod:`edgenet.device_bench.worker`).
 
 The worker imports edgenet and device_bench from exactly where this process did, never from the current folder:
 ``python -m`` puts the current folder first on ``sys.path``, so ``edgenet bench`` run from a folder holding an
@@ -13,14 +13,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from edgenet.device_bench.targets import read_result
+
 import edgenet
-from device_bench.targets import read_result
 from edgenet.runtimes import RUNTIMES
 
 _ROOT = str(Path(edgenet.__file__).resolve().parent.parent)  # the folder holding the edgenet package
 _BOOT = (
     "import sys; sys.path[:] = [sys.argv.pop(1), *(p for p in sys.path if p)]; "
-    "from device_bench.worker import main; sys.exit(main())"
+    "from edgenet.device_bench.worker import main; sys.exit(main())"
 )
 
 

@@ -21,8 +21,9 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from device_bench import remote_runner
-from device_bench.targets import TargetOptions, read_result
+from edgenet.device_bench import remote_runner
+from edgenet.device_bench.targets import TargetOptions, read_result
+
 from edgenet.errors import EdgenetError
 
 _URL = re.compile(r"^ssh://(?:(?P<user>[^@/:]+)@)?(?P<host>\[[^\]]+\]|[^:/@]+)(?::(?P<port>\d+))?/?$")

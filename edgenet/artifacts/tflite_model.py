@@ -20,7 +20,7 @@ from edgenet.errors import EdgenetError
 
 def tflite_schema():
     """TFLite's generated flatbuffer classes (ai-edge-litert's, else TensorFlow's): what every reader and writer of
-    .tflite bytes in edgenet (here, quantization, converters.metadata) parses them with."""
+    .tflite bytes in edgenet (here, quantization, edgenet.converters.metadata) parses them with."""
     try:
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:  # pragma: no cover - tensorflow ships the same generated module

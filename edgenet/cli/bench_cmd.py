@@ -124,8 +124,8 @@ def bench(
 ) -> None:
     """Time MODEL_FILES (.tflite, .onnx, ExecuTorch .pte, TensorRT .engine, or edgenet checkpoints for --backend
     torch) in every configuration."""
-    from device_bench.bench import EvalOptions, Plan
-    from device_bench.targets import TargetOptions
+    from edgenet.device_bench.bench import EvalOptions, Plan
+    from edgenet.device_bench.targets import TargetOptions
 
     for name, v in (("--mean", mean), ("--std", std)):
         if v is not None and len(v) != 3:
@@ -155,8 +155,8 @@ def bench(
 
 def _run(models, plan, target, topts, ev, db, on_result, quiet):
     """run_benchmarks with its rows stored as they come; Ctrl-C or SIGTERM keeps the finished ones and exits 130."""
-    from device_bench.bench import run_benchmarks
-    from device_bench.db import ResultsDB
+    from edgenet.device_bench.bench import run_benchmarks
+    from edgenet.device_bench.db import ResultsDB
 
     results_db = ResultsDB(db) if db else None
     old = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -237,7 +237,7 @@ def print_results(results) -> None:
                 err=True,
             )
     if unstable:
-        from device_bench.stats import UNSTABLE_RULE
+        from edgenet.device_bench.stats import UNSTABLE_RULE
 
         click.echo(
             f"unstable: {UNSTABLE_RULE}; another job or thermal throttling: rerun on an idle machine, with more --runs",

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from converters.options import ConvertOptions  # a plain dataclass: nothing heavy is imported
 from edgenet.cli.options import (
     calibration_options,
     emit_json,
@@ -16,6 +15,7 @@ from edgenet.cli.options import (
     picked,
     print_table,
 )
+from edgenet.converters.options import ConvertOptions  # a plain dataclass: nothing heavy is imported
 
 EPILOG = """Examples:
 
@@ -49,11 +49,11 @@ def convert(out: Path | None, quiet: bool, verbose: bool, as_json: bool, **kw) -
     Each stage is checked against the one before on real inputs: PyTorch vs ONNX Runtime, ONNX vs TFLite fp32,
     each quantized model vs fp32. The output folder is written only when everything passed.
     """
-    from converters.failures import ConverterError
-    from converters.pipeline import convert as run
-    from converters.pipeline import parity_table
-    from device_bench.latency import tflite_p50_ms
     from edgenet.cli.progress import ConsoleProgress
+    from edgenet.converters.failures import ConverterError
+    from edgenet.converters.pipeline import convert as run
+    from edgenet.converters.pipeline import parity_table
+    from edgenet.device_bench.latency import tflite_p50_ms
     from edgenet.quiet import quiet_tensorflow
 
     quiet_tensorflow()

@@ -32,8 +32,8 @@ Exit codes: 0 the whole graph is predicted on the Edge TPU, 3 only part of it (o
 @click.pass_context
 def check(ctx: click.Context, model: Path, verbose: bool, as_json: bool) -> None:
     """Predict, per operation in execution order, whether edgetpu_compiler maps it to the Edge TPU or the CPU."""
-    from converters.edgetpu.check import check_model
     from edgenet.artifacts.tflite_model import read_tflite
+    from edgenet.converters.edgetpu.check import check_model
 
     result = check_model(read_tflite(model))
     if as_json:
@@ -62,7 +62,7 @@ compiler failed, or there was no compiler (only a prediction); 2 for bad input. 
 @click.pass_context
 def compile_(ctx: click.Context, model: Path, out: Path | None, timeout: float, as_json: bool) -> None:
     """Run edgetpu_compiler (-s) and report mapped/unmapped operations and on-chip/off-chip parameter memory."""
-    from converters.edgetpu import compile_or_predict
+    from edgenet.converters.edgetpu import compile_or_predict
 
     result = compile_or_predict(model, out or model.parent, timeout)
     if as_json:

@@ -97,8 +97,8 @@ def fit(
     on --target meets --budget-ms."""
     from dataclasses import replace
 
-    from device_bench.targets import TargetOptions
     from edgenet.cli.progress import ConsoleProgress
+    from edgenet.device_bench.targets import TargetOptions
     from edgenet.models import get_variant
     from edgenet.profile import profile_variant
     from edgenet.scaling import PAPER, load_scaling

@@ -108,8 +108,8 @@ def calibration_options(f):
 
     A report is only useful if it quantizes exactly like the conversion it explains, so both read one definition.
     """
-    from quantization.calibration_methods import METHODS
-    from quantization.quantizers import QUANTIZERS
+    from edgenet.quantization.calibration_methods import METHODS
+    from edgenet.quantization.quantizers import QUANTIZERS
 
     f = click.option("--calib-samples", type=click.IntRange(min=1), default=100, show_default=True)(f)
     f = click.option(

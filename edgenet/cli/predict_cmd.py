@@ -85,7 +85,7 @@ def predict(
 
 def _load(model: Path, mean, std, img_size: int | None, threads: int | None):
     """(predict on an NCHW float batch, preprocessing, class names or None) for any model edgenet makes."""
-    from device_bench.modelinfo import sniff_format
+    from edgenet.device_bench.modelinfo import sniff_format
     from edgenet.errors import EdgenetError
 
     fmt = sniff_format(model)  # from the bytes: a renamed file is still recognised

@@ -23,9 +23,9 @@ def report(db_path: Path, out: Path, markdown: Path | None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from device_bench.db import ResultsDB
-    from device_bench.report import render_html, render_markdown
     from edgenet.atomic import check_writable_file, refuse_input_as_output, write_text_atomic
+    from edgenet.device_bench.db import ResultsDB
+    from edgenet.device_bench.report import render_html, render_markdown
     from edgenet.errors import EdgenetError
 
     if not db_path.is_file():

@@ -13,11 +13,11 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from converters.metadata import LABELS_FILE, ClassifierMetadata, read_metadata, write_metadata
 from edgenet import __version__
 from edgenet.artifacts.sidecar import REPORT_FILE, labels_beside, read_labels, read_report, report_preprocess
 from edgenet.artifacts.tflite_model import TensorInfo, TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
+from edgenet.converters.metadata import LABELS_FILE, ClassifierMetadata, read_metadata, write_metadata
 from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
 
@@ -134,7 +134,7 @@ def _db_rows(db: Path, sha256: str) -> list[dict]:
     if not db.is_file():
         raise EdgenetError(f"--db {db}: not found; run edgenet bench --db {db} first")
     try:
-        from device_bench.db import ResultsDB
+        from edgenet.device_bench.db import ResultsDB
     except ImportError as e:  # pragma: no cover - the benchmark package is part of edgenet
         raise EdgenetError(f"--db {db}: the results-database reader is not available ({e})") from None
     with ResultsDB(db) as results:
@@ -249,7 +249,7 @@ def model_card(
     probability: bool,
 ) -> str:
     """MODEL_CARD.md: what the file is, how to feed it, and what it measured (results db) — no invented numbers."""
-    from converters.edgetpu.check import check_model
+    from edgenet.converters.edgetpu.check import check_model
 
     pre = src.preprocess
     c = check_model(model).counts
@@ -333,7 +333,7 @@ def _measured(rows: list[dict] | None, db: Path | None, sha256: str, k: int) -> 
             "| measured |",
             "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|",
         ]
-        from device_bench.report import delegate_cell
+        from edgenet.device_bench.report import delegate_cell
 
         for r in rows:
             # the results db stores accuracy in percent already

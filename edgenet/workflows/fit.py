@@ -1,10 +1,10 @@
 """``edgenet fit``: the largest compound-scaled variant whose *measured* p50 on a target meets a latency budget.
 
-Every candidate :mod:`edgenet.fitplan` picks is built, converted by the real pipeline (:func:`converters.pipeline
-.convert`; int8 calibrated on generated images, which is all latency needs) and timed by ``edgenet bench``'s
-machinery (:func:`device_bench.bench.run_benchmarks`) on the target, its row stored in the bench database. The
-fixed ladder of the family (B0…B8, Lite0…4, EdgeTPU-S/M/L) is measured the same way up to its first variant over
-the budget, so the answer can be compared with what picking from the ladder would have given.
+Every candidate :mod:`edgenet.fitplan` picks is built, converted by the real pipeline
+(:func:`edgenet.converters.pipeline.convert`; int8 calibrated on generated images, which is all latency needs) and timed
+by ``edgenet bench``'s machinery (:func:`edgenet.device_bench.bench.run_benchmarks`) on the target, its row stored in
+the bench database. The fixed ladder of the family (B0…B8, Lite0…4, EdgeTPU-S/M/L) is measured the same way up to its
+first variant over the budget, so the answer can be compared with what picking from the ladder would have given.
 
 State lives in ``OUT/fit_state.json``, rewritten atomically after each measurement: a run that is interrupted or
 repeated with another budget reuses every point already measured for the same target and settings.
@@ -21,8 +21,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from device_bench.targets import TargetOptions
 from edgenet.atomic import write_text_atomic
+from edgenet.device_bench.targets import TargetOptions
 from edgenet.errors import EdgenetError
 from edgenet.fitplan import Candidate, LatencyModel, Point, bounds, candidates, next_candidate, phi_grid
 from edgenet.models import get_variant, list_models
@@ -161,8 +161,8 @@ def measure(
     guard: Callable[[], AbstractContextManager] = nullcontext,
 ) -> Point:
     """Build, convert and time one candidate on the target; its bench row goes to ``db``."""
-    from converters.pipeline import ConvertOptions, convert
-    from device_bench.bench import Plan, run_benchmarks
+    from edgenet.converters.pipeline import ConvertOptions, convert
+    from edgenet.device_bench.bench import Plan, run_benchmarks
     from edgenet.loading import load_from_spec
     from edgenet.profile import count_params, profile_variant
 
@@ -239,7 +239,7 @@ def fit(
     Raises :class:`EdgenetError` naming the smallest measured latency when nothing fits; every point measured
     until then (or until Ctrl-C) stays in the state file and the database.
     """
-    from device_bench.db import ResultsDB
+    from edgenet.device_bench.db import ResultsDB
 
     if not (math.isfinite(budget_ms) and budget_ms > 0):
         raise EdgenetError(f"--budget-ms {budget_ms}: must be a positive number of milliseconds")

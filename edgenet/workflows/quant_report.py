@@ -1,6 +1,6 @@
 """``edgenet quant-report`` on the conversion stages: the same float graph, calibration and quantizer as
-``edgenet convert``, then TF's QuantizationDebugger per layer (:mod:`quantization.debugger`) and the report
-(:mod:`quantization.error_report`), published atomically into ``out``."""
+``edgenet convert``, then TF's QuantizationDebugger per layer (:mod:`edgenet.quantization.debugger`) and the report
+(:mod:`edgenet.quantization.error_report`), published atomically into ``out``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from converters.graph import export_float
 from edgenet import __version__
 from edgenet.atomic import publish_dir, staging_dir
+from edgenet.converters.graph import export_float
 from edgenet.loading import LoadedModel
 from edgenet.progress import SILENT, Progress
-from quantization.error_report import DEBUG_SAMPLES, QuantReport, suggestions, write_files
+from edgenet.quantization.error_report import DEBUG_SAMPLES, QuantReport, suggestions, write_files
 
 
 def quant_report(
@@ -45,14 +45,14 @@ def quant_report(
 def _report(
     loaded, out, calib_data, calib_samples, debug_samples, eval_data, top, budget, quantizer, opset, progress, method
 ):
-    from device_bench.latency import tflite_p50_ms
     from edgenet.artifacts.runtime import runner_for
     from edgenet.artifacts.scoring import load_eval_set, metrics, score
-    from quantization.calibration import Calibration, calibration_set
-    from quantization.calibration_methods import METHODS, parse_method
-    from quantization.debugger import analyse
-    from quantization.pair_errors import method_advice, method_trials
-    from quantization.quantizers import get_quantizer
+    from edgenet.device_bench.latency import tflite_p50_ms
+    from edgenet.quantization.calibration import Calibration, calibration_set
+    from edgenet.quantization.calibration_methods import METHODS, parse_method
+    from edgenet.quantization.debugger import analyse
+    from edgenet.quantization.pair_errors import method_advice, method_trials
+    from edgenet.quantization.quantizers import get_quantizer
 
     t_start = time.perf_counter()
     q = get_quantizer(quantizer)
@@ -133,19 +133,19 @@ def quant_report_pair(
 
 
 def _pair(int8_path, out, fp32_path, calib_data, calib_samples, debug_samples, eval_data, top, quantizer, progress):
-    from device_bench.latency import tflite_p50_ms
     from edgenet.artifacts.runtime import runner_for
     from edgenet.artifacts.scoring import artifact_preprocess, load_eval_set, metrics, score
     from edgenet.artifacts.sidecar import read_report
     from edgenet.artifacts.tflite_model import read_tflite
     from edgenet.atomic import refuse_input_as_output
+    from edgenet.device_bench.latency import tflite_p50_ms
     from edgenet.errors import EdgenetError
-    from quantization.calibration import calibration_set
-    from quantization.calibration_methods import METHODS
-    from quantization.debugger import Analysis
-    from quantization.layer_names import match_tensors
-    from quantization.pair_errors import method_advice, method_trials, pair_errors
-    from quantization.quantizers import get_quantizer
+    from edgenet.quantization.calibration import calibration_set
+    from edgenet.quantization.calibration_methods import METHODS
+    from edgenet.quantization.debugger import Analysis
+    from edgenet.quantization.layer_names import match_tensors
+    from edgenet.quantization.pair_errors import method_advice, method_trials, pair_errors
+    from edgenet.quantization.quantizers import get_quantizer
 
     t_start = time.perf_counter()
     fp32_path = Path(fp32_path) if fp32_path else int8_path.with_name("model_fp32.tflite")

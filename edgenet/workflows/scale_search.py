@@ -375,8 +375,8 @@ def write_plot(result: SearchResult, path: Path) -> Path:
 
 def latency_probe(target: str, threads: int, int8: bool, out: Path, num_classes: int) -> Callable[[str, int], float]:
     """``latency_of(spec, resolution)``: convert and time like ``edgenet fit`` does, rows into OUT/bench.sqlite."""
-    from device_bench.db import ResultsDB
-    from device_bench.targets import TargetOptions
+    from edgenet.device_bench.db import ResultsDB
+    from edgenet.device_bench.targets import TargetOptions
     from edgenet.fitplan import Candidate
     from edgenet.workflows.fit import FitSettings, measure
 

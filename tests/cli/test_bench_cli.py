@@ -106,7 +106,7 @@ def test_runner_failure_exits_3(tiny, tmp_path):
 
 
 def test_empty_db_report_is_an_error(tiny, tmp_path):
-    from device_bench.db import ResultsDB
+    from edgenet.device_bench.db import ResultsDB
 
     ResultsDB(tmp_path / "empty.sqlite").close()
     r = run("report", "--db", tmp_path / "empty.sqlite", "--out", tmp_path / "r.html")

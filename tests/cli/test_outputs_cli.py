@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from edgenet.device_bench.db import ResultsDB
 from helpers import tiny_checkpoint
 from PIL import Image
 
-from device_bench.db import ResultsDB
 from edgenet.cli.main import cli
 
 

@@ -32,13 +32,14 @@ def _then_die(real):
 
 
 def main() -> None:
-    import converters.tflite
+    import edgenet.converters.tflite
+
     from edgenet import atomic
     from edgenet.cli.main import cli
 
     point = sys.argv.pop(1)
     if point == "staging":
-        converters.tflite.onnx_to_tf = _die  # the pipeline imports it from the module at call time
+        edgenet.converters.tflite.onnx_to_tf = _die  # the pipeline imports it from the module at call time
     elif point == "carrying":
         atomic._carry = _then_die(atomic._carry)
     elif point == "swapped":

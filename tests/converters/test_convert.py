@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from edgenet.converters.pipeline import ARTIFACT_FILES, ConvertOptions, convert
+from edgenet.converters.tflite import ONNX2TF_SAMPLE
 from helpers import LITE0_HEAD
 
-from converters.pipeline import ARTIFACT_FILES, ConvertOptions, convert
-from converters.tflite import ONNX2TF_SAMPLE
 from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner
 from edgenet.artifacts.tflite_model import read_tflite
 from edgenet.errors import EdgenetError, VerificationError
@@ -99,7 +99,7 @@ def run_by_hand(path, x: np.ndarray) -> np.ndarray:
 
 
 def _agreement_and_cosine(ref: np.ndarray, out: np.ndarray) -> tuple[float, float]:
-    """Top-1 agreement and mean per-image cosine, computed here (not by converters.verify) from raw logits."""
+    """Top-1 agreement and mean per-image cosine, computed here (not by edgenet.converters.verify) from raw logits."""
     ref, out = ref.astype(np.float64), out.astype(np.float64)
     agree = np.mean([np.argmax(r) == np.argmax(o) for r, o in zip(ref, out)])
     cos = np.mean([r @ o / (np.linalg.norm(r) * np.linalg.norm(o)) for r, o in zip(ref, out)])
@@ -114,8 +114,9 @@ def test_artefacts_agree_when_rerun(fixture, photos_dir, request):
     recomputed with this file's arithmetic, so a report that recorded another file's numbers, or a metric
     computed wrongly, shows up.
     """
+    from edgenet.quantization.calibration import from_folder
+
     from edgenet.preprocess import Preprocess
-    from quantization.calibration import from_folder
 
     out, report, *_ = request.getfixturevalue(fixture)
     pre = Preprocess.from_dict(report.preprocess)
@@ -183,7 +184,7 @@ def test_failed_check_leaves_previous_output_untouched(tmp_path, monkeypatch):
         def __call__(self, x):
             return super().__call__(x) + 1.0  # what a layout bug looks like to the checker
 
-    monkeypatch.setattr("converters.graph.OnnxRunner", WrongOnnx)
+    monkeypatch.setattr("edgenet.converters.graph.OnnxRunner", WrongOnnx)
     loaded = load_model("lite0", num_classes=3, img_size=32)
     with pytest.raises(VerificationError, match="onnx_vs_torch"):
         convert(loaded, ConvertOptions(out=out, parity_samples=2))

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import onnx
 import pytest
+from edgenet.converters.pipeline import owned_files
 
-from converters.pipeline import owned_files
 from edgenet.atomic import _host
 
 pytestmark = pytest.mark.slow

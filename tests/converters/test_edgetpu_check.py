@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import tflite_builders as tb
 from click.testing import CliRunner
+from edgenet.converters.edgetpu import check as ck
+from edgenet.converters.edgetpu.check import check_model
+from edgenet.converters.edgetpu.compiler import parse_log
+from edgenet.converters.edgetpu.ops import SUPPORTED
 
-from converters.edgetpu import check as ck
-from converters.edgetpu.check import check_model
-from converters.edgetpu.compiler import parse_log
-from converters.edgetpu.ops import SUPPORTED
 from edgenet.artifacts.tflite_model import OpInfo, TensorInfo, TFLiteModel, read_tflite
 from edgenet.cli.main import cli
 

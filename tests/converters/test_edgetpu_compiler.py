@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import tflite_builders as tb
 from click.testing import CliRunner
+from edgenet.converters.edgetpu import compile_or_predict
+from edgenet.converters.edgetpu.compiler import INSTALL_HINT, parse_log
 
-from converters.edgetpu import compile_or_predict
-from converters.edgetpu.compiler import INSTALL_HINT, parse_log
 from edgenet.cli.main import cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "edgetpu_compiler"
@@ -95,7 +95,8 @@ def test_refusals_and_failures(name, error):
 
 def test_float_efficientnet_refused_like_the_prediction_says():
     """google-coral/edgetpu#213: the compiler refuses a float EfficientNetB0 outright; so does the prediction."""
-    from converters.edgetpu.check import check_model
+    from edgenet.converters.edgetpu.check import check_model
+
     from edgenet.artifacts.tflite_model import read_tflite
 
     real = parse_log(body("issue213_efficientnetb0_float.txt"))
@@ -169,7 +170,7 @@ def test_compiler_refusal_is_reported_not_raised(tmp_path, monkeypatch, int8_mod
 
 
 def test_compiler_hang_is_killed(tmp_path, monkeypatch, int8_model):
-    import converters.edgetpu.compiler as comp
+    import edgenet.converters.edgetpu.compiler as comp
 
     _with_path(monkeypatch, _fake_compiler(tmp_path / "bin", "issue60_stdout.txt", None, sleep=30))
     monkeypatch.setattr(comp.subprocess, "run", _short_timeout(comp.subprocess.run))
@@ -207,7 +208,7 @@ def test_cli_compile_without_compiler(tmp_path, monkeypatch, int8_model):
 @pytest.mark.slow
 def test_convert_edgetpu_without_compiler_records_prediction(tmp_path, monkeypatch):
     """`edgenet convert --edgetpu` with no compiler: report.json carries the prediction and says so."""
-    import converters.edgetpu as et
+    import edgenet.converters.edgetpu as et
 
     monkeypatch.setattr(et, "find_compiler", lambda: None)
     args = ["convert", "--model", "lite0", "--img-size", "32", "--num-classes", "3", "--int8", "--int8-io", "uint8"]

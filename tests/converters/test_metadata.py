@@ -1,4 +1,4 @@
-"""TFLite Metadata: written by converters.metadata, read back by readers that share no code with the writer.
+"""TFLite Metadata: written by edgenet.converters.metadata, read back by readers that share no code with the writer.
 
 * the metadata flatbuffer: ``flatc --json`` decodes it against the published metadata_schema.fbs;
 * the model part (Model.metadata entries, buffers): the ``tflite`` PyPI package's own generated reader;
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import tflite
 import tflite_builders as tb
+from edgenet.converters.metadata import ClassifierMetadata, read_metadata, write_metadata
 from helpers import missing_tool
 
-from converters.metadata import ClassifierMetadata, read_metadata, write_metadata
 from edgenet.errors import EdgenetError
 
 ROOT = Path(__file__).resolve().parents[2]

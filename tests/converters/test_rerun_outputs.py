@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from edgenet.converters.pipeline import ConvertOptions, convert
 
-from converters.pipeline import ConvertOptions, convert
 from edgenet.loading import load_model
 
 pytestmark = pytest.mark.slow

@@ -103,8 +103,7 @@ def test_delegation_is_reported_from_the_graph_and_the_file(converted):
 def test_portable_ops_are_counted_and_warned(tmp_path):
     """An op XNNPACK does not take stays on portable kernels: counted in the graph and in the file's census."""
     import torch
-
-    from converters.executorch import export_pte, pte_census
+    from edgenet.converters.executorch import export_pte, pte_census
 
     class Net(torch.nn.Module):
         def __init__(self) -> None:
@@ -185,7 +184,7 @@ def test_a_corrupt_pte_is_one_line(converted, tmp_path):
 
 def test_a_wrong_pte_fails_verification(converted, monkeypatch, tmp_path, shrunk_b0, photos_dir):
     """Verification can fail: a program whose weights differ from the ONNX model's is refused, nothing published."""
-    import converters.executorch as et
+    import edgenet.converters.executorch as et
 
     real = et.export_pte
 
@@ -210,7 +209,8 @@ def test_a_wrong_pte_fails_verification(converted, monkeypatch, tmp_path, shrunk
 def test_tensorrt_without_a_gpu_is_one_line(converted, shrunk_b0, tmp_path):
     """--tensorrt builds the Q/DQ ONNX and says why there are no engines; asking for an engine, building or
     benchmarking one, fails at once with one line."""
-    from converters.pipeline import ConvertOptions, convert
+    from edgenet.converters.pipeline import ConvertOptions, convert
+
     from edgenet.loading import load_model
 
     out, report, output = converted
@@ -250,7 +250,7 @@ def test_tensorrt_engines_on_a_gpu(shrunk_b0, photos_dir, tmp_path):
 
 
 def test_pte_is_recognised_by_its_bytes(converted, tmp_path):
-    from device_bench.modelinfo import inspect_model, sniff_format
+    from edgenet.device_bench.modelinfo import inspect_model, sniff_format
 
     out, report, _ = converted
     renamed = tmp_path / "program.bin"

@@ -12,12 +12,12 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from edgenet.converters.onnx_export import export_onnx
+from edgenet.converters.pipeline import ConvertOptions, convert
+from edgenet.converters.verify import compare
 from helpers import realistic_bn
 from photos import LABELS, PLAUSIBLE
 
-from converters.onnx_export import export_onnx
-from converters.pipeline import ConvertOptions, convert
-from converters.verify import compare
 from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, TorchRunner
 from edgenet.loading import LoadedModel, load_model
 from edgenet.weights import config_for_format

@@ -9,21 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from edgenet.converters import kinds
+from edgenet.converters.graph import export_float
+from edgenet.converters.kinds import BuildContext, Kind, register
+from edgenet.converters.pipeline import ConvertOptions, build_artifact, convert
+from edgenet.quantization import calibration
+from edgenet.quantization.calibration import Calibration
+from edgenet.quantization.calibrator import calibrate, merge_ranges
+from edgenet.quantization.quantizers import QUANTIZERS, get_quantizer
+from edgenet.quantization.recipe import Int8Recipe
 from helpers import realistic_bn
 
-from converters import kinds
-from converters.graph import export_float
-from converters.kinds import BuildContext, Kind, register
-from converters.pipeline import ConvertOptions, build_artifact, convert
 from edgenet.artifacts.runtime import TFLiteRunner
 from edgenet.artifacts.tflite_model import read_tflite
 from edgenet.errors import EdgenetError
 from edgenet.loading import load_model
-from quantization import calibration
-from quantization.calibration import Calibration
-from quantization.calibrator import calibrate, merge_ranges
-from quantization.quantizers import QUANTIZERS, get_quantizer
-from quantization.recipe import Int8Recipe
 
 pytestmark = pytest.mark.slow
 
@@ -122,14 +122,14 @@ def test_kill_9_leaves_no_worker_and_no_files_for_long(tiny, tmp_path, monkeypat
     import tempfile
     import time
 
-    from quantization.calibrator import WORKDIR_NAME
+    from edgenet.quantization.calibrator import WORKDIR_NAME
 
     _, graph, samples = tiny
     model, data = tmp_path / "m.tflite", tmp_path / "x.npy"
     model.write_bytes(graph.fp32)
     np.save(data, np.repeat(samples, 150, axis=0))  # 1,800 images: long enough to be killed mid-way
     code = (
-        "import numpy as np, pathlib, sys; from quantization.calibrator import calibrate; "
+        "import numpy as np, pathlib, sys; from edgenet.quantization.calibrator import calibrate; "
         f"calibrate(pathlib.Path({str(model)!r}).read_bytes(), np.load({str(data)!r}), workers=2); sys.exit(0)"
     )
     env = {**os.environ, "TMPDIR": str(tmp_path)}

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
+from edgenet.converters.verify import Check, compare, raise_on_failures, tolerance_check
 
-from converters.verify import Check, compare, raise_on_failures, tolerance_check
 from edgenet.errors import VerificationError
 
 

@@ -7,10 +7,10 @@ import socket
 import subprocess
 
 import pytest
+from edgenet.device_bench.bench import Plan, run_benchmarks
+from edgenet.device_bench.targets import TargetOptions
 from helpers import missing_tool
 
-from device_bench.bench import Plan, run_benchmarks
-from device_bench.targets import TargetOptions
 from edgenet.errors import EdgenetError
 
 FAST = dict(warmup=1, runs=3)

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from edgenet.device_bench import remote_runner
+from edgenet.device_bench.bench import Plan, run_benchmarks
 
-from device_bench import remote_runner
-from device_bench.bench import Plan, run_benchmarks
 from edgenet.errors import EdgenetError
 
 FAST = dict(warmup=2, runs=15)
@@ -71,8 +71,7 @@ def test_torch_cpu_channels_last(tiny):
 
 def test_torch_autocast_choice():
     import torch
-
-    from device_bench.backends.torch import _autocast
+    from edgenet.device_bench.backends.torch import _autocast
 
     cpu = torch.device("cpu")
     ctx = _autocast("bf16", cpu)
@@ -85,7 +84,7 @@ def test_torch_autocast_choice():
 def plan_key(r, **change):
     from dataclasses import replace
 
-    from device_bench.results import BenchConfig
+    from edgenet.device_bench.results import BenchConfig
 
     cfg = BenchConfig(r.backend, r.device, r.threads, r.delegate, r.batch, r.precision, r.options["channels_last"])
     return replace(cfg, **change).key(r.target, r.machine)
@@ -146,7 +145,7 @@ def test_topk_widens_int8_before_negating():
 @pytest.fixture(scope="module")
 def tiny_ort(tiny, tmp_path_factory):
     """The tiny ONNX model in ONNX Runtime Mobile's .ort format, as convert's ort_fp32 kind writes it."""
-    from converters.ort_format import ort_bytes
+    from edgenet.converters.ort_format import ort_bytes
 
     path = tmp_path_factory.mktemp("ort") / "model_fp32.ort"
     path.write_bytes(ort_bytes((tiny / "torch" / "model.onnx").read_bytes()))
@@ -155,7 +154,7 @@ def tiny_ort(tiny, tmp_path_factory):
 
 def test_ort_format_is_its_own_runtime(tiny_ort):
     """A .ort file is recognised by its bytes and timed by the runtime registry's 'ort' backend."""
-    from device_bench.modelinfo import inspect_model
+    from edgenet.device_bench.modelinfo import inspect_model
 
     info = inspect_model(tiny_ort)
     assert info.format == "ort" and info.input_shape == (1, 3, 32, 32) and info.input_dtype == "float32"
@@ -168,7 +167,7 @@ def test_ort_format_is_its_own_runtime(tiny_ort):
 
 def test_every_backend_returns_the_one_record(tiny, tiny_ort):
     """tflite (remote_runner's own code), onnxruntime, ort and torch: the same record fields, built once."""
-    from device_bench.backends import backend_module
+    from edgenet.device_bench.backends import backend_module
 
     spec = dict(threads=1, warmup=1, runs=3, batch=1, device="cpu", delegate="none", seed=0)
     models = {

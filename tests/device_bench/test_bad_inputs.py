@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from edgenet.device_bench import remote_runner
+from edgenet.device_bench.bench import Plan, run_benchmarks
 
-from device_bench import remote_runner
-from device_bench.bench import Plan, run_benchmarks
 from edgenet.errors import EdgenetError
 
 FAST = dict(warmup=1, runs=3)
@@ -87,7 +87,7 @@ def test_fallback_to_tensorflow_lite(tiny):
     code = (
         "import sys; sys.modules.update(dict.fromkeys(['ai_edge_litert', 'ai_edge_litert.interpreter', "
         "'tflite_runtime', 'tflite_runtime.interpreter']))\n"
-        "from device_bench import remote_runner as r\n"
+        "from edgenet.device_bench import remote_runner as r\n"
         f"print(r.make_interpreter({str(tiny / 'tflite' / 'model_fp32.tflite')!r})[1]['interpreter'])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

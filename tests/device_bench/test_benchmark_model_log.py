@@ -4,9 +4,8 @@ source), and the flags the adb target passes."""
 from pathlib import Path
 
 import pytest
-
-from device_bench.benchmark_model_log import BenchmarkModelLogError, parse_benchmark_model
-from device_bench.targets.adb import benchmark_model_args
+from edgenet.device_bench.benchmark_model_log import BenchmarkModelLogError, parse_benchmark_model
+from edgenet.device_bench.targets.adb import benchmark_model_args
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "benchmark_model"
 

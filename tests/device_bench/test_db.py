@@ -3,11 +3,11 @@
 import sqlite3
 
 import pytest
+from edgenet.device_bench import bench as bench_mod
+from edgenet.device_bench.bench import Plan, run_benchmarks
+from edgenet.device_bench.db import SCHEMA_VERSION, ResultsDB
+from edgenet.device_bench.targets.local import LocalTarget
 
-from device_bench import bench as bench_mod
-from device_bench.bench import Plan, run_benchmarks
-from device_bench.db import SCHEMA_VERSION, ResultsDB
-from device_bench.targets.local import LocalTarget
 from edgenet.errors import EdgenetError
 
 FAST = dict(warmup=1, runs=5)

@@ -8,14 +8,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
-from device_bench.bench import make_result
-from device_bench.db import ResultsDB
-from device_bench.modelinfo import inspect_model
-from device_bench.remote_runner import delegate_ran, run_tflite
-from device_bench.report import render_html, render_markdown
-from device_bench.results import BenchConfig
-from device_bench.targets import read_result
+from edgenet.device_bench.bench import make_result
+from edgenet.device_bench.db import ResultsDB
+from edgenet.device_bench.modelinfo import inspect_model
+from edgenet.device_bench.remote_runner import delegate_ran, run_tflite
+from edgenet.device_bench.report import render_html, render_markdown
+from edgenet.device_bench.results import BenchConfig
+from edgenet.device_bench.targets import read_result
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "runner_output"
 # Recorded with: python3.11 -m venv v && v/bin/pip install "numpy<2" tflite-runtime==2.14.0, then
@@ -94,7 +93,7 @@ def test_version_2_db_gains_the_columns_with_the_interpreter_it_recorded(tiny, t
 
 @pytest.mark.parametrize("xnnpack,expect", [(True, "xnnpack"), (False, "none"), (None, None)])
 def test_benchmark_model_rows_use_its_xnnpack_log(tiny, xnnpack, expect):
-    """Over adb the evidence is benchmark_model's own log (device_bench.benchmark_model_log); absent: unknown."""
+    """Over adb the evidence is benchmark_model's log (edgenet.device_bench.benchmark_model_log); else unknown."""
     raw = {
         "ok": True, "latency_summary": {"mean": 5.0, "std": 0.1, "min": 4.9, "max": 5.2}, "runs": 50,
         "backend_version": "benchmark_model", "interpreter": "benchmark_model", "env": {"xnnpack": xnnpack},

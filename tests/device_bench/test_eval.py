@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tiny_models
+from edgenet.device_bench.bench import EvalOptions, Plan, run_benchmarks
+from edgenet.device_bench.evaldata import accuracy, list_labeled_images
 from tiny_models import CLASSES
 
-from device_bench.bench import EvalOptions, Plan, run_benchmarks
-from device_bench.evaldata import accuracy, list_labeled_images
 from edgenet.errors import EdgenetError
 
 FAST = dict(warmup=1, runs=3)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from device_bench import remote_runner
+from edgenet.device_bench import remote_runner
 
 SOURCE = Path(remote_runner.__file__).read_text()
 
@@ -51,7 +51,7 @@ def test_runs_as_a_standalone_script(tiny, tmp_path):
     assert line.startswith(remote_runner.RESULT_MARKER), out.stderr
     result = json.loads(line[len(remote_runner.RESULT_MARKER) :])
     assert result["ok"] and len(result["latencies_ms"]) == 4 and result["input"]["dtype"] == "int8"
-    # the record every backend returns (device_bench.backends build it with run_record from this very file)
+    # the record every backend returns (edgenet.device_bench.backends build it with run_record from this very file)
     assert set(remote_runner.RECORD_FIELDS) <= set(result) and result["delegate_ran"] == "xnnpack"
     bad = subprocess.run([sys.executable, "-I", str(script), "{}"], capture_output=True, text=True)
     assert bad.returncode == 4 and '"ok": false' in bad.stdout

@@ -4,10 +4,9 @@ import base64
 import re
 
 import pytest
-
-from device_bench.bench import EvalOptions, Plan, run_benchmarks
-from device_bench.db import ResultsDB
-from device_bench.report import pareto, render_html, render_markdown
+from edgenet.device_bench.bench import EvalOptions, Plan, run_benchmarks
+from edgenet.device_bench.db import ResultsDB
+from edgenet.device_bench.report import pareto, render_html, render_markdown
 
 FAST = dict(warmup=1, runs=5)
 
@@ -22,9 +21,8 @@ def drawn(monkeypatch) -> list[list[str]]:
     The figures reach the page as PNGs, so the HTML cannot show what they say; this reads their text artists as
     they are rendered.
     """
+    import edgenet.device_bench.report as report
     from matplotlib.text import Text
-
-    import device_bench.report as report
 
     figures: list[list[str]] = []
     real = report._png
@@ -75,9 +73,9 @@ def test_pareto_front():
 
 def test_adb_rows_without_percentiles_render(tiny, tmp_path):
     """benchmark_model reports a mean but no percentiles: the row keeps p50 empty and plots at the mean."""
-    from device_bench.bench import make_result
-    from device_bench.modelinfo import inspect_model
-    from device_bench.results import BenchConfig
+    from edgenet.device_bench.bench import make_result
+    from edgenet.device_bench.modelinfo import inspect_model
+    from edgenet.device_bench.results import BenchConfig
 
     info = inspect_model(tiny / "tflite" / "model_int8.tflite")
     raw = {
@@ -103,7 +101,7 @@ def test_adb_rows_without_percentiles_render(tiny, tmp_path):
 def test_accuracy_plot_keeps_coinciding_points_apart_and_plain_ticks(monkeypatch):
     """Issue 13: ONNX Runtime's point hid under TFLite's, two identical "lite0 fp32" labels stacked, and the log
     axis read 10⁰ / 10¹."""
-    import device_bench.report as report
+    import edgenet.device_bench.report as report
 
     figs = []
     monkeypatch.setattr(report, "_png", lambda fig: figs.append(fig) or "")

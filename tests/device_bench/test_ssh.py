@@ -7,9 +7,9 @@ import threading
 import time
 
 import pytest
+from edgenet.device_bench.bench import EvalOptions, Plan, run_benchmarks
+from edgenet.device_bench.targets import TargetOptions
 
-from device_bench.bench import EvalOptions, Plan, run_benchmarks
-from device_bench.targets import TargetOptions
 from edgenet.errors import EdgenetError
 
 pytestmark = [pytest.mark.ssh, pytest.mark.slow]  # a real sshd and remote runs: seconds each

@@ -4,8 +4,7 @@ import statistics
 
 import numpy as np
 import pytest
-
-from device_bench.stats import percentile, summarize, throughput
+from edgenet.device_bench.stats import percentile, summarize, throughput
 
 
 def test_percentiles_of_1_to_100_by_hand():

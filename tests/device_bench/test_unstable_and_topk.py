@@ -7,13 +7,13 @@ import sqlite3
 
 import numpy as np
 from click.testing import CliRunner
+from edgenet.device_bench.bench import make_result
+from edgenet.device_bench.db import SCHEMA_VERSION, ResultsDB
+from edgenet.device_bench.modelinfo import inspect_model
+from edgenet.device_bench.report import render_html, render_markdown
+from edgenet.device_bench.results import BenchConfig, LatencyStats
+from edgenet.device_bench.stats import is_unstable, summarize
 
-from device_bench.bench import make_result
-from device_bench.db import SCHEMA_VERSION, ResultsDB
-from device_bench.modelinfo import inspect_model
-from device_bench.report import render_html, render_markdown
-from device_bench.results import BenchConfig, LatencyStats
-from device_bench.stats import is_unstable, summarize
 from edgenet.cli.main import cli
 
 
@@ -62,7 +62,7 @@ def test_bench_table_names_k_and_flags_instability(tiny, tmp_path, monkeypatch):
     db = tmp_path / "r.sqlite"
     model = tiny / "tflite" / "model_fp32.tflite"
     args = ["bench", str(model), "--db", str(db), "--eval-data", str(tiny / "eval"), "--runs", "5", "--warmup", "1"]
-    import device_bench.bench as bench
+    import edgenet.device_bench.bench as bench
 
     monkeypatch.setattr(bench, "is_unstable", lambda lat, stats: True)  # an idle test machine is steady
     r = CliRunner().invoke(cli, args)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from device_bench.bench import Plan, run_benchmarks
+from edgenet.device_bench.bench import Plan, run_benchmarks
 
 
 def test_a_folder_named_like_the_package_in_the_cwd_is_not_imported(tiny, tmp_path, monkeypatch):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from edgenet.quantization.calibration import from_folder, list_images, synthetic
 from PIL import Image
 
 from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
-from quantization.calibration import from_folder, list_images, synthetic
 
 PRE = Preprocess(resolution=32)
 

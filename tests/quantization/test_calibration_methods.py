@@ -9,22 +9,22 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from edgenet.converters.edgetpu.check import check_model
+from edgenet.converters.graph import export_float
+from edgenet.converters.kinds import BuildContext, full_integer
+from edgenet.converters.pipeline import build_artifact
+from edgenet.quantization import aeq, calibration
+from edgenet.quantization.calibration import Calibration
+from edgenet.quantization.calibration_methods import METHODS, choose_ranges, mse, parse_method, percentile
+from edgenet.quantization.quantizers import QUANTIZERS, get_quantizer
+from edgenet.quantization.ranges import boundary_tensors, read_ranges, write_ranges
+from edgenet.quantization.recipe import Int8Recipe
 from helpers import realistic_bn
 
-from converters.edgetpu.check import check_model
-from converters.graph import export_float
-from converters.kinds import BuildContext, full_integer
-from converters.pipeline import build_artifact
 from edgenet.artifacts.runtime import TFLiteRunner
 from edgenet.artifacts.tflite_model import read_tflite
 from edgenet.errors import EdgenetError
 from edgenet.loading import load_model
-from quantization import aeq, calibration
-from quantization.calibration import Calibration
-from quantization.calibration_methods import METHODS, choose_ranges, mse, parse_method, percentile
-from quantization.quantizers import QUANTIZERS, get_quantizer
-from quantization.ranges import boundary_tensors, read_ranges, write_ranges
-from quantization.recipe import Int8Recipe
 
 
 def _hist(values: np.ndarray, lo: float, hi: float, bins: int = 2048) -> np.ndarray:
@@ -181,7 +181,7 @@ def test_cli_calibration_errors_before_any_work(tmp_path):
 
 @pytest.mark.slow
 def test_report_names_quantizer_and_method(tmp_path, photos_dir):
-    from converters.pipeline import ConvertOptions, convert
+    from edgenet.converters.pipeline import ConvertOptions, convert
 
     torch.manual_seed(0)
     loaded = load_model("lite0", num_classes=5, img_size=64)
@@ -197,7 +197,7 @@ def test_report_names_quantizer_and_method(tmp_path, photos_dir):
 
 
 def test_method_advice_needs_a_measurable_gain():
-    from quantization.pair_errors import MethodTrial, method_advice
+    from edgenet.quantization.pair_errors import MethodTrial, method_advice
 
     base = MethodTrial("minmax", 0.96, 19.1, 0.8800, 900)
     one_image = [base, MethodTrial("percentile", 0.97, 19.4, 0.8811, 900)]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from edgenet.quantization.debugger import LayerError, rank, write_png
+from edgenet.quantization.error_report import QuantReport, at_rounding_noise, suggestions
 from PIL import Image
-
-from quantization.debugger import LayerError, rank, write_png
-from quantization.error_report import QuantReport, at_rounding_noise, suggestions
 
 
 def layer(depth: int, sqnr: float | None, rmse: float | None) -> LayerError:

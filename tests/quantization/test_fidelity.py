@@ -7,10 +7,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from edgenet.quantization.layer_names import match_tensors
 
 from edgenet.artifacts.tflite_model import read_tflite
 from edgenet.cli.main import cli
-from quantization.layer_names import match_tensors
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ def invoke(*args: str):
 
 def layer_tensors(out, layer: str) -> set[str]:
     """Names of the TFLite tensors of ``layer``, found independently of the fix code (by value matching)."""
-    from quantization import calibration
+    from edgenet.quantization import calibration
 
     pre = read_report(out)["preprocess"]
     from edgenet.preprocess import Preprocess

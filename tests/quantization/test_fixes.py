@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from edgenet.quantization.debugger import LayerError, _channel_sqnr, _noise, _signal, rank
+from edgenet.quantization.fixes import Candidate, float_tensors, no_fix_error, parse_keep_float, readers_of, try_fixes
+from edgenet.quantization.layer_names import Location
 
 from edgenet.artifacts.tflite_model import OpInfo, TensorInfo, TFLiteModel
 from edgenet.errors import EdgenetError
-from quantization.debugger import LayerError, _channel_sqnr, _noise, _signal, rank
-from quantization.fixes import Candidate, float_tensors, no_fix_error, parse_keep_float, readers_of, try_fixes
-from quantization.layer_names import Location
 
 
 def layer(depth, name, sqnr, channel, tensor=None) -> LayerError:
@@ -104,8 +104,9 @@ def test_try_fixes_stops_at_the_first_candidate_within_the_bound():
 
 @pytest.mark.slow
 def test_recommendations_scale_the_measured_latency_by_macs():
+    from edgenet.quantization.fixes import recommendations
+
     from edgenet.profile import profile_variant
-    from quantization.fixes import recommendations
 
     ratio = profile_variant("lite0", 10, 64).macs / profile_variant("b0", 10, 64).macs
     advice = recommendations("efficientnet_b0", "silu", 64, 10, int8_ms=10.0, budget_ms=None)

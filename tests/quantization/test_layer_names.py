@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from quantization.fixes import model_layers
-from quantization.layer_names import locate, module_path
+from edgenet.quantization.fixes import model_layers
+from edgenet.quantization.layer_names import locate, module_path
 
 
 @pytest.mark.parametrize(

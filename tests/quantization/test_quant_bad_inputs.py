@@ -22,8 +22,8 @@ def invoke(*args):
 def onnx_artifact(tmp_path_factory):
     """A random lite0 (3 classes, 32 px) exported to ONNX, with and without convert's report.json beside it."""
     import torch
+    from edgenet.converters.onnx_export import export_onnx
 
-    from converters.onnx_export import export_onnx
     from edgenet.loading import load_model
 
     torch.manual_seed(0)

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tflite_builders as tb
+from edgenet.converters.metadata import read_metadata
 from test_bundle import PRE, converted_dir, kotlin_constants
 
-from converters.metadata import read_metadata
 from edgenet.artifacts.tflite_model import quantize, read_tflite
 from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
@@ -38,8 +38,8 @@ def test_raw_preprocess_gives_pixels_and_round_trips():
 
 def test_raw_input_network_equals_the_original_on_normalized_input():
     import torch
+    from edgenet.converters.raw_input import with_raw_input
 
-    from converters.raw_input import with_raw_input
     from edgenet.loading import load_model
 
     torch.manual_seed(0)
@@ -230,8 +230,8 @@ def test_raw_input_conversion_quantizes_pixels_exactly(tmp_path, photos_dir):
     """uint8: scale 1 / zero point 0 (the default for uint8 I/O); int8: scale 1 / −128; the normalized form stays
     available and fails pycoral's test; eval --model-file reads the input convention from report.json."""
     import torch
+    from edgenet.converters.pipeline import ConvertOptions, convert
 
-    from converters.pipeline import ConvertOptions, convert
     from edgenet.artifacts.scoring import evaluate_artifact
     from edgenet.loading import load_model
 
@@ -285,7 +285,7 @@ def test_bad_input_option(tmp_path):
 
 
 def test_pin_input_range_needs_a_calibrated_model():
-    from quantization.calibrator import pin_input_range
+    from edgenet.quantization.calibrator import pin_input_range
 
     with pytest.raises(ValueError, match="records no input range"):
         pin_input_range(tb.tiny("float").read_bytes(), 0.0, 255.0)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tflite_builders as tb
 from click.testing import CliRunner
+from edgenet.converters.metadata import read_metadata
 from helpers import LITE0_HEAD
 
-from converters.metadata import read_metadata
 from edgenet.artifacts.tflite_model import dequantize, quantize, read_tflite
 from edgenet.cli.main import cli
 from edgenet.errors import EdgenetError
@@ -191,7 +191,7 @@ def test_existing_metadata_replaced(tmp_path):
 
 
 def _bench_row(model: Path, **kw):
-    from device_bench.results import BenchResult, LatencyStats
+    from edgenet.device_bench.results import BenchResult, LatencyStats
 
     data = model.read_bytes()
     base = dict(
@@ -221,7 +221,7 @@ def _bench_row(model: Path, **kw):
         env={},
         created_at="2025-01-01T00:00:00+00:00",
         config_key="k1",
-        top1=75.0,  # percent, as bench stores them (device_bench.evaldata.accuracy)
+        top1=75.0,  # percent, as bench stores them (edgenet.device_bench.evaldata.accuracy)
         top5=95.0,
         eval_samples=20,
     )
@@ -229,7 +229,7 @@ def _bench_row(model: Path, **kw):
 
 
 def test_model_card_reads_the_results_db(tmp_path):
-    from device_bench.db import ResultsDB
+    from edgenet.device_bench.db import ResultsDB
 
     src = converted_dir(tmp_path)
     model = src / "model_int8.tflite"
