@@ -147,6 +147,17 @@ def test_convert_and_bench_do_not_import_each_other():
     assert not crossing
 
 
+def test_no_private_name_crosses_a_layer():
+    """What one layer uses of another is public (``tflite_schema``, not ``_schema``): a private import across layers
+    is an API nobody promised to keep."""
+    bad = [
+        f"{f}:{line}: {src} imports {mod}"
+        for f, line, src, mod, _ in edges()
+        if mod.rsplit(".", 1)[-1].startswith("_") and not mod.rsplit(".", 1)[-1].startswith("__")
+    ]
+    assert not bad, "\n".join(bad)
+
+
 def test_the_table_has_no_cycles():
     order = [lay.name for lay in LAYERS]
     for lay in LAYERS:
