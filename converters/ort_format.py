@@ -25,9 +25,13 @@ def ort_bytes(onnx_bytes: bytes, target_platform: str | None = None) -> bytes:
     it). The converter prints its progress; that is swallowed, its errors are not."""
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
-    chatter = logging.getLogger("ort_format_model")  # "Created config in …" for each model
-    level = chatter.level
-    chatter.setLevel(logging.WARNING)
+    # "Created config in …" for each model, from loggers the tool sets to DEBUG itself
+    chatter = [
+        logging.getLogger(n) for n in list(logging.Logger.manager.loggerDict) if n.startswith("ort_format_model")
+    ]
+    levels = [log.level for log in chatter]
+    for log in chatter:
+        log.setLevel(logging.WARNING)
     try:
         with tempfile.TemporaryDirectory(prefix="edgenet-ort-") as tmp:
             src, out = Path(tmp) / "model.onnx", Path(tmp) / "out"
@@ -38,7 +42,8 @@ def ort_bytes(onnx_bytes: bytes, target_platform: str | None = None) -> bytes:
                 )
             return (out / "model.ort").read_bytes()
     finally:
-        chatter.setLevel(level)
+        for log, level in zip(chatter, levels):
+            log.setLevel(level)
 
 
 def _fp32(ctx: BuildContext) -> bytes:

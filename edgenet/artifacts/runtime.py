@@ -241,8 +241,10 @@ def runner_for(path: str | Path, threads: int | None = None):
     path = Path(path)
     cls = runner_class(path)
     if cls is None:
-        known = ", ".join(s for rt in RUNTIMES.values() if rt.runner for s in rt.suffixes)
-        raise EdgenetError(f"{path}: unknown model type; pass a file one of edgenet's runtimes runs ({known})")
+        others = ", ".join(
+            s for rt in RUNTIMES.values() if rt.runner for s in rt.suffixes if s not in (".tflite", ".onnx")
+        )
+        raise EdgenetError(f"{path}: unknown model type; pass a .tflite or .onnx file (or another runtime's: {others})")
     if cls is OnnxRunner and not path.is_file():
         raise EdgenetError(f"{path}: file not found")
     return cls(path, threads)
