@@ -152,8 +152,11 @@ def executed_families(launcher: Path, model: Path, cpu: str, delegate: str = "xn
     blocks, not executions. Disassembled by encoding, since qemu 7.2's disassembler predates dot-product."""
     from edgenet.device_bench import remote_runner
 
+    from edgenet import cpu
+
     log_dir = Path(tempfile.mkdtemp(prefix="qemu-in-asm-", dir="/tmp"))
     runner = shutil.copy(remote_runner.__file__, log_dir / "runner.py")  # the root sees the host's /tmp only
+    shutil.copy(cpu.__file__, log_dir / remote_runner.CPU_MODULE)
     spec = {"model": str(shutil.copy(model, log_dir / model.name)), "warmup": 0, "runs": 1, "delegate": delegate}
     env = os.environ | {"QEMU_CPU": cpu, "QEMU_LOG": "in_asm", "QEMU_LOG_FILENAME": f"{log_dir}/%d.log"}
     subprocess.run([str(launcher), str(runner), json.dumps(spec)], env=env, capture_output=True, check=True)

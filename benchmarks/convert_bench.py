@@ -66,9 +66,10 @@ def profile(calib_data: Path, samples: int) -> dict:
     from edgenet.converters.kinds import BuildContext
     from edgenet.converters.pipeline import build_artifact
     from edgenet.converters.tflite import concrete_function, onnx_to_tf
-    from edgenet.quantization.calibration import from_folder
+    from edgenet.quantization.calibration import Calibration, from_folder
     from edgenet.quantization.calibrator import available_cpus, calibrate
     from edgenet.quantization.quantizers import get_quantizer
+    from edgenet.quantization.recipe import Int8Recipe
 
     from edgenet.loading import load_model
 
@@ -86,10 +87,11 @@ def profile(calib_data: Path, samples: int) -> dict:
     t["parity checks (torch, ORT, TFLite fp32)"] = total - graph.onnx.seconds - graph.tf_seconds
     q = get_quantizer("tflite")
     t0 = time.perf_counter()
-    graph.calibrated(q, cal)
+    shared = Calibration(graph.fp32, cal)
+    shared.model(q)
     t[f"int8: calibration ({available_cpus()} worker processes)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    build_artifact("int8", BuildContext(graph, cal, q, "int8"))
+    build_artifact("int8", BuildContext(graph, cal, Int8Recipe(q.name), calibration=shared))
     t["int8: quantization (MLIR quantizer)"] = time.perf_counter() - t0
     stages = {k: round(v, 2) for k, v in t.items()}
 

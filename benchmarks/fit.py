@@ -2,10 +2,10 @@
 finds has more MACs than the largest fixed-ladder variant (B0…B3) within the same budget, and meets the budget.
 
 1. The ladder B0…B3 is converted (int8, generated calibration images) and timed like ``edgenet bench`` (XNNPACK,
-   1 thread), then re-timed interleaved (A B C D …, :mod:`edgenet.device_bench.latency`), whose medians replace the first
+   1 thread), then re-timed interleaved (A B C D …, ``edgenet.device_bench.latency``): their medians replace the first
    timings. The budgets are the geometric midpoints between consecutive ladder latencies: between two steps is
    where a continuous search can pay (just above a step, the ladder's variant is already the answer).
-2. ``edgenet.converters.fit.fit`` runs for each budget in one --out, so points measured for one budget serve the others;
+2. ``edgenet.workflows.fit.fit`` runs for each budget in one --out, so points measured for one budget serve the others;
    at most ``--max-measure`` compound-scaled candidates per budget.
 3. The chosen variant and the ladder's best are re-timed side by side (A B A B…, :mod:`edgenet.device_bench.latency`).
 
@@ -62,7 +62,6 @@ def main() -> None:
     ap.add_argument("--docs", type=Path, default=ROOT / "docs/benchmarks")
     args = ap.parse_args()
 
-    from edgenet.converters.fit import FitSettings, fit, measure, record, write_plot
     from edgenet.device_bench.db import ResultsDB
     from edgenet.device_bench.latency import tflite_latency
     from edgenet.device_bench.targets import TargetOptions
@@ -72,6 +71,7 @@ def main() -> None:
     from edgenet.profile import profile_variant
     from edgenet.progress import Progress
     from edgenet.scaling import PAPER
+    from edgenet.workflows.fit import FitSettings, fit, measure, record, write_plot
 
     class Log(Progress):
         def step(self, message: str) -> None:

@@ -59,9 +59,9 @@ def build(kind: str, graph, samples: np.ndarray) -> bytes:
     """An artefact through the same stage ``edgenet convert`` runs (int8 I/O, the reference quantizer)."""
     from edgenet.converters.kinds import BuildContext
     from edgenet.converters.pipeline import build_artifact
-    from edgenet.quantization.quantizers import get_quantizer
+    from edgenet.quantization.recipe import Int8Recipe
 
-    return build_artifact(kind, BuildContext(graph, samples, get_quantizer("tflite"), "int8"))[0]
+    return build_artifact(kind, BuildContext(graph, samples, Int8Recipe("tflite")))[0]
 
 
 def swap_activation(ckpt: Path, act: str, data: Path, epochs: int, lr: float, out: Path) -> Path:
@@ -112,7 +112,7 @@ def train_checkpoints(args) -> None:
 
 
 def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
-    from edgenet.quantization.calibration import from_folder
+    from edgenet.quantization.calibration import Calibration, from_folder
     from edgenet.quantization.debugger import analyse
     from edgenet.quantization.fixes import float_tensors, worst_layers
     from edgenet.quantization.quantizers import get_quantizer
@@ -127,7 +127,7 @@ def bench_model(name: str, ckpt: Path, args, work: Path) -> dict:
     cal = from_folder(args.data / "train", pre, args.calib_samples)
     graph = convert_float(loaded, work, cal.samples[:8])
     q = get_quantizer("tflite")
-    calibrated = graph.calibrated(q, cal.samples)
+    calibrated = Calibration(graph.fp32, cal.samples).model(q)
     a = analyse(q, graph.fp32_path, graph.onnx_path, calibrated, cal.samples)
 
     files: dict[str, Path] = {"tflite fp32": work / "model_fp32.tflite"}

@@ -52,10 +52,11 @@ def variants() -> list[tuple[str, str, str]]:
 
 def bench_model(loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: int, work: Path) -> dict:
     from edgenet.converters.graph import export_float
-    from edgenet.converters.kinds import BuildContext
-    from edgenet.converters.pipeline import build_artifact, full_integer
-    from edgenet.quantization.calibration import from_folder
+    from edgenet.converters.kinds import BuildContext, full_integer
+    from edgenet.converters.pipeline import build_artifact
+    from edgenet.quantization.calibration import Calibration, from_folder
     from edgenet.quantization.quantizers import get_quantizer
+    from edgenet.quantization.recipe import Int8Recipe
 
     from edgenet.artifacts.scoring import Scorer, agreement, load_eval_set
     from edgenet.artifacts.tflite_model import read_tflite
@@ -67,7 +68,8 @@ def bench_model(loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: i
     log(f"{loaded.name}: float graph")
     graph = export_float(loaded.model, loaded.name, pre.resolution, work, cal.samples[:8])
     t0 = time.perf_counter()
-    graph.calibrated(get_quantizer("tflite"), cal.samples)  # the one min/max calibration every row shares
+    shared = Calibration(graph.fp32, cal.samples)
+    shared.model(get_quantizer("tflite"))  # the one min/max calibration every row shares
     calib_s = time.perf_counter() - t0
 
     files = {"tflite fp32": graph.fp32_path}
@@ -75,7 +77,7 @@ def bench_model(loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: i
     for label, qname, method in [*variants(), ("tflite 16×8", "tflite", "minmax")]:
         log(f"{loaded.name}: {label}")
         kind = "int16" if "16×8" in label else "int8"
-        ctx = BuildContext(graph, cal.samples, get_quantizer(qname), "int8", method=method)
+        ctx = BuildContext(graph, cal.samples, Int8Recipe(qname, method), calibration=shared)
         data, seconds = build_artifact(kind, ctx)
         path = work / f"{label.replace(' ', '_').replace('×', 'x')}.tflite"
         path.write_bytes(data)

@@ -1,4 +1,5 @@
-"""The Q/DQ int8 ONNX on ONNX Runtime's two x86 kernel paths: the measurement behind ``edgenet.converters.tensorrt.qdq_onnx``.
+"""The Q/DQ int8 ONNX on ONNX Runtime's two x86 kernel paths: the measurement behind
+``edgenet.converters.tensorrt.qdq_onnx``.
 
 ONNX Runtime runs int8 convolutions as u8s8 GEMMs. With VNNI (AVX-512 VNNI, AVX-VNNI) the products accumulate in
 int32; without it (AVX2, AVX-512 without VNNI: many servers and laptops) ``vpmaddubsw`` adds two u8·s8 products in a
@@ -100,9 +101,9 @@ def main() -> None:
     if qemu is None:
         sys.exit("qemu-x86_64 not found: apt-get install qemu-user-static (it emulates the AVX2-only kernel path)")
     from edgenet.converters.pipeline import ConvertOptions, convert
-    from edgenet.device_bench.remote_runner import cpu_int8
 
     from edgenet.artifacts.runtime import TFLiteRunner
+    from edgenet.cpu import cpu_int8
     from edgenet.loading import load_model
     from edgenet.preprocess import Preprocess
 

@@ -48,10 +48,10 @@ def pycoral_condition(bundled: Path) -> dict:
 
 
 def convert_one(name: str, kind: str, args, cal: Path) -> Path:
-    from edgenet.converters.bundle import bundle
     from edgenet.converters.pipeline import ConvertOptions, convert
 
     from edgenet.loading import load_model
+    from edgenet.workflows.bundle import bundle
 
     out = args.work / f"{name}-{kind}"
     log(f"{name}: convert --int8 --int8-io uint8 --input {kind} --edgetpu")

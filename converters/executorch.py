@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from edgenet.converters.kinds import BuildContext, Kind, register
+from edgenet.converters.kind import BuildContext, Description, Kind, register
 
 from edgenet.errors import EdgenetError
 
@@ -110,6 +110,18 @@ def pte_census(data: bytes) -> dict[str, int]:
     return dict(census)
 
 
+def describe_pte(kind: Kind, path, runner) -> Description:
+    """What the ``.pte`` executes (:func:`pte_census`) and its I/O types; ops left outside XNNPACK are a warning
+    (they run on portable kernels, far slower)."""
+    ops = pte_census(path.read_bytes())
+    portable = {op: n for op, n in ops.items() if not op.startswith("DELEGATE:")}
+    warnings = []
+    if portable:
+        listed = ", ".join(f"{op}×{n}" for op, n in sorted(portable.items(), key=lambda t: -t[1])[:5])
+        warnings.append(f"{kind.name}: {sum(portable.values())} op(s) outside XNNPACK, on portable kernels: {listed}")
+    return Description(ops, runner.input_dtype, runner.output_dtype, warnings)
+
+
 def export_pte(model, resolution: int, samples: np.ndarray | None = None, progress=None) -> tuple[bytes, Delegation]:
     """The ``.pte`` bytes of ``model`` on one 3×R×R image (int8 when calibration ``samples`` are given)."""
     require_executorch()
@@ -171,6 +183,7 @@ register(
         reference="onnx",
         runtime="executorch",
         tolerance=(1e-3, 1e-3),
+        describe=describe_pte,
     )
 )
 register(
@@ -182,5 +195,6 @@ register(
         calibrated=True,
         reference="executorch_fp32",
         runtime="executorch",
+        describe=describe_pte,
     )
 )

@@ -3,7 +3,8 @@ checked against the one before.
 
 Every artefact (fp16, dynamic, int8 and its fixes, 16×8, quant-report's debugger) is derived from the
 :class:`FloatGraph` this returns, so they all come from the same checked float model, and the expensive steps
-(ONNX export, onnx2tf, the float TFLite conversion, int8 calibration) run once per conversion.
+(ONNX export, onnx2tf, the float TFLite conversion) run once per conversion; int8 calibration is
+:class:`edgenet.quantization.calibration.Calibration`'s, once per sample set.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ class FloatGraph:
     strict: bool  # onnx2tf needed its strict mode
     threads: int | None = None
     input_range: tuple[float, float] | None = None  # a raw-pixel input: its quantization range, fixed
-    _calibrated: dict = field(default_factory=dict, repr=False)
 
     @property
     def onnx_path(self) -> Path:
@@ -65,36 +65,6 @@ class FloatGraph:
     def onnx_summary(self) -> dict:
         """report.json's ``onnx`` entry."""
         return {**asdict(self.onnx), "parity": asdict(self.onnx_parity)}
-
-    def calibrated(self, quantizer, samples: np.ndarray, progress: Progress = SILENT, method: str = "minmax") -> bytes:
-        """The fp32 model with activation ranges recorded on ``samples`` by ``quantizer``'s calibrator, narrowed
-        by the ``--calibration`` ``method``; each step (calibration, histograms, a method's ranges) runs once per
-        conversion, so ``--auto-fix`` trying several methods calibrates once."""
-        from edgenet.quantization.calibration_methods import choose_ranges, parse_method
-        from edgenet.quantization.ranges import boundary_tensors, histograms, read_ranges, write_ranges
-
-        base = (quantizer.calibrate, id(samples), len(samples))
-        cache = self._calibrated
-        if base not in cache:
-            calibrated = quantizer.calibrate(self.fp32, samples, progress)
-            if self.input_range is not None:  # raw-pixel input: exactly [0, 255] (edgenet.quantization.calibrator)
-                from edgenet.quantization.calibrator import pin_input_range
-
-                calibrated = pin_input_range(calibrated, *self.input_range)
-            cache[base] = (samples, calibrated)  # keep samples alive
-        calibrated = cache[base][1]
-        m, param = parse_method(method)
-        if m.choose is None:
-            return calibrated
-        if (*base, "histograms") not in cache:
-            cache[(*base, "histograms")] = histograms(self.fp32, samples, read_ranges(calibrated), progress=progress)
-        key = (*base, m.name, param)
-        if key not in cache:
-            ranges = choose_ranges(
-                m, param, read_ranges(calibrated), cache[(*base, "histograms")], boundary_tensors(self.fp32)
-            )
-            cache[key] = write_ranges(calibrated, ranges)
-        return cache[key]
 
 
 def export_float(
@@ -115,8 +85,7 @@ def export_float(
 
     Raises :class:`~edgenet.errors.VerificationError` naming the worst failed check.
     """
-    from edgenet.converters.tflite import concrete_function, onnx_to_tf
-    from edgenet.quantization.ptq import convert_float
+    from edgenet.converters.tflite import concrete_function, convert_float, onnx_to_tf
 
     workdir = Path(workdir)
     progress.step(f"[1/3] exporting ONNX (opset {opset}, {resolution}×{resolution})")

@@ -1,81 +1,97 @@
-"""The registry of artefact kinds ``edgenet convert`` can build from a :class:`~edgenet.converters.graph.FloatGraph`.
+"""The registry of artefact kinds ``edgenet convert`` builds from a
+:class:`~edgenet.converters.graph.FloatGraph`, with TFLite's kinds (fp32, fp16, dynamic, int8, 16×8).
 
 A kind says what file it writes, what it is checked against and how its bytes are made; the pipeline builds,
-verifies, reports and publishes every kind the same way. Adding one (another runtime, another precision) is one
-module that defines a :class:`Kind` and one :func:`register` line (below, or in that module).
+verifies, reports and publishes every kind the same way. A runtime's kinds live in the module its entry in
+:mod:`edgenet.runtimes` names; :func:`load_kinds` imports those modules, and they import only
+:mod:`edgenet.converters.kind`, so no module here imports another that imports it back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import importlib
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-from edgenet.converters.graph import FP32_FILE, FloatGraph
+from edgenet.converters.graph import FP32_FILE
+from edgenet.converters.kind import KINDS, BuildContext, Description, Kind, register
 
-from edgenet.progress import SILENT, Progress
-from edgenet.registry import Registry
+from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
+from edgenet.runtimes import RUNTIMES
 
-
-@dataclass
-class BuildContext:
-    """What a kind's builder may use: the float graph, calibration samples, the quantizer, the calibration method and
-    the I/O choice.
-
-    ``model`` is the PyTorch module itself, for runtimes that export from it (ExecuTorch) rather than from the graph;
-    ``details`` collects what a builder alone knows (e.g. ExecuTorch's delegation counts) for report.json."""
-
-    graph: FloatGraph
-    samples: np.ndarray | None = field(default=None, repr=False)
-    quantizer: object = None  # edgenet.quantization.quantizers.Quantizer
-    io_dtype: str = "int8"
-    progress: Progress = SILENT
-    method: str = "minmax"  # --calibration: how activation ranges are chosen (edgenet.quantization.calibration_methods)
-    model: Any = field(default=None, repr=False)  # torch.nn.Module
-    details: dict[str, dict] = field(default_factory=dict)  # kind name -> extra report.json entries
-
-    def calibrated(self) -> bytes:
-        if self.samples is None or not len(self.samples):
-            raise ValueError("this artefact kind needs calibration samples")
-        return self.graph.calibrated(self.quantizer, self.samples, self.progress, self.method)
+__all__ = ["KINDS", "BuildContext", "Description", "Kind", "get_kind", "load_kinds", "register"]
 
 
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    file: str
-    help: str
-    build: Callable[[BuildContext], bytes]
-    calibrated: bool = False  # needs calibration samples
-    full_integer: bool = False  # must contain no float op (checked)
-    reference: str = "fp32"  # the artefact its outputs are compared with ("onnx", "fp32" or another kind's name)
-    runtime: str = "tflite"  # what runs it for verification (edgenet.artifacts.runtime.runner_for, by file suffix)
-    tolerance: tuple[float, float] | None = None  # (atol, rtol) for float kinds checked against a float reference
+def load_kinds() -> None:
+    """Import every registered runtime's kinds module (each registers its kinds once, on import)."""
+    for rt in RUNTIMES.values():
+        if rt.kinds and rt.kinds != __name__:
+            importlib.import_module(rt.kinds)
 
 
-KINDS: Registry[Kind] = Registry("artefact kind")
-register = KINDS.register
-get_kind = KINDS.get_entry
+def get_kind(name: str) -> Kind:
+    return KINDS.get_entry(name)
+
+
+def full_integer(info: TFLiteModel) -> bool:
+    """True when no op computes in float (Edge TPU / microcontroller requirement)."""
+    float_ops = [o for o in info.ops if any(info.tensors[i].dtype.startswith("float") for i in o.outputs)]
+    return not float_ops and "DEQUANTIZE" not in info.op_counts
+
+
+def describe_tflite(kind: Kind, path: Path, runner: Any = None) -> Description:
+    """A .tflite's op census and I/O types from the flatbuffer; TRANSPOSE ops left by conversion are a warning."""
+    info = read_tflite(path)
+    transposes = info.op_counts.get("TRANSPOSE", 0)
+    warnings = [f"{kind.name}: {transposes} TRANSPOSE op(s) left by conversion"] if transposes else []
+    return Description(
+        info.op_counts,
+        info.input_details[0].dtype,
+        info.output_details[0].dtype,
+        warnings,
+        full_integer(info) if kind.full_integer else None,
+    )
+
+
+def _quantizer_name(ctx: BuildContext) -> str:
+    return f"{ctx.quantizer.name} quantizer"
 
 
 def _float_kind(name: str):
     def build(ctx: BuildContext) -> bytes:
-        from edgenet.quantization.ptq import convert_float
+        from edgenet.converters.tflite import convert_float
 
         return convert_float(ctx.graph.concrete_fn, ctx.graph.trackable, name)
 
     return build
 
 
-register(Kind("fp32", FP32_FILE, "float32, the reference", lambda ctx: ctx.graph.fp32, reference="onnx"))
-register(Kind("fp16", "model_fp16.tflite", "float16 weights (half size; native on GPU delegates)", _float_kind("fp16")))
+register(
+    Kind(
+        "fp32",
+        FP32_FILE,
+        "float32, the reference",
+        lambda ctx: ctx.graph.fp32,
+        reference="onnx",
+        describe=describe_tflite,
+    )
+)
+register(
+    Kind(
+        "fp16",
+        "model_fp16.tflite",
+        "float16 weights (half size; native on GPU delegates)",
+        _float_kind("fp16"),
+        describe=describe_tflite,
+    )
+)
 register(
     Kind(
         "dynamic",
         "model_dynamic.tflite",
         "int8 weights, float activations quantized on the fly (no calibration)",
         _float_kind("dynamic"),
+        describe=describe_tflite,
     )
 )
 register(
@@ -86,6 +102,8 @@ register(
         lambda ctx: ctx.quantizer.int8(ctx.calibrated(), ctx.io_dtype, ()),
         calibrated=True,
         full_integer=True,
+        tool=_quantizer_name,
+        describe=describe_tflite,
     )
 )
 register(
@@ -95,10 +113,10 @@ register(
         "16×8: int16 activations, int8 weights (closer to float; no Edge TPU, slower CPU kernels)",
         lambda ctx: ctx.quantizer.int16(ctx.graph.fp32, ctx.samples, ctx.io_dtype, ctx.progress),
         calibrated=True,
+        tool=_quantizer_name,
+        describe=describe_tflite,
     )
 )
 
 
-# Kinds of other runtimes live in their own modules and register themselves on import.
-from edgenet.converters import executorch as _executorch  # noqa: E402, F401
-from edgenet.converters import tensorrt as _tensorrt  # noqa: E402, F401
+load_kinds()  # the other runtimes' kinds: registered whenever this registry is imported

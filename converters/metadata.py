@@ -36,7 +36,7 @@ import numpy as np
 from edgenet.converters._vendor import metadata_schema_generated as md
 
 from edgenet.artifacts.sidecar import LABELS_FILE
-from edgenet.artifacts.tflite_model import _schema, read_tflite
+from edgenet.artifacts.tflite_model import read_tflite, tflite_schema
 from edgenet.atomic import write_bytes_atomic
 from edgenet.errors import EdgenetError
 
@@ -167,7 +167,7 @@ def _aligned_buffer_type(schema):
 
 def populate(model_bytes: bytes, metadata: bytes, files: dict[str, bytes]) -> bytes:
     """The model with ``metadata`` as its TFLITE_METADATA entry and ``files`` appended as an uncompressed zip."""
-    schema = _schema()
+    schema = tflite_schema()
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
     if any(b.offset > 1 for b in model.buffers or []):
         raise EdgenetError("model stores its weights outside the flatbuffer (> 2 GB models): not supported by bundle")
@@ -227,7 +227,7 @@ def read_metadata(path: Path) -> dict | None:
     """The classifier metadata of ``path`` as plain data (None when it has none), plus the packed file names."""
     model = read_tflite(path)
     data = Path(path).read_bytes()
-    root = _schema().Model.GetRootAsModel(data, 0)
+    root = tflite_schema().Model.GetRootAsModel(data, 0)
     buf = None
     for i in range(root.MetadataLength()):
         if (root.Metadata(i).Name() or b"").decode() == METADATA_NAME:

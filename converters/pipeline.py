@@ -10,19 +10,21 @@ The stages, each returning a dataclass the report serializes:
 4. :func:`edgenet.atomic.publish_dir` — everything was built in a staging folder beside ``--out`` and replaces the
    earlier output only when every check has passed, so a failed run leaves no partial files.
 
-``quant-report`` (:mod:`edgenet.converters.quant_report`) and the benchmarks run the same stages.
+``quant-report`` (:mod:`edgenet.workflows.quant_report`) and the benchmarks run the same stages.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from edgenet.converters.graph import FloatGraph, export_float
 from edgenet.converters.kinds import KINDS, BuildContext, get_kind
+from edgenet.converters.options import ConvertOptions
 from edgenet.converters.previous_run import refuse_before, settle
 from edgenet.converters.raw_input import RAW_RANGE
 from edgenet.converters.verify import (
@@ -39,12 +41,12 @@ from edgenet.converters.verify import (
 )
 
 from edgenet import __version__
-from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, runner_for
-from edgenet.artifacts.tflite_model import TFLiteModel, read_tflite
+from edgenet.artifacts.runtime import OnnxRunner, runner_for
 from edgenet.atomic import publish_dir, staging_dir
 from edgenet.errors import EdgenetError
 from edgenet.loading import LoadedModel
 from edgenet.progress import SILENT, Progress
+from edgenet.runtimes import get_runtime
 
 EDGETPU_FILES = {"model_int8_edgetpu.tflite", "model_int8_edgetpu.log"}
 SIDE_FILES = {"model.onnx", "labels.txt", "report.json", *EDGETPU_FILES}
@@ -54,53 +56,6 @@ ARTIFACT_FILES = {name: kind.file for name, kind in KINDS.items()}
 def owned_files() -> set[str]:
     """Every file a conversion may write, kinds registered later included: a re-run drops those it did not rebuild."""
     return SIDE_FILES | {kind.file for kind in KINDS.values()}
-
-
-@dataclass
-class ConvertOptions:
-    out: Path
-    fp16: bool = False
-    dynamic: bool = False
-    int8: bool = False
-    int16: bool = False
-    int8_io: str = "int8"
-    quantizer: str = "tflite"
-    calibration: str = "minmax"  # METHOD[:PARAM], edgenet.quantization.calibration_methods
-    calib_data: Path | None = None
-    calib_samples: int = 100
-    parity_samples: int = 8
-    min_agreement: float | None = None
-    # publish a quantized artefact of trained weights below the fidelity floors (edgenet.converters.verify.MIN_COSINE, …)
-    accept_low_fidelity: bool = False
-    simplify: bool = True
-    opset: int = 17
-    edgetpu: bool = False
-    threads: int | None = None
-    # int8 fidelity (edgenet.quantization.fixes)
-    eval_data: Path | None = None
-    keep_float: str | None = None  # "N" (the N worst layers) or "layer,layer"
-    auto_fix: bool = False
-    max_drop: float = 1.0  # accuracy points, for auto_fix
-    latency_budget_ms: float | None = None
-    extra_kinds: tuple[str, ...] = ()  # further registered kinds (edgenet.converters.kinds.register) to build
-    executorch: bool = False  # ExecuTorch fp32 + int8 .pte (edgenet.converters.executorch)
-    tensorrt: bool = (
-        False  # Q/DQ int8 ONNX, plus fp16/int8 engines where a GPU and tensorrt are (edgenet.converters.tensorrt)
-    )
-    input: str | None = None  # "raw" | "normalized"; None: raw for --int8-io uint8 (edgenet.converters.raw_input)
-
-    def input_kind(self) -> str:
-        """What the artefacts' input takes: raw pixels by default for uint8 I/O, the apps' and Coral's type."""
-        return self.input or ("raw" if self.int8_io == "uint8" else "normalized")
-
-    def kinds(self, engines: bool = True) -> list[str]:
-        """The artefact kinds asked for, fp32 always first (every other kind is checked against it)."""
-        flagged = [k for k in ("fp16", "dynamic", "int8", "int16") if getattr(self, k)]
-        if self.executorch:
-            flagged += ["executorch_fp32", "executorch_int8"]
-        if self.tensorrt:
-            flagged += ["onnx_int8_qdq"] + (["tensorrt_fp16", "tensorrt_int8"] if engines else [])
-        return ["fp32"] + flagged + [k for k in self.extra_kinds if k not in flagged and k != "fp32"]
 
 
 @dataclass
@@ -134,6 +89,9 @@ class ConvertReport:
     checks: list[Check] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     quantizer: str | None = None  # which quantizer made the int8/16×8 models
+    recipe: dict | None = (
+        None  # the int8 recipe (edgenet.quantization.recipe.Int8Recipe) the int8/16×8 models were made by
+    )
     edgetpu: dict | None = None
     accuracy: dict | None = None  # {"torch": {"top1", "top5", "n"}, "onnx": ..., "fp32": ..., "int8": ...}
     agreement: dict | None = None  # {"onnx": top-1 agreement with torch, "fp32": ..., "int8": ...}
@@ -145,12 +103,6 @@ class ConvertReport:
         return asdict(self)
 
 
-def full_integer(info: TFLiteModel) -> bool:
-    """True when no op computes in float (Edge TPU / microcontroller requirement)."""
-    float_ops = [o for o in info.ops if any(info.tensors[i].dtype.startswith("float") for i in o.outputs)]
-    return not float_ops and "DEQUANTIZE" not in info.op_counts
-
-
 def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
     """Stage 2: the bytes of ``kind`` and the seconds they took."""
     from edgenet.converters.failures import third_party
@@ -159,11 +111,8 @@ def build_artifact(kind: str, ctx: BuildContext) -> tuple[bytes, float]:
     t0 = time.perf_counter()
     if kind == "fp32":
         return ctx.graph.fp32, ctx.graph.tf_seconds
-    if k.runtime != "tflite":
-        stage, tool = f"{k.runtime} {kind}", {"executorch": "torch.export + XNNPACK"}.get(k.runtime, k.runtime)
-    else:
-        stage, tool = f"TFLite {kind}", "TFLiteConverter" if not k.calibrated else f"{ctx.quantizer.name} quantizer"
-    with third_party(stage, tool, ctx.graph.name):
+    rt = get_runtime(k.runtime)
+    with third_party(f"{rt.label} {kind}", k.tool(ctx) if k.tool else rt.tool, ctx.graph.name):
         data = k.build(ctx)
     return data, time.perf_counter() - t0
 
@@ -176,41 +125,59 @@ def verify_artifact(
     min_agreement: float | None = None,
     floor: float | None = None,
 ) -> tuple[Artifact, list[Check], list[str]]:
-    """Stage 3: compare ``path`` with its reference on the parity inputs; the artefact, its checks and warnings.
+    """Stage 3: run ``path`` on its runtime's runner and compare it with the kind's reference on the parity inputs
+    (fp32 was compared with ONNX Runtime when the graph was built); the artefact, its checks and warnings.
 
-    ``floor``: the cosine a quantized artefact must reach to be published (None: no floor, e.g. random weights)."""
+    A float kind with a tolerance must match its float reference within it; every other kind is held to
+    ``--min-agreement`` and, with ``floor`` (trained weights), to the fidelity floor: below it, it is not published.
+    A Q/DQ model also runs simulated in float, so a fault of this CPU's int8 kernels is told from a model fault."""
     k = get_kind(kind)
-    if k.runtime != "tflite":
-        return _verify_other(graph, kind, path, seconds, min_agreement, floor)
-    info = read_tflite(path)
-    checks, warnings = [], []
+    checks, details = [], None
+    runner = None
     if kind == "fp32":
         parity = graph.fp32_parity
     else:
-        out = TFLiteRunner(path, graph.threads)(graph.parity_x)
-        parity = compare("fp32", graph.fp32_out, out)
-        if min_agreement is not None:
-            ok = parity.top1_agreement >= min_agreement
-            checks.append(Check(f"{kind}_top1_agreement", f">= {min_agreement}", parity.top1_agreement, ok))
-        if floor is not None and not parity.degenerate:
-            checks.append(fidelity_check(path.name, kind, parity, floor))
-    transposes = info.op_counts.get("TRANSPOSE", 0)
-    if transposes:
-        warnings.append(f"{kind}: {transposes} TRANSPOSE op(s) left by conversion")
-    is_full = full_integer(info) if k.full_integer else None
+        ref = reference_outputs(graph, k.reference, path.parent)
+        runner = runner_for(path, graph.threads)
+        parity = compare(k.reference, ref, runner(graph.parity_x))
+        floor = None if parity.degenerate else floor
+        if k.runtime == "onnxruntime" and k.calibrated:  # the Q/DQ model as written, whatever the kernels do
+            simulated = compare(k.reference, ref, OnnxRunner(path, graph.threads, simulate_qdq=True)(graph.parity_x))
+            details = {"simulated_qdq": asdict(simulated)}
+            fault = kernel_fault_check(path.name, kind, parity, simulated, _cpu_int8())
+            if fault is not None and floor is not None:
+                checks.append(fault)
+        if k.tolerance is not None:
+            checks.append(tolerance_check(f"{kind}_vs_{k.reference}", parity, ref, *k.tolerance))
+        else:
+            if min_agreement is not None:
+                ok = parity.top1_agreement >= min_agreement
+                checks.append(Check(f"{kind}_top1_agreement", f">= {min_agreement}", parity.top1_agreement, ok))
+            if floor is not None:
+                checks.append(fidelity_check(path.name, kind, parity, floor))
+    d = k.describe(k, path, runner)
     artifact = Artifact(
         name=kind,
         file=path.name,
         bytes=path.stat().st_size,
-        input_dtype=info.input_details[0].dtype,
-        output_dtype=info.output_details[0].dtype,
-        ops=info.op_counts,
-        transpose_ops=transposes,
+        input_dtype=d.input_dtype,
+        output_dtype=d.output_dtype,
+        ops=d.ops,
+        transpose_ops=d.ops.get("TRANSPOSE", 0),
         seconds=round(seconds, 3),
         parity=parity,
-        full_integer=is_full,
+        full_integer=d.full_integer,
+        runtime=k.runtime,
+        details=details,
     )
-    return artifact, checks, warnings
+    return artifact, checks, d.warnings
+
+
+def _cpu_int8() -> str | None:
+    """This CPU's int8 instructions ("AVX2, no VNNI"), to name in a runtime-fault message."""
+    from edgenet.cpu import cpu_int8
+
+    return cpu_int8()[1]
 
 
 def reference_outputs(graph: FloatGraph, reference: str, folder: Path) -> np.ndarray:
@@ -225,89 +192,22 @@ def reference_outputs(graph: FloatGraph, reference: str, folder: Path) -> np.nda
     return runner_for(path, graph.threads)(graph.parity_x)
 
 
-def _verify_other(
-    graph: FloatGraph, kind: str, path: Path, seconds: float, min_agreement: float | None, floor: float | None
-) -> tuple[Artifact, list[Check], list[str]]:
-    """Stage 3 for kinds another runtime runs (ExecuTorch, ONNX Runtime, TensorRT): through that runtime's runner.
+def convert(
+    loaded: LoadedModel,
+    opts: ConvertOptions,
+    progress: Progress = SILENT,
+    latency_ms: Callable[[bytes], float] | None = None,
+) -> ConvertReport:
+    """Run every stage for ``loaded`` and publish the artefacts into ``opts.out``; returns the report.
 
-    A float kind must match its float reference within its tolerance; every other kind is held to
-    ``--min-agreement`` like the quantized TFLite models."""
-    from edgenet.quiet import native_stderr_captured
-
-    k = get_kind(kind)
-    ref = reference_outputs(graph, k.reference, path.parent)
-    with native_stderr_captured():  # runtimes' native chatter (ExecuTorch's cpuinfo and threadpool lines)
-        runner = runner_for(path, graph.threads)
-        out = runner(graph.parity_x)
-    parity = compare(k.reference, ref, out)
-    checks, warnings, details = [], [], None
-    if k.runtime == "onnxruntime" and k.calibrated:  # the Q/DQ model as written, whatever this CPU's kernels do
-        simulated = compare(k.reference, ref, OnnxRunner(path, graph.threads, simulate_qdq=True)(graph.parity_x))
-        details = {"simulated_qdq": asdict(simulated)}
-        fault = kernel_fault_check(path.name, kind, parity, simulated, _cpu_int8())
-        if fault is not None and floor is not None and not parity.degenerate:
-            checks.append(fault)
-    if k.tolerance is not None:
-        checks.append(tolerance_check(f"{kind}_vs_{k.reference}", parity, ref, *k.tolerance))
-    else:
-        if min_agreement is not None:
-            ok = parity.top1_agreement >= min_agreement
-            checks.append(Check(f"{kind}_top1_agreement", f">= {min_agreement}", parity.top1_agreement, ok))
-        if floor is not None and not parity.degenerate:
-            checks.append(fidelity_check(path.name, kind, parity, floor))
-    ops, in_dtype, out_dtype = _describe(runner, path)
-    if k.runtime == "executorch":
-        portable = {op: n for op, n in ops.items() if not op.startswith("DELEGATE:")}
-        if portable:
-            listed = ", ".join(f"{op}×{n}" for op, n in sorted(portable.items(), key=lambda t: -t[1])[:5])
-            warnings.append(f"{kind}: {sum(portable.values())} op(s) outside XNNPACK, on portable kernels: {listed}")
-    artifact = Artifact(
-        name=kind,
-        file=path.name,
-        bytes=path.stat().st_size,
-        input_dtype=in_dtype,
-        output_dtype=out_dtype,
-        ops=ops,
-        transpose_ops=0,
-        seconds=round(seconds, 3),
-        parity=parity,
-        runtime=k.runtime,
-        details=details,
-    )
-    return artifact, checks, warnings
-
-
-def _cpu_int8() -> str | None:
-    """This CPU's int8 instructions ("AVX2, no VNNI"), to name in a runtime-fault message."""
-    from edgenet.device_bench.remote_runner import cpu_int8
-
-    return cpu_int8()[1]
-
-
-def _describe(runner, path: Path) -> tuple[dict[str, int], str, str]:
-    """(op census, input dtype, output dtype) of a non-TFLite artefact, from the file itself."""
-    if path.suffix == ".pte":
-        from edgenet.converters.executorch import pte_census
-
-        return pte_census(path.read_bytes()), runner.input_dtype, runner.output_dtype
-    if path.suffix == ".onnx":
-        import onnx
-        from edgenet.converters.tensorrt import qdq_census
-
-        types = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int8)": "int8"}
-        s = runner.session
-        i, o = s.get_inputs()[0].type, s.get_outputs()[0].type
-        return qdq_census(onnx.load_model(str(path))), types.get(i, i), types.get(o, o)
-    return {}, str(runner.inputs[0][2]).removeprefix("torch."), str(runner.outputs[0][2]).removeprefix("torch.")
-
-
-def convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress = SILENT) -> ConvertReport:
-    """Run every stage for ``loaded`` and publish the artefacts into ``opts.out``; returns the report."""
+    ``latency_ms(tflite_bytes)`` times an int8 model on this machine for ``--auto-fix``'s advice; timing is bench's
+    job, so the caller passes it in (the CLI and :mod:`edgenet.api` pass
+    :func:`edgenet.device_bench.latency.tflite_p50_ms`) and without it the advice names no latency estimate."""
     from edgenet.quiet import native_stderr_captured, quiet_tensorflow
 
     quiet_tensorflow()
     with native_stderr_captured():
-        return _convert(loaded, opts, progress)
+        return _convert(loaded, opts, progress, latency_ms)
 
 
 def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
@@ -340,9 +240,9 @@ def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
         check_fix_options(opts, loaded.model)
 
 
-def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> ConvertReport:
+def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, latency_ms=None) -> ConvertReport:
     from edgenet.quantization.calibration import calibration_set
-    from edgenet.quantization.quantizers import get_quantizer
+    from edgenet.quantization.recipe import Int8Recipe
 
     t_start = time.perf_counter()
     _check_options(loaded, opts)
@@ -350,38 +250,15 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
         from edgenet.converters.raw_input import with_raw_input
 
         loaded = with_raw_input(loaded)
-    quantizer = get_quantizer(opts.quantizer)
+    recipe = Int8Recipe(opts.quantizer, opts.calibration, opts.int8_io)
     pre = loaded.preprocess
-    report = ConvertReport(
-        edgenet_version=__version__,
-        model=loaded.name,
-        resolution=pre.resolution,
-        num_classes=loaded.num_classes,
-        weights=loaded.weights,
-        preprocess=pre.to_dict(),
-        classes=loaded.classes,
-        calibration=None,
-        onnx={},
-        out=str(opts.out),
-    )
+    report = _new_report(loaded, opts)
 
     def warn(msg: str) -> None:
         report.warnings.append(msg)
         progress.warn(msg)
 
-    engines_skipped = None
-    if opts.tensorrt:
-        from edgenet.artifacts.tensorrt_engine import tensorrt_unavailable
-
-        engines_skipped = tensorrt_unavailable()
-        if engines_skipped:
-            warn(f"--tensorrt: built the Q/DQ int8 ONNX only, no engines: {engines_skipped}")
-    kinds = opts.kinds(engines=engines_skipped is None)
-    for k in kinds:
-        if get_kind(k).runtime == "tensorrt":  # an unknown kind, or an engine without a GPU, fails before any work
-            from edgenet.artifacts.tensorrt_engine import require_tensorrt
-
-            require_tensorrt()
+    kinds = _kinds_to_build(opts, warn)
     needs_calib = any(get_kind(k).calibrated for k in kinds)
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
         refuse_before(Path(opts.out), _planned_files(kinds, loaded, opts))  # the user's files: now and at the end
@@ -391,7 +268,8 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
         )
         if needs_calib:
             report.calibration = {**cal.summary(), **_method_entry(opts.calibration)}
-            report.quantizer = quantizer.name
+            report.quantizer = recipe.quantizer
+            report.recipe = recipe.to_dict()
             if synthetic_warning:
                 warn(synthetic_warning)
         if loaded.weights == "random":
@@ -414,87 +292,124 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress) -> C
                 "logits are ~0 on every input (an untrained network): top-1 agreement is not meaningful; "
                 "convert trained weights to measure int8 fidelity"
             )
-
-        ctx = BuildContext(
-            graph,
-            cal.samples if needs_calib else None,
-            quantizer,
-            opts.int8_io,
-            progress,
-            opts.calibration,
-            model=loaded.model,
-        )
+        ctx = BuildContext(graph, cal.samples if needs_calib else None, recipe, progress, model=loaded.model)
+        fix = (lambda: _int8_fix(ctx, loaded, opts, scorer, latency_ms)) if opts.keep_float or opts.auto_fix else None
         # trained weights are held to the fidelity floors; a random network's int8 is chaotic and keeps the note
         floor = None if loaded.weights == "random" or opts.accept_low_fidelity else MIN_COSINE
-        fixed = None
-        for i, kind in enumerate(kinds):
-            if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
-                continue
-            runtime = get_kind(kind).runtime
-            progress.step(f"[3/3] {'TFLite' if runtime == 'tflite' else runtime} {kind} ({i + 1}/{len(kinds)})")
-            if kind == "int8" and (opts.keep_float or opts.auto_fix):
-                t0 = time.perf_counter()
-                fixed = _int8_fix(ctx, loaded, opts, scorer)
-                data, kind, seconds = fixed.data, fixed.kind, time.perf_counter() - t0
-                report.int8_fix = fixed.summary()
-                report.quantizer = fixed.quantizer  # the model written may come from another quantizer/method
-                report.calibration.update(_method_entry(fixed.method))
-            else:
-                data, seconds = build_artifact(kind, ctx)
-            path = stage / get_kind(kind).file
-            path.write_bytes(data)
-            artifact, checks, warnings = verify_artifact(graph, kind, path, seconds, opts.min_agreement, floor)
-            artifact.details = {**(ctx.details.get(kind) or {}), **(artifact.details or {})} or None
-            report.artifacts.append(artifact)
-            report.checks += checks
-            report.warnings += warnings
-            if fixed is not None and kind == fixed.kind and fixed.warning():
-                report.warnings.append(fixed.warning())
-            elif artifact.full_integer is False:
-                report.checks.append(Check(f"{kind}_full_integer", "True", 0.0, False))
+        _build_all(kinds, ctx, stage, report, opts.min_agreement, fix, floor)
         raise_on_failures("TFLite conversion", report.checks)
-
-        if opts.edgetpu:
-            report.edgetpu = _edgetpu(stage / get_kind("int8").file, stage, Path(opts.out), progress)
-        if scorer is not None:
-            progress.step(f"accuracy of every artefact on {scorer.es.n} images of {opts.eval_data}")
-            files = {"onnx": graph.onnx_path, **{a.name: stage / a.file for a in report.artifacts}}
-            report.accuracy, report.agreement = scorer.table(files)
-            if floor is not None and scorer.es.n >= MIN_EVAL_IMAGES:
-                report.checks += _agreement_floors(report, floor_kinds=[a for a in report.artifacts if a.parity])
-                raise_on_failures("accuracy", report.checks)
-        if loaded.classes:
-            (stage / "labels.txt").write_text("\n".join(loaded.classes) + "\n", encoding="utf-8")
-        # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
-        # did not rebuild (those its report.json lists) dropped
-        earlier, note = settle(Path(opts.out), stage)
-        if note:
-            warn(note)
-        report.total_seconds = round(time.perf_counter() - t_start, 3)
-        (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        publish_dir(stage, opts.out, owned=earlier)
+        _publish(report, stage, graph, loaded, opts, scorer, progress, t_start, floor)
     return report
-
-
-def _agreement_floors(report: ConvertReport, floor_kinds: list[Artifact]) -> list[Check]:
-    """Top-1 agreement with PyTorch on --eval-data for every quantized artefact (float kinds follow exactly)."""
-    n = (report.accuracy or {}).get("torch", {}).get("n", 0)
-    return [
-        agreement_check(a.file, a.name, report.agreement[a.name], n)
-        for a in floor_kinds
-        if a.name in (report.agreement or {}) and not _is_float_kind(a.name)
-    ]
-
-
-def _is_float_kind(kind: str) -> bool:
-    """fp32 and the kinds checked by a float tolerance: their agreement is exact, not a quantization outcome."""
-    return kind == "fp32" or get_kind(kind).tolerance is not None
 
 
 def _planned_files(kinds: list[str], loaded: LoadedModel, opts: ConvertOptions) -> set[str]:
     """The names this conversion will write into ``--out``, known before any work."""
     names = {get_kind(k).file for k in kinds} | {"model.onnx", "report.json"}
     return names | ({"labels.txt"} if loaded.classes else set()) | (EDGETPU_FILES if opts.edgetpu else set())
+
+
+def _new_report(loaded: LoadedModel, opts: ConvertOptions) -> ConvertReport:
+    pre = loaded.preprocess
+    return ConvertReport(
+        edgenet_version=__version__,
+        model=loaded.name,
+        resolution=pre.resolution,
+        num_classes=loaded.num_classes,
+        weights=loaded.weights,
+        preprocess=pre.to_dict(),
+        classes=loaded.classes,
+        calibration=None,
+        onnx={},
+        out=str(opts.out),
+    )
+
+
+def _kinds_to_build(opts: ConvertOptions, warn: Callable[[str], None]) -> list[str]:
+    """The kinds asked for; an unknown kind, or one whose runtime cannot run here, fails before any work."""
+    kinds, skipped = opts.kind_names()
+    for msg in skipped:
+        warn(msg)
+    for k in kinds:
+        why = get_runtime(get_kind(k).runtime).unavailable()
+        if why:
+            raise EdgenetError(f"{k}: {why}")
+    return kinds
+
+
+def _build_all(
+    kinds: list[str],
+    ctx: BuildContext,
+    stage: Path,
+    report: ConvertReport,
+    min_agreement: float | None,
+    fix=None,
+    floor: float | None = None,
+) -> None:
+    """Stages 2–3 for every kind into ``stage``: build, write, verify; ``fix()`` (``--keep-float``/``--auto-fix``)
+    makes the int8 model instead, and may choose the 16×8 one."""
+    fixed = None
+    for i, kind in enumerate(kinds):
+        if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
+            continue
+        ctx.progress.step(f"[3/3] {get_runtime(get_kind(kind).runtime).label} {kind} ({i + 1}/{len(kinds)})")
+        if kind == "int8" and fix is not None:
+            t0 = time.perf_counter()
+            fixed = fix()
+            data, kind, seconds = fixed.data, fixed.kind, time.perf_counter() - t0
+            report.int8_fix = fixed.summary()
+            report.quantizer = fixed.quantizer  # the model written may come from another quantizer/method
+            report.calibration.update(_method_entry(fixed.method))
+            report.recipe = ctx.recipe.with_(quantizer=fixed.quantizer, method=fixed.method).to_dict()
+        else:
+            data, seconds = build_artifact(kind, ctx)
+        path = stage / get_kind(kind).file
+        path.write_bytes(data)
+        artifact, checks, warnings = verify_artifact(ctx.graph, kind, path, seconds, min_agreement, floor)
+        artifact.details = {**(ctx.details.get(kind) or {}), **(artifact.details or {})} or None
+        report.artifacts.append(artifact)
+        report.checks += checks
+        report.warnings += warnings
+        if fixed is not None and kind == fixed.kind and fixed.warning():
+            report.warnings.append(fixed.warning())
+        elif artifact.full_integer is False:
+            report.checks.append(Check(f"{kind}_full_integer", "True", 0.0, False))
+
+
+def _publish(
+    report, stage: Path, graph: FloatGraph, loaded: LoadedModel, opts, scorer, progress, t_start, floor=None
+) -> None:
+    """Edge TPU, accuracy (held to the agreement floor with ``floor``), labels and report.json into ``stage``, then
+    the one swap into ``opts.out``."""
+    if opts.edgetpu:
+        report.edgetpu = _edgetpu(stage / get_kind("int8").file, stage, Path(opts.out), progress)
+    if scorer is not None:
+        progress.step(f"accuracy of every artefact on {scorer.es.n} images of {opts.eval_data}")
+        files = {"onnx": graph.onnx_path, **{a.name: stage / a.file for a in report.artifacts}}
+        report.accuracy, report.agreement = scorer.table(files)
+        if floor is not None and scorer.es.n >= MIN_EVAL_IMAGES:
+            report.checks += _agreement_floors(report)
+            raise_on_failures("accuracy", report.checks)
+    if loaded.classes:
+        (stage / "labels.txt").write_text("\n".join(loaded.classes) + "\n", encoding="utf-8")
+    # one swap: the whole new set, the user's own files carried over, an earlier run's artefacts that this run
+    # did not rebuild (those its report.json lists) dropped
+    earlier, note = settle(Path(opts.out), stage)
+    if note:
+        report.warnings.append(note)
+        progress.warn(note)
+    report.total_seconds = round(time.perf_counter() - t_start, 3)
+    (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    publish_dir(stage, opts.out, owned=earlier)
+
+
+def _agreement_floors(report: ConvertReport) -> list[Check]:
+    """Top-1 agreement with PyTorch on --eval-data for every quantized artefact (float kinds follow exactly)."""
+    n = (report.accuracy or {}).get("torch", {}).get("n", 0)
+    return [
+        agreement_check(a.file, a.name, report.agreement[a.name], n)
+        for a in report.artifacts
+        if a.name in (report.agreement or {}) and a.name != "fp32" and get_kind(a.name).tolerance is None
+    ]
 
 
 def _method_entry(spec: str) -> dict:
@@ -505,10 +420,10 @@ def _method_entry(spec: str) -> dict:
     return method.spec(param)
 
 
-def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scorer):
+def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scorer, latency_ms=None):
     """``--keep-float`` / ``--auto-fix``: the int8 model from the same calibration, with the fix applied."""
-    from edgenet.device_bench.latency import tflite_p50_ms
     from edgenet.quantization import calibration as calib
+    from edgenet.quantization.calibration import Calibration
     from edgenet.quantization.calibration_methods import METHODS, parse_method
     from edgenet.quantization.debugger import analyse
     from edgenet.quantization.fixes import int8_with_fixes, recommendations
@@ -526,7 +441,7 @@ def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scor
 
     def advice(int8: bytes) -> list[str]:
         cfg = loaded.model.config
-        ms = tflite_p50_ms(int8)
+        ms = latency_ms(int8) if latency_ms is not None else None
         return recommendations(
             loaded.name, cfg.act, loaded.preprocess.resolution, cfg.num_classes, ms, opts.latency_budget_ms
         )
@@ -547,10 +462,12 @@ def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scor
         advice=advice,
         progress=ctx.progress,
         method=opts.calibration,
-        calibrated_with=lambda m: graph.calibrated(ctx.quantizer, samples, ctx.progress, m),
+        calibrated_with=ctx.calibrated,
         methods=[m for m in METHODS if m != parse_method(opts.calibration)[0].name],
         quantizers=[q for q in QUANTIZERS.values() if q.name != ctx.quantizer.name and q.available()],
-        calibrate=lambda more: graph.calibrated(ctx.quantizer, more, ctx.progress),
+        calibrate=lambda more: Calibration(graph.fp32, more, graph.input_range).model(
+            ctx.quantizer, progress=ctx.progress
+        ),
     )
 
 

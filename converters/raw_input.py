@@ -6,7 +6,8 @@ pixels directly only when ``|scale·std − 1| < 1e-5`` and ``|mean − zero_poi
 per-channel normalization for float inputs altogether. A model whose graph starts with ``x·a + b``
 (``a = 1 / (255·std)``, ``b = −mean / std`` per channel) takes the pixels as they come: its uint8 input is exactly
 scale 1, zero point 0 (int8: scale 1, zero point −128, the calibrated input range being pinned to [0, 255] —
-:func:`edgenet.quantization.calibrator.pin_input_range`), its float input is 0–255, and its metadata says mean 0 / std 1.
+:func:`edgenet.quantization.calibrator.pin_input_range`), its float input is 0–255, its metadata says mean 0 /
+std 1.
 
 The two ops stay in the graph rather than being folded into the stem convolution: that convolution pads with
 zeros in *normalized* space, which no change of its weights reproduces for pixel inputs.

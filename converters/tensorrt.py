@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from edgenet.converters.kinds import BuildContext, Kind, register
+from edgenet.converters.kind import BuildContext, Description, Kind, register
 
 from edgenet.artifacts.tensorrt_engine import require_tensorrt
 from edgenet.errors import EdgenetError
@@ -122,6 +122,14 @@ def qdq_census(model) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def describe_onnx(kind: Kind, path: Path, runner) -> Description:
+    """An ONNX artefact's op census (how many QuantizeLinear/DequantizeLinear) and its I/O types."""
+    import onnx
+
+    io = runner.io()
+    return Description(qdq_census(onnx.load_model(str(path))), io.input_dtype, io.output_dtype)
+
+
 def build_engine(onnx_bytes: bytes, fp16: bool = False, workspace_gb: float = 2.0) -> bytes:
     """A serialized engine for this machine's GPU from an ONNX model (float, or Q/DQ int8).
 
@@ -189,6 +197,7 @@ register(
         calibrated=True,
         reference="onnx",
         runtime="onnxruntime",
+        describe=describe_onnx,
     )
 )
 register(

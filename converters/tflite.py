@@ -92,3 +92,19 @@ def concrete_function(model):
     module.variables_ = list(model.variables)
     module.serve = tf.function(lambda x: model(x), input_signature=[spec])
     return module.serve.get_concrete_function(), module
+
+
+def convert_float(concrete_fn, trackable, kind: str) -> bytes:
+    """``fp32``, ``fp16`` (float16 weights) or ``dynamic`` (int8 weights, float activations) from the TF graph."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete_fn], trackable)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if kind == "fp16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif kind == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif kind != "fp32":
+        raise ValueError(f"convert_float makes fp32, fp16 or dynamic, not {kind!r}")
+    return conv.convert()

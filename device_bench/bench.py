@@ -21,6 +21,7 @@ from edgenet.device_bench.stats import is_unstable, summarize, throughput
 from edgenet.device_bench.targets import TargetOptions, open_target
 
 from edgenet.errors import EdgenetError
+from edgenet.runtimes import get_runtime
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,16 @@ class EvalOptions:
 def plan_configs(info: ModelInfo, plan: Plan, target_backends: tuple[str, ...], target: str) -> list[BenchConfig]:
     """Configurations for one model, each checked against the file and target (a one-line error if impossible)."""
     backend = plan.backend or DEFAULT_BACKEND[info.format]
-    if backend == "tensorrt":  # say that the GPU or the package is missing before anything about the file
-        from edgenet.artifacts.tensorrt_engine import tensorrt_unavailable
-
-        why = tensorrt_unavailable()
-        if why:
-            raise EdgenetError(f"--backend tensorrt: {why}")
-    if backend == "executorch" and plan.device == "cuda":
-        raise EdgenetError("--device cuda: ExecuTorch runs .pte programs on the CPU here; use --device cpu")
+    rt = get_runtime(backend)
+    why = rt.unavailable() if target == "local" or "cuda" in rt.devices[:1] else None
+    if why:  # say that the GPU or the package is missing before anything about the file
+        raise EdgenetError(f"--backend {backend}: {why}")
+    device = plan.device
+    if device == "cpu" and "cpu" not in rt.devices:  # the default, for a runtime that runs elsewhere only (TensorRT)
+        device = rt.devices[0]
+    if device not in rt.devices:
+        note = rt.device_note or f"{rt.label} runs on the {' or '.join(rt.devices)} here; use --device {rt.devices[0]}"
+        raise EdgenetError(f"--device {plan.device}: {note}")
     if RUNS_FORMAT[backend] != info.format:
         want = SUFFIX[RUNS_FORMAT[backend]]
         raise EdgenetError(
@@ -73,17 +76,16 @@ def plan_configs(info: ModelInfo, plan: Plan, target_backends: tuple[str, ...], 
         raise EdgenetError(f"--delegate {delegate} does not apply to {backend} (use {', '.join(DELEGATES[backend])})")
     if delegate in ("gpu", "nnapi") and not target.startswith("adb://"):
         raise EdgenetError(f"--delegate {delegate} runs through benchmark_model on a phone: use --target adb://SERIAL")
-    if backend == "tflite":
-        backend_module("tflite").check(info, delegate)
-    if backend != "torch" and plan.device == "cuda" and backend == "tflite":
-        raise EdgenetError("--device cuda: TFLite runs on CPUs and Edge TPUs; use onnxruntime or torch for GPUs")
+    check = getattr(backend_module(backend), "check", None)
+    if check is not None:  # what the backend itself can say about this file and delegate before a run
+        check(info, delegate)
     precisions = plan.precision if backend == "torch" else (info.precision,)
     if backend == "torch" and "fp16" in precisions and plan.device != "cuda":
         raise EdgenetError("--precision fp16 needs --device cuda (CPU autocast supports bf16)")
     return [
         BenchConfig(
             backend=backend,
-            device="cuda" if backend == "tensorrt" else plan.device,  # an engine runs on its GPU or nowhere
+            device=device,
             threads=t,
             delegate=delegate,
             batch=b,
@@ -161,12 +163,11 @@ def _interpreter(package: str, version: str) -> str:
 
 def _delegate_ran(cfg: BenchConfig, raw: dict) -> str | None:
     """What ran, as the runtime reported it: the TFLite runner counts the delegate kernels in the interpreter's
-    graph; benchmark_model logs whether it created XNNPACK; ONNX Runtime's runner refuses a provider that fell back
-    and torch has no delegate; anything else is unknown (None), never assumed."""
+    graph; ONNX Runtime's runner refuses a provider that fell back, and torch has no delegate (both say so in
+    ``delegate_ran``); benchmark_model logs whether it created XNNPACK; anything else is unknown (None), never
+    assumed."""
     if "delegate_ran" in raw:
         return raw["delegate_ran"]
-    if cfg.backend in ("onnxruntime", "torch"):
-        return cfg.delegate
     xnnpack = (raw.get("env") or {}).get("xnnpack")  # benchmark_model over adb
     if cfg.delegate == "xnnpack" and xnnpack is not None:
         return "xnnpack" if xnnpack else "none"

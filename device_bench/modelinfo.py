@@ -11,22 +11,19 @@ from pathlib import Path
 from edgenet.artifacts.sidecar import report_preprocess, sidecars
 from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
+from edgenet.runtimes import RUNTIMES, runtime_for_file
 
-FORMATS = ("tflite", "onnx", "checkpoint", "pte", "engine")
-DEFAULT_BACKEND = {
-    "tflite": "tflite", "onnx": "onnxruntime", "checkpoint": "torch", "pte": "executorch", "engine": "tensorrt"
-}  # fmt: skip
-RUNS_FORMAT = {
-    "tflite": "tflite", "onnxruntime": "onnx", "torch": "checkpoint", "executorch": "pte", "tensorrt": "engine"
-}  # fmt: skip
-SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "checkpoint": ".pt", "pte": ".pte", "engine": ".engine"}
-ENGINE_SUFFIXES = (".engine", ".plan")  # TensorRT documents no file signature: the name says it
+# all from the runtime registry: a format is run by the runtime that declares it
+FORMATS = tuple(rt.format for rt in RUNTIMES.values())
+DEFAULT_BACKEND = {rt.format: rt.name for rt in RUNTIMES.values()}
+RUNS_FORMAT = {rt.name: rt.format for rt in RUNTIMES.values()}
+SUFFIX = {rt.format: rt.suffix for rt in RUNTIMES.values()}
 
 
 @dataclass
 class ModelInfo:
     path: Path
-    format: str  # tflite | onnx | checkpoint | pte | engine
+    format: str  # a runtime's format (edgenet.runtimes): tflite | onnx | checkpoint | pte | engine | ort
     sha256: str
     bytes: int
     name: str
@@ -59,25 +56,22 @@ def sha256_file(path: Path) -> str:
 
 
 def sniff_format(path: Path) -> str:
-    """'tflite' | 'onnx' | 'checkpoint' from the file's content; a one-line error for anything else."""
+    """The format of ``path`` from its content (a runtime's signature, else an ONNX parse), else from its suffix for
+    runtimes whose files carry no signature (TensorRT documents none); a one-line error for anything else."""
     if not path.is_file():
         raise EdgenetError(f"{path}: model file not found")
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head[4:8] == b"TFL3":
-        return "tflite"
-    if head[:4] == b"PK\x03\x04":  # torch.save's zip container
-        return "checkpoint"
-    if head[4:6] == b"ET":  # ExecuTorch's flatbuffer identifier, "ET12" in 1.x
-        return "pte"
+        head = f.read(16)
+    for rt in RUNTIMES.values():
+        if rt.identifies(head):
+            return rt.format
     if _looks_like_onnx(path):
         return "onnx"
-    if path.suffix in ENGINE_SUFFIXES:
-        return "engine"
-    raise EdgenetError(
-        f"{path}: not a model edgenet can benchmark (expected a .tflite flatbuffer, an .onnx model, an ExecuTorch "
-        ".pte, a TensorRT .engine or an edgenet checkpoint .pt)"
-    )
+    rt = runtime_for_file(path)
+    if rt is not None and rt.signature is None and rt.format != "onnx":
+        return rt.format
+    names = ", ".join(f"{rt.label} {rt.suffix}" for rt in RUNTIMES.values() if rt.format != "checkpoint")
+    raise EdgenetError(f"{path}: not a model edgenet can benchmark (expected {names} or an edgenet checkpoint .pt)")
 
 
 def _looks_like_onnx(path: Path) -> bool:
@@ -125,7 +119,7 @@ def inspect_model(path: str | Path) -> ModelInfo:
         )
     report, labels = sidecars(path)
     name = str(report.get("model") or path.stem)
-    if fmt in ("pte", "engine"):
+    if fmt not in ("tflite", "onnx"):  # other runtimes describe their files through their own runner
         return _runtime_info(path, fmt, digest, size, name, report, labels)
     if fmt == "tflite":
         from edgenet.artifacts.tflite_model import read_tflite
@@ -181,19 +175,16 @@ def inspect_model(path: str | Path) -> ModelInfo:
 
 
 def _runtime_info(path: Path, fmt: str, digest: str, size: int, name: str, report: dict, labels) -> ModelInfo:
-    """An ExecuTorch program or TensorRT engine, described by its own runtime (which must be present)."""
-    from edgenet.artifacts.runtime import ExecuTorchRunner, TensorRTRunner
+    """A file of another runtime (ExecuTorch, TensorRT, ONNX Runtime Mobile), described by its runner (which needs
+    that runtime here)."""
+    from edgenet.artifacts.runtime import runner_class
 
     try:
-        runner = ExecuTorchRunner(path, 1) if fmt == "pte" else TensorRTRunner(path)
+        runner = runner_class(path)(path, 1)
     except EdgenetError as e:
         msg = str(e)
         raise EdgenetError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
-    if fmt == "pte":
-        shape, out, dtype = runner.input_shape, runner.output_shape, runner.input_dtype
-    else:
-        (_, shape, dt), (_, out, _) = runner.inputs[0], runner.outputs[0]
-        dtype = str(dt).removeprefix("torch.")
+    io = runner.io()
     return ModelInfo(
         path,
         fmt,
@@ -201,10 +192,10 @@ def _runtime_info(path: Path, fmt: str, digest: str, size: int, name: str, repor
         size,
         name,
         _precision_from(path, report, "fp32"),
-        tuple(int(d) for d in shape),
-        dtype,
+        tuple(int(d) for d in io.input_shape),
+        io.input_dtype,
         "NCHW",
         report_preprocess(report, path),
         labels,
-        num_outputs=int(out[-1]) if out else None,
+        num_outputs=int(io.output_shape[-1]) if io.output_shape else None,
     )

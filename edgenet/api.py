@@ -32,20 +32,22 @@ def convert(model: LoadedModel | str, out: str | Path, progress: Progress = SILE
     ``calib_data=…``, ``eval_data=…``, ``auto_fix=True``, …). Returns the :class:`ConvertReport`."""
     from edgenet.converters.pipeline import ConvertOptions
     from edgenet.converters.pipeline import convert as run
+    from edgenet.device_bench.latency import tflite_p50_ms
     from edgenet.validate import path
 
-    return run(_loaded(model), ConvertOptions(out=path(out, "--out"), **options), progress)
+    return run(_loaded(model), ConvertOptions(out=path(out, "--out"), **options), progress, latency_ms=tflite_p50_ms)
 
 
 def quant_report(model: LoadedModel | str | Path, out: str | Path, progress: Progress = SILENT, **options):
-    """``edgenet quant-report``: per-layer int8 error; ``options`` as :func:`edgenet.converters.quant_report.quant_report`.
+    """``edgenet quant-report``: per-layer int8 error; ``options`` as
+    :func:`edgenet.workflows.quant_report.quant_report`.
 
     ``model`` may be an int8 ``.tflite`` instead: it is analysed against its float twin
-    (:func:`edgenet.converters.quant_report.quant_report_pair`; ``fp32_path=`` when not ``model_fp32.tflite`` beside it).
+    (:func:`edgenet.workflows.quant_report.quant_report_pair`; ``fp32_path=`` when not ``model_fp32.tflite`` beside it).
     """
-    from edgenet.converters.quant_report import quant_report as run
-    from edgenet.converters.quant_report import quant_report_pair
     from edgenet.validate import path
+    from edgenet.workflows.quant_report import quant_report as run
+    from edgenet.workflows.quant_report import quant_report_pair
 
     out = path(out, "--out")
     if isinstance(model, (str, Path)) and Path(model).suffix == ".tflite":

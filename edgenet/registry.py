@@ -1,5 +1,6 @@
-"""A named registry: artefact kinds (``edgenet.converters.kinds``) and quantizers (``edgenet.quantization.quantizers``) are entries,
-so adding one is one ``register`` call and every lookup of an unknown name fails the same way."""
+"""A named registry: artefact kinds (``edgenet.converters.kinds``), quantizers (``edgenet.quantization.quantizers``)
+and runtimes (``edgenet.runtimes``) are entries, so adding one is one ``register`` call and every lookup of an
+unknown name fails the same way."""
 
 from __future__ import annotations
 

@@ -75,9 +75,9 @@ def _inline(data: bytes) -> bytes:
     such data, so they are moved back inside the flatbuffer first (models here are far below its 2 GB limit)."""
     import flatbuffers
 
-    from edgenet.artifacts.tflite_model import _schema
+    from edgenet.artifacts.tflite_model import tflite_schema
 
-    model = _schema().ModelT.InitFromPackedBuf(bytearray(data), 0)
+    model = tflite_schema().ModelT.InitFromPackedBuf(bytearray(data), 0)
     for b in model.buffers:
         if b.offset > 1:
             b.data = np.frombuffer(data, np.uint8, b.size, b.offset)
@@ -91,9 +91,9 @@ def _interface(data: bytes, io_dtype: str) -> bytes:
     """Float I/O → integer I/O (the QUANTIZE/DEQUANTIZE at the ends folded into the model's inputs/outputs)."""
     from ai_edge_litert import _pywrap_modify_model_interface as mmi
 
-    from edgenet.artifacts.tflite_model import _schema
+    from edgenet.artifacts.tflite_model import tflite_schema
 
-    types = _schema().TensorType
+    types = tflite_schema().TensorType
     code = {"int8": types.INT8, "uint8": types.UINT8, "int16": types.INT16}[io_dtype]
     with tempfile.TemporaryDirectory(prefix="edgenet-aeq-") as tmp:
         src, dst = Path(tmp) / "in.tflite", Path(tmp) / "out.tflite"

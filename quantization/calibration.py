@@ -1,4 +1,5 @@
-"""The representative dataset: the user's images through the model's own preprocessing.
+"""The representative dataset (the user's images through the model's own preprocessing) and the
+:class:`Calibration` made from it: activation ranges recorded on one fp32 model, for any quantizer and method.
 
 Int8 ranges are only as good as the data they are measured on, so calibration uses exactly the resize, crop
 and mean/std of deployment, in a deterministic order (a seeded shuffle of the sorted file list, so the first N
@@ -110,3 +111,45 @@ def calibration_set(
             f"are calibrated on those {got}: add images, or pass --calib-samples {got} to make it explicit"
         )
     return synthetic(pre, n), SYNTHETIC_WARNING
+
+
+class Calibration:
+    """One sample set's activation ranges on one fp32 ``.tflite``: what every int8 model of a conversion is
+    quantized from.
+
+    ``model(quantizer, method)`` is the fp32 model with ranges recorded by the quantizer's calibrator, narrowed by
+    the ``--calibration`` method; each step (the calibration pass, histograms, a method's ranges) runs once per
+    object, so int8, ``--auto-fix`` trying several methods and quant-report's debugger share one pass. Another
+    sample set is another object. ``input_range`` pins a raw-pixel input to exactly that range.
+    """
+
+    def __init__(self, fp32: bytes, samples: np.ndarray, input_range: tuple[float, float] | None = None) -> None:
+        if samples is None or not len(samples):
+            raise ValueError("this artefact kind needs calibration samples")
+        self.fp32, self.samples, self.input_range = fp32, samples, input_range
+        self._cache: dict = {}
+
+    def model(self, quantizer, method: str = "minmax", progress: Progress = SILENT) -> bytes:
+        from edgenet.quantization.calibration_methods import choose_ranges, parse_method
+        from edgenet.quantization.ranges import boundary_tensors, histograms, read_ranges, write_ranges
+
+        base, cache = quantizer.calibrate, self._cache
+        if base not in cache:
+            calibrated = quantizer.calibrate(self.fp32, self.samples, progress)
+            if self.input_range is not None:  # raw-pixel input: exactly [0, 255] (edgenet.quantization.calibrator)
+                from edgenet.quantization.calibrator import pin_input_range
+
+                calibrated = pin_input_range(calibrated, *self.input_range)
+            cache[base] = calibrated
+        m, param = parse_method(method)
+        if m.choose is None:
+            return cache[base]
+        if (base, "histograms") not in cache:
+            ranges = read_ranges(cache[base])
+            cache[(base, "histograms")] = histograms(self.fp32, self.samples, ranges, progress=progress)
+        key = (base, m.name, param)
+        if key not in cache:
+            hist = cache[(base, "histograms")]
+            ranges = choose_ranges(m, param, read_ranges(cache[base]), hist, boundary_tensors(self.fp32))
+            cache[key] = write_ranges(cache[base], ranges)
+        return cache[key]

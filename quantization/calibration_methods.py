@@ -4,9 +4,9 @@ min/max (TFLite's, the default) spends the 256 int8 steps on the whole observed 
 calibration image coarsens every other value of that tensor. The other methods clip the range where the
 histogram says the loss from clipping is smaller than the rounding noise it saves — the percentile rule of
 TensorRT / ONNX Runtime, and the MSE-optimal clip of NNCF and AIMET. Neither library applies them to a TFLite
-graph, so the rules live here (a few lines of NumPy each) over the histograms :mod:`edgenet.quantization.ranges` collects,
-and the chosen ranges go back into the calibrated model, where every quantizer reads them. The model's input and
-output keep min/max (:func:`edgenet.quantization.ranges.boundary_tensors`).
+graph, so the rules live here (a few lines of NumPy each) over the histograms :mod:`edgenet.quantization.ranges`
+collects, and the chosen ranges go back into the calibrated model, where every quantizer reads them. The model's
+input and output keep min/max (:func:`edgenet.quantization.ranges.boundary_tensors`).
 """
 
 from __future__ import annotations

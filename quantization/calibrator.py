@@ -9,9 +9,9 @@ calibrator (the copy LiteRT ships, which imports in ~0.3 s; TensorFlow's cannot 
 process), and the calibrated models are merged in place. A split is byte-identical to a single worker's result
 (tested), so the model does not depend on the machine's core count; small jobs use one worker.
 
-Workers are plain scripts (:mod:`edgenet.quantization._calibration_worker`), not ``multiprocessing``: spawn would re-import
-the caller's ``__main__`` — a notebook's, or a script's unguarded top level — in every worker. Only without LiteRT
-does calibration run in-process with TensorFlow's copy, whose float kernels record ranges up to ~1e-5 (relative)
+Workers are plain scripts (:mod:`edgenet.quantization._calibration_worker`), not ``multiprocessing``: spawn would
+re-import the caller's ``__main__`` — a notebook's, or a script's unguarded top level — in every worker. Only without
+LiteRT does calibration run in-process with TensorFlow's copy, whose float kernels record ranges up to ~1e-5 (relative)
 apart, enough to move a logit by a few quantization steps.
 """
 
@@ -117,9 +117,9 @@ def _in_workers(fp32: bytes, x: np.ndarray, n: int, tmp: Path, progress: Progres
 
 def merge_ranges(into: bytearray, other: bytes) -> bytearray:
     """Widen the recorded min/max of ``into`` (in place) by those of ``other``, a calibration of the same model."""
-    from edgenet.artifacts.tflite_model import _schema
+    from edgenet.artifacts.tflite_model import tflite_schema
 
-    s = _schema()
+    s = tflite_schema()
     a, b = s.Model.GetRootAsModel(into, 0), s.Model.GetRootAsModel(other, 0)
     for g in range(a.SubgraphsLength()):
         ga, gb = a.Subgraphs(g), b.Subgraphs(g)
@@ -141,10 +141,10 @@ def pin_input_range(calibrated: bytes, lo: float, hi: float) -> bytes:
     A raw-pixel input (:mod:`edgenet.converters.raw_input`) must quantize with scale 1 — uint8 zero point 0, int8 −128 —
     whatever the calibration photos happened to contain (few have a pure 0 and a pure 255 in every channel), so
     that apps can feed camera pixels unchanged. Raises ValueError when the input has no recorded range."""
-    from edgenet.artifacts.tflite_model import _schema
+    from edgenet.artifacts.tflite_model import tflite_schema
 
     out = bytearray(calibrated)
-    sub = _schema().Model.GetRootAsModel(out, 0).Subgraphs(0)
+    sub = tflite_schema().Model.GetRootAsModel(out, 0).Subgraphs(0)
     pinned = 0
     for k in range(sub.InputsLength()):
         q = sub.Tensors(sub.Inputs(k)).Quantization()

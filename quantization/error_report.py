@@ -1,7 +1,7 @@
 """``edgenet quant-report``'s content: which layers int8 hurts, by how much, and what to do about it.
 
 The numbers come from :func:`edgenet.quantization.debugger.analyse` on the same calibrated model ``edgenet convert``
-quantizes (``edgenet.converters.quant_report`` builds it with the conversion stages). Here: the report's dataclass, the
+quantizes (``edgenet.workflows.quant_report`` builds it with the conversion stages). Here: the report's dataclass, the
 advice, and its files — ``layers.csv`` (every tensor, ranked), ``error_by_depth.png`` and ``report.json``.
 """
 

@@ -256,6 +256,54 @@ class Int8Fix:
         return d
 
 
+def fix_candidates(
+    quantizer: Quantizer,
+    calibrated: bytes,
+    io_dtype: str,
+    method: str,
+    layers: list,
+    keep: Callable[[list[str]], bytes],
+    int16: Callable[[], bytes],
+    quantizers: Sequence[Quantizer] = (),
+    methods: Sequence[str] = (),
+    more_calibration: Callable[[], np.ndarray | None] | None = None,
+    calibrated_with: Callable[[str], bytes] | None = None,
+    calibrate: Callable[[np.ndarray], bytes] | None = None,
+    full_integer_only: bool = False,
+) -> Iterator[Candidate]:
+    """``--auto-fix``'s candidates in order of cost: as is, the other quantizers and calibration methods, more
+    calibration, then (unless only full-integer will do) float fallback of the worst layers and 16×8."""
+    own = {"quantizer": quantizer.name, "method": method}
+    yield Candidate("none", True, lambda: quantizer.int8(calibrated, io_dtype, ()), **own)
+    for other in quantizers:
+        yield Candidate(
+            f"quantizer:{other.name}", True, lambda q=other: q.int8(calibrated, io_dtype, ()), quantizer=other.name,
+            method=method,
+        )  # fmt: skip
+    for m in methods:
+        yield Candidate(
+            f"calibration:{m}", True, lambda m=m: quantizer.int8(calibrated_with(m), io_dtype, ()),
+            quantizer=quantizer.name, method=m,
+        )  # fmt: skip
+    more = more_calibration() if more_calibration else None
+    if more is not None:
+        yield Candidate(
+            f"samples:{len(more)}",
+            True,
+            lambda: quantizer.int8(calibrate(more), io_dtype, ()),
+            quantizer=quantizer.name,
+            method="minmax",
+        )
+    if full_integer_only:
+        return
+    for n in KEEP_FLOAT_STEPS:
+        labels = worst_layers(layers, n)
+        if len(labels) < n:
+            break
+        yield Candidate(f"keep-float:{n}", False, lambda labels=labels: keep(labels), kept_float=labels, **own)
+    yield Candidate("int16-act", False, int16, "int16", **own)
+
+
 def int8_with_fixes(
     quantizer: Quantizer,
     fp32: bytes,
@@ -307,40 +355,15 @@ def int8_with_fixes(
             data=keep(labels),
         )  # fmt: skip
 
-    def candidates() -> Iterator[Candidate]:
-        own = {"quantizer": quantizer.name, "method": method}
-        yield Candidate("none", True, lambda: quantizer.int8(calibrated, io_dtype, ()), **own)
-        for other in quantizers:
-            yield Candidate(
-                f"quantizer:{other.name}", True, lambda q=other: q.int8(calibrated, io_dtype, ()), quantizer=other.name,
-                method=method,
-            )  # fmt: skip
-        for m in methods if calibrated_with else ():
-            yield Candidate(
-                f"calibration:{m}", True, lambda m=m: quantizer.int8(calibrated_with(m), io_dtype, ()),
-                quantizer=quantizer.name, method=m,
-            )  # fmt: skip
-        more = more_calibration() if more_calibration else None
-        if more is not None:
-            yield Candidate(
-                f"samples:{len(more)}",
-                True,
-                lambda: quantizer.int8(calibrate(more), io_dtype, ()),
-                quantizer=quantizer.name,
-                method="minmax",
-            )
-        if full_integer_only:
-            return
-        for n in KEEP_FLOAT_STEPS:
-            labels = worst_layers(a.layers, n)
-            if len(labels) < n:
-                break
-            yield Candidate(f"keep-float:{n}", False, lambda labels=labels: keep(labels), kept_float=labels, **own)
-        yield Candidate("int16-act", False, lambda: quantizer.int16(fp32, samples, io_dtype, progress), "int16", **own)
+    def int16() -> bytes:
+        return quantizer.int16(fp32, samples, io_dtype, progress)
 
+    tries = dict(quantizers=quantizers, methods=methods if calibrated_with else (), more_calibration=more_calibration)
+    tries |= dict(calibrated_with=calibrated_with, calibrate=calibrate, full_integer_only=full_integer_only)
     if evaluate is None or reference_top1 is None:
         raise ValueError("--auto-fix needs an evaluate function and the float model's top-1")
-    outcome, attempts = try_fixes(candidates(), evaluate, reference_top1, max_drop)
+    candidates = fix_candidates(quantizer, calibrated, io_dtype, method, a.layers, keep, int16, **tries)
+    outcome, attempts = try_fixes(candidates, evaluate, reference_top1, max_drop)
     if outcome is None:
         raise no_fix_error(attempts, max_drop, advice(quantizer.int8(calibrated, io_dtype, ())) if advice else [])
     labels = outcome.kept_float

@@ -2,7 +2,8 @@
 
 Everything starts from the *one* fp32 ``.tflite`` that conversion built (``edgenet.converters.graph.FloatGraph``):
 
-- ``fp16`` and ``dynamic`` come from TFLiteConverter on the same TF graph (weights-only; no calibration);
+- ``fp16`` and ``dynamic`` come from TFLiteConverter on the same TF graph (weights-only; no calibration), which is
+  conversion's job (:func:`edgenet.converters.tflite.convert_float`);
 - ``int8`` is calibrate → quantize: activation ranges measured once (:func:`calibrate`, min/max), then TF's MLIR
   quantizer — exactly the two calls ``TFLiteConverter.convert()`` makes after converting the float graph again,
   which is why calling them here gives the same model (outputs identical on 300 ImageNet photos, lite0) without a
@@ -21,9 +22,9 @@ from edgenet.quantization.calibrator import calibrate
 
 from edgenet.progress import SILENT, Progress
 
-__all__ = ["calibrate", "convert_float", "debug_model", "quantize", "quantize_16x8"]
+__all__ = ["calibrate", "debug_model", "quantize", "quantize_16x8"]
 
-IO_DTYPES = ("int8", "uint8", "float32")
+from edgenet.quantization.recipe import IO_DTYPES
 
 
 def _tf_dtype(io_dtype: str, sixteen: bool = False):
@@ -34,22 +35,6 @@ def _tf_dtype(io_dtype: str, sixteen: bool = False):
     if io_dtype == "float32":
         return tf.float32
     return tf.int16 if sixteen else {"int8": tf.int8, "uint8": tf.uint8}[io_dtype]
-
-
-def convert_float(concrete_fn, trackable, kind: str) -> bytes:
-    """``fp32``, ``fp16`` (float16 weights) or ``dynamic`` (int8 weights, float activations) from the TF graph."""
-    import tensorflow as tf
-
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete_fn], trackable)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if kind == "fp16":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.target_spec.supported_types = [tf.float16]
-    elif kind == "dynamic":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif kind != "fp32":
-        raise ValueError(f"convert_float makes fp32, fp16 or dynamic, not {kind!r}")
-    return conv.convert()
 
 
 def quantize(calibrated: bytes, io_dtype: str = "int8", float_tensors: Sequence[str] = ()) -> bytes:

@@ -31,6 +31,9 @@ class Quantizer:
     # (calibrated) -> debug-mode model for TF's QuantizationDebugger
     debug_model: Callable[[bytes], bytes]
     available: Callable[[], bool] = lambda: True  # its library is installed
+    rounding: str = (
+        "to nearest, ties away from zero"  # how weights are rounded (edgenet.quantization.recipe.Int8Recipe)
+    )
 
 
 QUANTIZERS: Registry[Quantizer] = Registry("--quantizer")
@@ -61,6 +64,7 @@ register(
         _lazy("edgenet.quantization.ptq", "quantize"),
         _lazy("edgenet.quantization.ptq", "quantize_16x8"),
         _lazy("edgenet.quantization.ptq", "debug_model"),
+        rounding="to nearest, ties away from zero",  # MLIR's quantizer: APFloat rmNearestTiesToAway
     )
 )
 register(
@@ -72,5 +76,6 @@ register(
         _lazy("edgenet.quantization.aeq", "int16"),
         _lazy("edgenet.quantization.ptq", "debug_model"),
         _lazy("edgenet.quantization.aeq", "available"),
+        "to nearest, ties to even",  # numpy's rint in ai-edge-quantizer's uniform quantizer
     )
 )

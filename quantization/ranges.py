@@ -22,9 +22,9 @@ BINS = 2048  # per tensor; a 1/2048 step of the full range is ~8× finer than on
 
 
 def _tensors(model: bytes | bytearray):
-    from edgenet.artifacts.tflite_model import _schema
+    from edgenet.artifacts.tflite_model import tflite_schema
 
-    m = _schema().Model.GetRootAsModel(model, 0)
+    m = tflite_schema().Model.GetRootAsModel(model, 0)
     for g in range(m.SubgraphsLength()):
         sg = m.Subgraphs(g)
         for i in range(sg.TensorsLength()):
@@ -58,9 +58,9 @@ def write_ranges(calibrated: bytes, ranges: Mapping[str, tuple[float, float]]) -
 def boundary_tensors(fp32: bytes) -> set[str]:
     """The model's input and output tensors: their ranges stay min/max (the image's range is known exactly, and
     clipping logits would flatten the top classes)."""
-    from edgenet.artifacts.tflite_model import _schema
+    from edgenet.artifacts.tflite_model import tflite_schema
 
-    m = _schema().Model.GetRootAsModel(fp32, 0)
+    m = tflite_schema().Model.GetRootAsModel(fp32, 0)
     sg = m.Subgraphs(0)
     idx = [sg.Inputs(i) for i in range(sg.InputsLength())] + [sg.Outputs(i) for i in range(sg.OutputsLength())]
     return {sg.Tensors(i).Name().decode() for i in idx}

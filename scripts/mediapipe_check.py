@@ -52,10 +52,10 @@ def list_photos(data: Path, limit: int | None) -> list[Path]:
 def build_bundles(name: str, kind: str, work: Path, calib: Path, calib_samples: int) -> dict[str, Path]:
     """``edgenet convert --int8 --int8-io uint8 --input KIND`` then ``edgenet bundle`` of the int8 and fp32 models;
     report.json is copied beside each bundled model so ``eval --model-file`` reads it as it reads convert's."""
-    from edgenet.converters.bundle import bundle
     from edgenet.converters.pipeline import ConvertOptions, convert
 
     from edgenet.loading import load_model
+    from edgenet.workflows.bundle import bundle
 
     out = work / f"{name}-{kind}"
     log(f"convert {name} --int8 --int8-io uint8 --input {kind}")

@@ -71,7 +71,7 @@ def photos_dir(tmp_path_factory) -> Path:
 def _tensorflow_models_in_background(request, tmp_path_factory) -> None:
     """Start the TensorFlow-built test models as the session starts, when a selected test needs them.
 
-    tests/converters/tflite_builders.py and tests/device_bench/tiny_models.py each take ~8 s, mostly TensorFlow's
+    tests/tflite_builders.py and tests/device_bench/tiny_models.py each take ~8 s, mostly TensorFlow's
     import, in processes of their own: started here they overlap the tests before the first that waits for them.
     """
     tb, tiny = sys.modules.get("tflite_builders"), sys.modules.get("tiny_models")  # imported by collected modules

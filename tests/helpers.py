@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
@@ -153,3 +153,31 @@ def shapes_folder(dest: Path, classes: list[str] | tuple[str, ...], per_class: i
             img += rng.normal(0, 8, img.shape)
             Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(dest / cls / f"{k:03d}.jpg", quality=95)
     return dest
+
+
+def one_line_error(outcome: Any, *fragments: str, code: int | None = 2) -> str:
+    """The one-line error a failure must be, returned for further checks.
+
+    ``outcome`` is a click ``CliRunner`` result (the run exited with ``code``, any non-zero code when None, printed no
+    traceback and exactly one ``error: …`` line, the last on stderr) or a callable that must raise
+    :class:`~edgenet.errors.EdgenetError` with a one-line message and that exit code. Each fragment must be in it.
+    """
+    from edgenet.errors import EdgenetError
+
+    if callable(outcome):
+        with pytest.raises(EdgenetError) as e:
+            outcome()
+        line = str(e.value)
+        assert "\n" not in line and (code is None or e.value.exit_code == code), line
+    else:
+        r = outcome
+        assert (r.exit_code != 0) if code is None else (r.exit_code == code), r.output
+        assert "Traceback" not in r.output, r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+        stderr = r.stderr.strip().splitlines()
+        errors = [line for line in stderr if line.startswith("error: ")]
+        assert len(errors) == 1 and stderr[-1] == errors[0], r.stderr
+        line = errors[0]
+    for f in fragments:
+        assert f in line, line
+    return line

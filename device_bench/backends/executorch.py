@@ -13,9 +13,9 @@ from edgenet.device_bench.modelinfo import ModelInfo
 from edgenet.device_bench.remote_runner import (
     RunnerError,
     basic_env,
-    peak_rss_mb,
     random_input,
     rss_mb,
+    run_record,
     time_loop,
     topk_rows,
 )
@@ -55,17 +55,10 @@ def run(spec: dict) -> dict:
     method.execute(inputs)
     first_ms = (time.perf_counter() - t0) * 1000.0
     latencies = time_loop(lambda: method.execute(inputs), int(spec["warmup"]), int(spec["runs"]), spec.get("seconds"))
-    result = {
-        "ok": True,
-        "latencies_ms": latencies,
-        "load_ms": load_ms,
-        "first_inference_ms": first_ms,
-        "peak_rss_mb": peak_rss_mb(),
-        "rss_before_load_mb": before,
-        "input": {"name": "input", "shape": list(shape), "dtype": "float32"},
-        "backend_version": version,
-        "env": basic_env() | {"executorch_threads": threads},
-    }
+    input_desc = {"name": "input", "shape": list(shape), "dtype": "float32"}
+    env = basic_env() | {"executorch_threads": threads}
+    # what the .pte delegates was decided at export (report.json's census): the runtime here cannot tell
+    result = run_record(latencies, load_ms, first_ms, before, input_desc, version, env, None)
     if spec.get("inputs"):
         data = np.load(spec["inputs"], mmap_mode="r")
         preds = []

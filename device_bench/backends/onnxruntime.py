@@ -12,9 +12,9 @@ from edgenet.device_bench.remote_runner import (
     RunnerError,
     basic_env,
     batches,
-    peak_rss_mb,
     random_input,
     rss_mb,
+    run_record,
     time_loop,
     topk_rows,
 )
@@ -81,17 +81,20 @@ def run(spec: dict) -> dict:
     sess.run(None, feed)
     first_ms = (time.perf_counter() - t0) * 1000.0
     latencies = time_loop(partial(sess.run, None, feed), int(spec["warmup"]), int(spec["runs"]), spec.get("seconds"))
-    result = {
-        "ok": True,
-        "latencies_ms": latencies,
-        "load_ms": load_ms,
-        "first_inference_ms": first_ms,
-        "peak_rss_mb": peak_rss_mb(),
-        "rss_before_load_mb": before,
-        "input": {"name": inp.name, "shape": shape, "dtype": dtype},
-        "backend_version": version,
-        "env": basic_env() | {"onnxruntime_providers": sess.get_providers()},
-    }
+    env = basic_env() | {"onnxruntime_providers": sess.get_providers()}
+    input_desc = {"name": inp.name, "shape": shape, "dtype": dtype}
+    # the provider asked for is the one that ran: _session refuses ONNX Runtime's silent fallback to the CPU
+    result = run_record(
+        latencies,
+        load_ms,
+        first_ms,
+        before,
+        input_desc,
+        version,
+        env,
+        spec.get("delegate", "none"),
+        interpreter="onnxruntime",
+    )
     if spec.get("inputs"):
         data = np.load(spec["inputs"], mmap_mode="r")
         preds = []

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 from edgenet.device_bench.backends.torch import cuda_time_loop
 from edgenet.device_bench.modelinfo import ModelInfo
-from edgenet.device_bench.remote_runner import RunnerError, basic_env, peak_rss_mb, rss_mb, topk_rows
+from edgenet.device_bench.remote_runner import RunnerError, basic_env, rss_mb, run_record, topk_rows
 
 from edgenet.errors import EdgenetError
 
@@ -59,18 +59,12 @@ def run(spec: dict) -> dict:
     first_ms = (time.perf_counter() - t0) * 1000.0
     latencies = cuda_time_loop(infer, int(spec["warmup"]), int(spec["runs"]), spec.get("seconds"))
     props = torch.cuda.get_device_properties(0)
-    result = {
-        "ok": True,
-        "latencies_ms": latencies,
-        "load_ms": load_ms,
-        "first_inference_ms": first_ms,
-        "peak_rss_mb": peak_rss_mb(),
-        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20,
-        "rss_before_load_mb": before,
-        "input": {"name": in_name, "shape": list(in_shape), "dtype": str(in_dtype).removeprefix("torch.")},
-        "backend_version": trt.__version__,
-        "env": basic_env() | {"gpu": props.name, "cuda": torch.version.cuda, "tensorrt": trt.__version__},
-    }
+    input_desc = {"name": in_name, "shape": list(in_shape), "dtype": str(in_dtype).removeprefix("torch.")}
+    env = basic_env() | {"gpu": props.name, "cuda": torch.version.cuda, "tensorrt": trt.__version__}
+    gpu_mb = torch.cuda.max_memory_allocated() / 2**20
+    result = run_record(
+        latencies, load_ms, first_ms, before, input_desc, trt.__version__, env, None, peak_gpu_mb=gpu_mb
+    )
     if spec.get("inputs"):
         data = np.load(spec["inputs"], mmap_mode="r")
         preds = []

@@ -1,7 +1,7 @@
 """TFLite (ai-edge-litert → tflite-runtime → tf.lite): XNNPACK or reference kernels, threads, the Edge TPU delegate.
 
-The measuring code is :mod:`edgenet.device_bench.remote_runner`, shared with boards reached over ssh; this module adds what
-needs edgenet itself: the Edge TPU compilation check and quantizing eval inputs with the model's own scale and
+The measuring code is :mod:`edgenet.device_bench.remote_runner`, shared with boards reached over ssh; this module
+adds what needs edgenet itself: the Edge TPU compilation check and quantizing eval inputs with the model's own scale and
 zero point (``edgenet.artifacts.tflite_model``)."""
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from edgenet.device_bench.remote_runner import (
     RunnerError,
     basic_env,
     batches,
-    peak_rss_mb,
     rss_mb,
+    run_record,
     time_loop,
     topk_rows,
 )
@@ -98,17 +98,19 @@ def run(spec: dict) -> dict:
     gen = torch.Generator().manual_seed(int(spec.get("seed", 0)))
     x = torch.randn(batch, 3, res, res, generator=gen).to(device, memory_format=fmt)
     precision = spec.get("precision", "fp32")
-    result = {"ok": True, "backend_version": torch.__version__}
     with torch.inference_mode(), _autocast(precision, device):
         t0 = time.perf_counter()
         model(x)
         sync()
-        result["first_inference_ms"] = (time.perf_counter() - t0) * 1000.0  # includes compilation with --compile
+        first_ms = (time.perf_counter() - t0) * 1000.0  # includes compilation with --compile
         loop = cuda_time_loop if device.type == "cuda" else time_loop
-        result["latencies_ms"] = loop(partial(model, x), int(spec["warmup"]), int(spec["runs"]), spec.get("seconds"))
-        result["peak_rss_mb"] = peak_rss_mb()
-        if device.type == "cuda":
-            result["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        latencies = loop(partial(model, x), int(spec["warmup"]), int(spec["runs"]), spec.get("seconds"))
+        extra = {"peak_gpu_mb": torch.cuda.max_memory_allocated(device) / 2**20} if device.type == "cuda" else {}
+        input_desc = {"name": "input", "shape": list(x.shape), "dtype": "float32"}
+        # eager PyTorch has no delegate: "none" is what ran
+        result = run_record(
+            latencies, load_ms, first_ms, before, input_desc, torch.__version__, _env(device), "none", **extra
+        )
         if spec.get("inputs"):
             data = np.load(spec["inputs"], mmap_mode="r")
             preds = []
@@ -116,10 +118,4 @@ def run(spec: dict) -> dict:
                 xb = torch.from_numpy(np.ascontiguousarray(chunk)).to(device, memory_format=fmt)
                 preds.extend(topk_rows(model(xb).float().cpu().numpy(), int(spec.get("topk", 5)))[:n])
             result["predictions"] = preds
-    result |= {
-        "load_ms": load_ms,
-        "rss_before_load_mb": before,
-        "input": {"name": "input", "shape": list(x.shape), "dtype": "float32"},
-        "env": _env(device),
-    }
     return result

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from edgenet.device_bench.targets import read_result
 
-from edgenet import device_bench
+import edgenet
+from edgenet.runtimes import RUNTIMES
 
-_ROOT = str(Path(device_bench.__file__).resolve().parent.parent)  # the folder holding this device_bench package
+_ROOT = str(Path(edgenet.__file__).resolve().parent.parent)  # the folder holding the edgenet package
 _BOOT = (
     "import sys; sys.path[:] = [sys.argv.pop(1), *(p for p in sys.path if p)]; "
     "from edgenet.device_bench.worker import main; sys.exit(main())"
@@ -26,7 +27,7 @@ _BOOT = (
 
 class LocalTarget:
     name = "local"
-    backends = ("tflite", "onnxruntime", "torch", "executorch", "tensorrt")
+    backends = tuple(RUNTIMES)  # every registered runtime runs here (when installed: Runtime.unavailable says)
 
     def __enter__(self) -> LocalTarget:
         return self

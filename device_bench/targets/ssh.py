@@ -24,6 +24,7 @@ from pathlib import Path
 from edgenet.device_bench import remote_runner
 from edgenet.device_bench.targets import TargetOptions, read_result
 
+from edgenet import cpu
 from edgenet.errors import EdgenetError
 
 _URL = re.compile(r"^ssh://(?:(?P<user>[^@/:]+)@)?(?P<host>\[[^\]]+\]|[^:/@]+)(?::(?P<port>\d+))?/?$")
@@ -117,6 +118,7 @@ class SshTarget:
             )
         self.dir = proc.stdout.strip().splitlines()[-1]
         self.put(Path(remote_runner.__file__), "remote_runner.py")
+        self.put(Path(cpu.__file__), remote_runner.CPU_MODULE)
         return self
 
     def __exit__(self, *exc) -> None:

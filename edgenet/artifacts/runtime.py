@@ -8,12 +8,31 @@ verification and evaluation compare like with like.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edgenet.artifacts.tflite_model import dequantize, quantize, read_tflite
 from edgenet.errors import EdgenetError
+
+
+@dataclass(frozen=True)
+class TensorIO:
+    """A model's first input and output as its runtime reports them (what ``edgenet bench`` plans with)."""
+
+    input_shape: tuple[int, ...]
+    input_dtype: str
+    output_shape: tuple[int, ...]
+    output_dtype: str
+
+
+ONNX_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+}
 
 
 def tflite_interpreter_class() -> tuple[type, str]:
@@ -55,6 +74,9 @@ class TFLiteRunner:
         self.output = self.interpreter.get_output_details()[0]
         self.in_t, self.out_t = self.info.input_details[0], self.info.output_details[0]
 
+    def io(self) -> TensorIO:
+        return TensorIO(tuple(self.in_t.shape), self.in_t.dtype, tuple(self.out_t.shape), self.out_t.dtype)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         out = []
         for sample in x:
@@ -91,6 +113,14 @@ class OnnxRunner:
                 "wrote, complete"
             ) from None
         self.input_name = self.session.get_inputs()[0].name
+
+    def io(self) -> TensorIO:
+        i, o = self.session.get_inputs()[0], self.session.get_outputs()[0]
+
+        def dims(shape) -> tuple[int, ...]:  # a symbolic (batch) dimension counts as 1
+            return tuple(d if isinstance(d, int) else 1 for d in shape)
+
+        return TensorIO(dims(i.shape), ONNX_TYPES.get(i.type, i.type), dims(o.shape), ONNX_TYPES.get(o.type, o.type))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return np.concatenate([self.session.run(None, {self.input_name: s[None]})[0] for s in x]).astype(np.float32)
@@ -154,6 +184,9 @@ class ExecuTorchRunner:
     def io_sizes(self) -> tuple[int | None, int]:
         return int(self.input_shape[2]), int(self.output_shape[-1])
 
+    def io(self) -> TensorIO:
+        return TensorIO(self.input_shape, self.input_dtype, self.output_shape, self.output_dtype)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         import torch
 
@@ -176,6 +209,11 @@ class TensorRTRunner:
     def io_sizes(self) -> tuple[int | None, int]:
         return int(self.inputs[0][1][2]), int(self.outputs[0][1][-1])
 
+    def io(self) -> TensorIO:
+        (_, shape, dt), (_, out, odt) = self.inputs[0], self.outputs[0]
+        name = lambda t: str(t).removeprefix("torch.")  # noqa: E731
+        return TensorIO(tuple(int(d) for d in shape), name(dt), tuple(int(d) for d in out), name(odt))
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         import torch
 
@@ -194,17 +232,25 @@ class TensorRTRunner:
         return np.stack(outs).astype(np.float32)
 
 
-RUNNERS = {".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".pte": ExecuTorchRunner, ".engine": TensorRTRunner}
+def runner_class(path: str | Path) -> type | None:
+    """The runner class of ``path``'s runtime (:mod:`edgenet.runtimes`, by suffix), None when none runs it."""
+    from edgenet.runtimes import runtime_for_file
+
+    rt = runtime_for_file(path)
+    return rt.load(rt.runner) if rt is not None and rt.runner else None
 
 
 def runner_for(path: str | Path, threads: int | None = None):
-    """A ``predict`` for a .tflite, .onnx, .pte or .engine file (NCHW float in, float logits out)."""
+    """A ``predict`` for any file a registered runtime runs (NCHW float in, float logits out)."""
+    from edgenet.runtimes import RUNTIMES
+
     path = Path(path)
-    cls = RUNNERS.get(path.suffix)
+    cls = runner_class(path)
     if cls is None:
-        raise EdgenetError(
-            f"{path}: unknown model type; pass a .tflite or .onnx file (or an ExecuTorch .pte, a TensorRT .engine)"
+        others = ", ".join(
+            s for rt in RUNTIMES.values() if rt.runner for s in rt.suffixes if s not in (".tflite", ".onnx")
         )
+        raise EdgenetError(f"{path}: unknown model type; pass a .tflite or .onnx file (or another runtime's: {others})")
     if cls is OnnxRunner and not path.is_file():
         raise EdgenetError(f"{path}: file not found")
     return cls(path, threads)

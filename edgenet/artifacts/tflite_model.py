@@ -18,7 +18,9 @@ import numpy as np
 from edgenet.errors import EdgenetError
 
 
-def _schema():
+def tflite_schema():
+    """TFLite's generated flatbuffer classes (ai-edge-litert's, else TensorFlow's): what every reader and writer of
+    .tflite bytes in edgenet (here, quantization, edgenet.converters.metadata) parses them with."""
     try:
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:  # pragma: no cover - tensorflow ships the same generated module
@@ -85,7 +87,7 @@ class TFLiteModel:
         t = self.tensors[index]
         if not t.is_constant or not self._data:
             return None
-        buf = _schema().Model.GetRootAsModel(self._data, 0).Buffers(self._buffer_of[index])
+        buf = tflite_schema().Model.GetRootAsModel(self._data, 0).Buffers(self._buffer_of[index])
         if buf.DataLength() == 0:  # stored outside the flatbuffer (models > 2 GB): not needed for checks
             return None
         try:
@@ -100,7 +102,7 @@ def read_tflite(path: str | Path) -> TFLiteModel:
     :class:`EdgenetError`."""
     import struct
 
-    schema = _schema()
+    schema = tflite_schema()
     path = Path(path)
     if not path.is_file():
         raise EdgenetError(f"{path}: file not found")

@@ -11,6 +11,7 @@ import click
 
 from edgenet.cli.options import emit_json, json_option, print_table
 from edgenet.errors import EdgenetError, interrupt_exit_code, raise_terminated
+from edgenet.runtimes import RUNTIMES  # a table only: no runtime is imported
 
 EPILOG = """Examples:
 
@@ -57,14 +58,16 @@ def _fmt(x, digits=2):
 @click.argument("model_files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--backend",
-    type=click.Choice(["tflite", "onnxruntime", "torch", "executorch", "tensorrt"]),
-    help="Default: from the file (.pte → executorch, .engine → tensorrt on the GPU).",
+    type=click.Choice(list(RUNTIMES)),
+    help="Default: the file's runtime ("
+    + ", ".join(f"{rt.suffix} → {rt.name}" for rt in RUNTIMES.values() if rt.format != "checkpoint")
+    + ", checkpoint → torch).",
 )
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", default="1", show_default=True, callback=_ints, help="Comma list, e.g. 1,2,4.")
 @click.option(
     "--delegate",
-    type=click.Choice(["xnnpack", "none", "edgetpu", "gpu", "nnapi", "tensorrt"]),
+    type=click.Choice(list(dict.fromkeys(d for rt in RUNTIMES.values() for d in rt.delegates))),
     help="TFLite: xnnpack (default), none, edgetpu; adb: also gpu, nnapi; onnxruntime: tensorrt.",
 )
 @click.option("--warmup", default=10, show_default=True, type=int, help="Untimed runs first (0 or more).")
@@ -118,8 +121,7 @@ def bench(
 ) -> None:
     """Time MODEL_FILES (.tflite, .onnx, ExecuTorch .pte, TensorRT .engine, or edgenet checkpoints for --backend
     torch) in every configuration."""
-    from edgenet.device_bench.bench import EvalOptions, Plan, run_benchmarks
-    from edgenet.device_bench.db import ResultsDB
+    from edgenet.device_bench.bench import EvalOptions, Plan
     from edgenet.device_bench.targets import TargetOptions
 
     for name, v in (("--mean", mean), ("--std", std)):
@@ -143,11 +145,23 @@ def bench(
                 err=True,
             )
 
+    results = _run(list(model_files), plan, target, topts, ev, db, progress, quiet)
+    if as_json:
+        emit_json([r.to_json() for r in results])
+        return
+    print_results(results)
+
+
+def _run(models, plan, target, topts, ev, db, on_result, quiet):
+    """run_benchmarks with its rows stored as they come; Ctrl-C or SIGTERM keeps the finished ones and exits 130."""
+    from edgenet.device_bench.bench import run_benchmarks
+    from edgenet.device_bench.db import ResultsDB
+
     results_db = ResultsDB(db) if db else None
     old = signal.signal(signal.SIGTERM, raise_terminated)
     try:
-        results = run_benchmarks(
-            list(model_files), plan, target, topts, ev, results_db, " ".join(sys.argv), progress, progress=not quiet
+        return run_benchmarks(
+            models, plan, target, topts, ev, results_db, " ".join(sys.argv), on_result, progress=not quiet
         )
     except KeyboardInterrupt as e:
         kept = f"; finished results are in {db}" if db else ""
@@ -157,60 +171,63 @@ def bench(
         signal.signal(signal.SIGTERM, old)
         if results_db is not None:
             results_db.close()
-    if as_json:
-        emit_json([r.to_json() for r in results])
-        return
-    rows = [
-        dict(
-            model=r.model.removeprefix("efficientnet_"),
-            file=r.model_file,
-            prec=r.precision,
-            backend=r.backend,
-            dev=r.device,
-            dlg=r.delegate,
-            ran=("?" if r.delegate_ran is None else r.delegate_ran) + (" !" if r.delegate_missing else ""),
-            interp=r.interpreter or "-",
-            isa=r.cpu_int8 or "?",
-            thr=r.threads,
-            batch=r.batch,
-            p50=_fmt(r.latency_ms.p50),
-            p90=_fmt(r.latency_ms.p90),
-            p99=_fmt(r.latency_ms.p99),
-            mean=_fmt(r.latency_ms.mean),
-            load=_fmt(r.load_ms, 1),
-            first=_fmt(r.first_inference_ms),
-            rss=_fmt(r.peak_rss_mb, 0),
-            top1=_fmt(r.top1, 1),
-            topk=topk_cell(r.top5, r.top5_k),
-            note=", ".join(n for n, on in (("emulated", r.emulated), ("unstable", r.unstable)) if on),
-        )
-        for r in results
-    ]
-    cols = [
-        ("model", "model"),
-        ("file", "file"),
-        ("prec", "prec"),
-        ("backend", "backend"),
-        ("dev", "device"),
-        ("dlg", "delegate"),
-        ("ran", "ran"),
-        ("interp", "interpreter"),
-        ("isa", "CPU int8"),
-        ("thr", "threads"),
-        ("batch", "batch"),
-        ("p50", "p50 ms"),
-        ("p90", "p90 ms"),
-        ("p99", "p99 ms"),
-        ("mean", "mean ms"),
-        ("load", "load ms"),
-        ("first", "first ms"),
-        ("rss", "RSS MB"),
-        ("top1", "top-1 %"),
-        ("topk", "top-k %"),
-    ]
-    if any(r.unstable or r.emulated for r in results):
-        cols.append(("note", "note"))
-    print_table(rows, cols)
+
+
+COLUMNS = [
+    ("model", "model"),
+    ("file", "file"),
+    ("prec", "prec"),
+    ("backend", "backend"),
+    ("dev", "device"),
+    ("dlg", "delegate"),
+    ("ran", "ran"),
+    ("interp", "interpreter"),
+    ("isa", "CPU int8"),
+    ("thr", "threads"),
+    ("batch", "batch"),
+    ("p50", "p50 ms"),
+    ("p90", "p90 ms"),
+    ("p99", "p99 ms"),
+    ("mean", "mean ms"),
+    ("load", "load ms"),
+    ("first", "first ms"),
+    ("rss", "RSS MB"),
+    ("top1", "top-1 %"),
+    ("topk", "top-k %"),
+]
+
+
+def _row(r) -> dict:
+    return dict(
+        model=r.model.removeprefix("efficientnet_"),
+        file=r.model_file,
+        prec=r.precision,
+        backend=r.backend,
+        dev=r.device,
+        dlg=r.delegate,
+        ran=("?" if r.delegate_ran is None else r.delegate_ran) + (" !" if r.delegate_missing else ""),
+        interp=r.interpreter or "-",
+        isa=r.cpu_int8 or "?",
+        thr=r.threads,
+        batch=r.batch,
+        p50=_fmt(r.latency_ms.p50),
+        p90=_fmt(r.latency_ms.p90),
+        p99=_fmt(r.latency_ms.p99),
+        mean=_fmt(r.latency_ms.mean),
+        load=_fmt(r.load_ms, 1),
+        first=_fmt(r.first_inference_ms),
+        rss=_fmt(r.peak_rss_mb, 0),
+        top1=_fmt(r.top1, 1),
+        topk=topk_cell(r.top5, r.top5_k),
+        note=", ".join(n for n, on in (("emulated", r.emulated), ("unstable", r.unstable)) if on),
+    )
+
+
+def print_results(results) -> None:
+    """The results table, the machine, and a warning for every delegate that did not apply or unstable timing."""
+    unstable = any(r.unstable for r in results)
+    noted = unstable or any(r.emulated for r in results)
+    print_table([_row(r) for r in results], [*COLUMNS, ("note", "note")] if noted else COLUMNS)
     if results:
         isa = f" · int8: {results[0].cpu_int8}" if results[0].cpu_int8 else ""
         click.echo(f"\n{results[0].machine}{isa} · {results[0].target}")
@@ -229,7 +246,7 @@ def bench(
             "not the CPU it emulates: never compare them with a real board's",
             err=True,
         )
-    if any(r.unstable for r in results):
+    if unstable:
         from edgenet.device_bench.stats import UNSTABLE_RULE
 
         click.echo(

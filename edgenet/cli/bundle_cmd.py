@@ -45,7 +45,7 @@ def bundle(
     Preprocessing and labels come from --checkpoint, or from the report.json/labels.txt that `edgenet convert`
     wrote next to MODEL; --labels overrides the class names.
     """
-    from edgenet.converters.bundle import bundle as run
+    from edgenet.workflows.bundle import bundle as run
 
     report = run(model, out, checkpoint, labels, platform, db, author, license_)
     if as_json:

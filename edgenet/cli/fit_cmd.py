@@ -98,12 +98,12 @@ def fit(
     from dataclasses import replace
 
     from edgenet.cli.progress import ConsoleProgress
-    from edgenet.converters.fit import FAMILIES, FitSettings, write_plot
-    from edgenet.converters.fit import fit as run
     from edgenet.device_bench.targets import TargetOptions
     from edgenet.models import get_variant
     from edgenet.profile import profile_variant
     from edgenet.scaling import PAPER, load_scaling
+    from edgenet.workflows.fit import FAMILIES, FitSettings, write_plot
+    from edgenet.workflows.fit import fit as run
 
     scaling = load_scaling(scaling_file) if scaling_file is not None else PAPER
     if base is not None or scaling_file is None:
@@ -130,6 +130,11 @@ def fit(
     if as_json:
         emit_json(result.to_dict())
         return
+    print_fit(result, budget_ms, target, threads, int8, out)
+
+
+def print_fit(result, budget_ms: float, target: str, threads: int, int8: bool, out: Path) -> None:
+    """The measured points, the variant chosen and how it compares with the fixed ladder's best."""
     rows = [
         {
             "kind": p.kind,

@@ -143,3 +143,58 @@ def load_from_options(**kw) -> LoadedModel:
     from edgenet.loading import load_from_spec
 
     return load_from_spec(**kw)
+
+
+def _csv_option(ctx, param, value):
+    if value is None:
+        return ()
+    return tuple(v.strip() for v in str(value).split(",") if v.strip())
+
+
+def options_from(options_type):
+    """Click options for every field of the dataclass ``options_type`` that declares a flag (its metadata has
+    ``help``): the option's name, type, default and limits come from the field, and each parameter is named like
+    the field, so a command passes them on with ``options_type(**picked)`` and copies nothing by hand."""
+    import dataclasses
+
+    def decorate(f):
+        for fld in reversed(dataclasses.fields(options_type)):
+            meta = fld.metadata
+            if "help" not in meta:
+                continue
+            flag = meta.get("flag") or "--" + fld.name.replace("_", "-")
+            kw: dict = {"help": meta["help"]}
+            if "metavar" in meta:
+                kw["metavar"] = meta["metavar"]
+            if "bool" in fld.type:
+                kw |= {"is_flag": True, "flag_value": not fld.default, "default": fld.default}
+            else:
+                kw |= {"type": _click_type(fld.type, meta), "default": fld.default}
+                kw["show_default"] = fld.default not in (None, ())
+                if meta.get("csv"):
+                    kw |= {"type": str, "callback": _csv_option, "default": None}
+            f = click.option(flag, fld.name, **kw)(f)
+        return f
+
+    return decorate
+
+
+def _click_type(annotation: str, meta):
+    """The click type of a field from its annotation (a string under ``from __future__ import annotations``)."""
+    if "choices" in meta:
+        return click.Choice(list(meta["choices"]))
+    bounds = {k: meta[k] for k in ("min", "max", "min_open") if k in meta}
+    if annotation.startswith("int"):
+        return click.IntRange(**bounds) if bounds else int
+    if annotation.startswith("float"):
+        return click.FloatRange(**bounds) if bounds else float
+    if annotation.startswith("Path"):
+        return click.Path(file_okay=not meta.get("folder"), path_type=Path)
+    return str
+
+
+def picked(options_type, kw: dict) -> dict:
+    """The entries of ``kw`` that are fields of ``options_type``, removed from ``kw``."""
+    import dataclasses
+
+    return {f.name: kw.pop(f.name) for f in dataclasses.fields(options_type) if f.name in kw}

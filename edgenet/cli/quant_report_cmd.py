@@ -84,10 +84,10 @@ def quant_report(
     quiet_tensorflow()
     from edgenet.cli.options import load_from_options
     from edgenet.cli.progress import ConsoleProgress
-    from edgenet.converters.quant_report import quant_report as run
+    from edgenet.workflows.quant_report import quant_report as run
 
     if model_file is not None:
-        from edgenet.converters.quant_report import quant_report_pair
+        from edgenet.workflows.quant_report import quant_report_pair
 
         given = [k for k, v in model_kw.items() if v not in (None, "auto", False)]
         if given:

@@ -76,13 +76,9 @@ def search(
 ) -> None:
     """Grid-search the compound-scaling constants α, β, γ on your data: the paper's step 1."""
     from edgenet.cli.progress import ConsoleProgress
-    from edgenet.errors import EdgenetError
     from edgenet.models import get_variant
-    from edgenet.scale_search import SearchSettings, write_plot
-    from edgenet.scale_search import search as run
+    from edgenet.workflows.scale_search import SearchSettings, run_search
 
-    if constraint == "flops" and target is not None:
-        raise EdgenetError("--target applies to --constraint latency only")
     settings = SearchSettings(
         data=str(data.resolve()),
         val=str(val.resolve()) if val is not None else None,
@@ -100,20 +96,8 @@ def search(
         seed=seed,
         workers=workers,
     )
-    latency_of = None
-    if constraint == "latency":
-        if target is None:
-            raise EdgenetError("--constraint latency needs --target (local, ssh://…, adb://…)")
-        classes = sum(1 for p in data.iterdir() if p.is_dir()) if data.is_dir() else 2
-        latency_of = _latency_probe(target, threads, int8, out, max(classes, 1))
     progress = ConsoleProgress(enabled=not quiet and not as_json)
-    result = run(settings, out, latency_of, progress)
-    write_plot(result, out / "search.png")
-    import json
-
-    from edgenet.atomic import write_text_atomic
-
-    write_text_atomic(out / "search.json", json.dumps(result.to_dict(), indent=2) + "\n")
+    result = run_search(settings, out, threads, int8, progress)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -146,20 +130,3 @@ def search(
         click.echo(
             f"wrote {result.scaling_file}: use --scaling {result.scaling_file} or --model phi:F@{result.scaling_file}"
         )
-
-
-def _latency_probe(target: str, threads: int, int8: bool, out: Path, num_classes: int):
-    """``latency_of(spec, resolution)``: convert and time like ``edgenet fit`` does, rows into OUT/bench.sqlite."""
-    from edgenet.converters.fit import FitSettings, measure
-    from edgenet.device_bench.db import ResultsDB
-    from edgenet.device_bench.targets import TargetOptions
-    from edgenet.fitplan import Candidate
-
-    settings = FitSettings(target=target, threads=threads, int8=int8, num_classes=num_classes)
-
-    def latency_of(spec: str, resolution: int) -> float:
-        with ResultsDB(out / "bench.sqlite") as db:
-            cand = Candidate(spec, None, resolution, 0)
-            return measure(cand, settings, out / "latency", db, TargetOptions()).p50_ms
-
-    return latency_of

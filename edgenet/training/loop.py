@@ -133,6 +133,21 @@ class Trainer:
             res = self.preprocess.resolution
             self.log(f"{self.model_name}: {self.source} weights, {len(self.classes)} classes, {res} px")
 
+        self._place(model)
+        self._optimization()
+
+        self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
+        self.best_top1: float | None = None
+        self.partial = torch.zeros(4, dtype=torch.float64)  # loss sum, correct, images, skipped of this epoch
+        self.last_metrics: dict = {}
+        self.history: list[dict] = []  # every completed epoch's metrics: metrics.jsonl is rewritten from it
+        self.skipped_val = 0
+        if resume_ckpt is not None:
+            self._load_train_state(resume_ckpt)
+
+    def _place(self, model: EfficientNet) -> None:
+        """The model on this process's device (channels-last and AMP on CUDA), its EMA, and its DDP wrapper."""
+        cfg, info, recipe = self.cfg, self.info, self.recipe
         dev = info.device
         self.cuda = dev.type == "cuda"
         self.amp = cfg.amp and self.cuda
@@ -154,6 +169,9 @@ class Trainer:
             else model
         )
 
+    def _optimization(self) -> None:
+        """Steps per epoch, the learning rate (scaled to the global batch), optimizer, schedule, scaler, loss."""
+        cfg, info, recipe, model = self.cfg, self.info, self.recipe, self.model
         self.global_batch = cfg.batch_size * info.world_size
         per_rank = len(self.data.train) // info.world_size
         self.steps_per_epoch = per_rank // cfg.batch_size
@@ -167,15 +185,6 @@ class Trainer:
         self.scheduler = build_scheduler(recipe, self.optimizer, self.steps_per_epoch, cfg.epochs, cfg.warmup_epochs)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-
-        self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
-        self.best_top1: float | None = None
-        self.partial = torch.zeros(4, dtype=torch.float64)  # loss sum, correct, images, skipped of this epoch
-        self.last_metrics: dict = {}
-        self.history: list[dict] = []  # every completed epoch's metrics: metrics.jsonl is rewritten from it
-        self.skipped_val = 0
-        if resume_ckpt is not None:
-            self._load_train_state(resume_ckpt)
 
     def _build_model(self, num_classes: int, resume_ckpt: Checkpoint | None) -> tuple[EfficientNet, str, Preprocess]:
         cfg, recipe = self.cfg, self.recipe

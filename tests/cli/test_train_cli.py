@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from helpers import shapes_folder
+from helpers import one_line_error, shapes_folder
 
 from edgenet.checkpoint import load_checkpoint
 from edgenet.cli.main import cli
@@ -38,15 +38,6 @@ def trained(data, tmp_path_factory) -> Path:
 
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def assert_one_line_error(result, *fragments: str, code: int = 2) -> None:
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output and result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 def test_help_lists_the_commands():
@@ -76,27 +67,27 @@ def test_bad_inputs_are_one_line_errors(trained, data, tmp_path):
     empty = tmp_path / "empty"
     shutil.copytree(data, empty)
     (empty / "dog").mkdir()
-    assert_one_line_error(invoke("train", *TINY, "--data", empty, "--out", tmp_path / "a"), "'dog'", "hold no images")
+    one_line_error(invoke("train", *TINY, "--data", empty, "--out", tmp_path / "a"), "'dog'", "hold no images")
 
     val = tmp_path / "val"
     shutil.copytree(data, val)
     (val / "cat").rename(val / "ship")
     r = invoke("train", *TINY, "--data", data, "--val", val, "--out", tmp_path / "b")
-    assert_one_line_error(r, "class folders differ", "missing ['cat'], extra ['ship']")
+    one_line_error(r, "class folders differ", "missing ['cat'], extra ['ship']")
 
-    assert_one_line_error(invoke("train", "--out", tmp_path / "none", "--resume"), "no last.pt to resume from")
+    one_line_error(invoke("train", "--out", tmp_path / "none", "--resume"), "no last.pt to resume from")
     r = invoke("train", "--out", trained, "--resume", "--model", "b0", "--epochs", "2")
-    assert_one_line_error(r, "the run trains efficientnet_lite0, but --model b0 was given")
+    one_line_error(r, "the run trains efficientnet_lite0, but --model b0 was given")
     r = invoke("train", "--out", trained, "--resume", "--data", val, "--epochs", "2")
-    assert_one_line_error(r, "resume needs the same class set")
-    assert_one_line_error(invoke("train", *TINY, "--data", data, "--out", trained), "already holds a run", "--resume")
+    one_line_error(r, "resume needs the same class set")
+    one_line_error(invoke("train", *TINY, "--data", data, "--out", trained), "already holds a run", "--resume")
 
-    assert_one_line_error(invoke("eval", "--checkpoint", tmp_path / "x.pt", "--data", data), "checkpoint not found")
+    one_line_error(invoke("eval", "--checkpoint", tmp_path / "x.pt", "--data", data), "checkpoint not found")
     r = invoke("eval", "--checkpoint", trained / "best.pt", "--data", val, "--workers", "0")
-    assert_one_line_error(r, "['ship'] are not among the model's 2 classes")
+    one_line_error(r, "['ship'] are not among the model's 2 classes")
     if not torch.cuda.is_available():
         r = invoke("train", *TINY[:-1], "cuda", "--data", data, "--out", tmp_path / "c")
-        assert_one_line_error(r, "--device cuda: no CUDA GPU")
+        one_line_error(r, "--device cuda: no CUDA GPU")
 
 
 @pytest.mark.slow

@@ -79,7 +79,10 @@ def test_every_kind_is_built_verified_and_listed(converted):
     # int8 weights (4× smaller) plus per-op scales and zero points that weigh on a model this small: 45 % (.pte) and
     # 65 % (Q/DQ ONNX) of float here, 27 % on Lite0
     assert et8["bytes"] < 0.6 * et32["bytes"] and qdq["bytes"] < 0.8 * (out / "model.onnx").stat().st_size
-    assert "ExecuTorch" in output or "XNNPACK" in output
+    for a in (et32, et8):  # the CLI prints each program's delegation, from report.json's numbers
+        d = a["details"]["delegation"]
+        line = f"{a['file']}: XNNPACK runs {d['delegated_ops']} ops in {d['partitions']} partition(s); "
+        assert line + f"{d['portable_ops']} on portable kernels" in output.splitlines()
 
 
 def test_delegation_is_reported_from_the_graph_and_the_file(converted):
@@ -218,7 +221,7 @@ def test_tensorrt_without_a_gpu_is_one_line(converted, shrunk_b0, tmp_path):
     loaded = load_model(checkpoint=shrunk_b0)
     for kind in ("tensorrt_fp16", "tensorrt_int8"):
         with pytest.raises(EdgenetError, match="no CUDA GPU here; pip install 'edgenet\\[tensorrt\\]'"):
-            convert(loaded, ConvertOptions(out=tmp_path / kind, extra_kinds=(kind,)))
+            convert(loaded, ConvertOptions(out=tmp_path / kind, kinds=(kind,)))
         assert not (tmp_path / kind).exists()
     res = CliRunner().invoke(cli, ["bench", str(out / "model.onnx"), "--backend", "tensorrt"])
     assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1

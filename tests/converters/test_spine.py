@@ -14,8 +14,10 @@ from edgenet.converters.graph import export_float
 from edgenet.converters.kinds import BuildContext, Kind, register
 from edgenet.converters.pipeline import ConvertOptions, build_artifact, convert
 from edgenet.quantization import calibration
+from edgenet.quantization.calibration import Calibration
 from edgenet.quantization.calibrator import calibrate, merge_ranges
 from edgenet.quantization.quantizers import QUANTIZERS, get_quantizer
+from edgenet.quantization.recipe import Int8Recipe
 from helpers import realistic_bn
 
 from edgenet.artifacts.runtime import TFLiteRunner
@@ -48,7 +50,7 @@ def test_a_new_kind_is_one_registry_entry(tiny, tmp_path):
     register(Kind("int8_fio", "model_int8_fio.tflite", "int8 with float I/O", int8_float_io, calibrated=True))
     try:
         out = tmp_path / "out"
-        report = convert(loaded, ConvertOptions(out=out, calib_data=None, calib_samples=8, extra_kinds=("int8_fio",)))
+        report = convert(loaded, ConvertOptions(out=out, calib_data=None, calib_samples=8, kinds=("int8_fio",)))
         art = {a.name: a for a in report.artifacts}["int8_fio"]
         assert art.file == "model_int8_fio.tflite" and (out / art.file).is_file()
         assert art.input_dtype == "float32" and art.parity.reference == "fp32" and art.parity.cosine > 0.9
@@ -59,7 +61,7 @@ def test_a_new_kind_is_one_registry_entry(tiny, tmp_path):
     finally:
         kinds.KINDS.pop("int8_fio")
     with pytest.raises(EdgenetError, match="unknown"):
-        convert(loaded, ConvertOptions(out=tmp_path / "x", extra_kinds=("int8_fio",)))
+        convert(loaded, ConvertOptions(out=tmp_path / "x", kinds=("int8_fio",)))
 
 
 def test_calibration_runs_once_per_graph(tiny, monkeypatch):
@@ -71,11 +73,12 @@ def test_calibration_runs_once_per_graph(tiny, monkeypatch):
     monkeypatch.setitem(QUANTIZERS, "counting", q.__class__(**{**q.__dict__, "name": "counting"}))
     counting = QUANTIZERS["counting"]
     object.__setattr__(counting, "calibrate", lambda fp32, x, p: calls.append(len(x)) or real(fp32, x, p))
-    ctx = BuildContext(graph, samples, counting, "int8")
+    ctx = BuildContext(graph, samples, Int8Recipe("counting"))
     build_artifact("int8", ctx)
     counting.debug_model(ctx.calibrated())
+    ctx.calibrated("percentile:99")  # another method narrows the same pass's ranges
     assert calls == [len(samples)]
-    graph.calibrated(counting, samples[:6])
+    Calibration(graph.fp32, samples[:6]).model(counting)
     assert calls == [len(samples), 6]
 
 

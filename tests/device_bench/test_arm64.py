@@ -18,6 +18,7 @@ from edgenet.device_bench.report import render_markdown
 from edgenet.device_bench.results import BenchConfig
 from edgenet.device_bench.targets import TargetOptions, open_target
 
+from edgenet import cpu
 from edgenet.cli.main import cli
 
 CACHE = Path(os.environ.get("EDGENET_ARM64_CACHE", "/var/cache/edgenet/arm64"))
@@ -27,19 +28,19 @@ CACHE = Path(os.environ.get("EDGENET_ARM64_CACHE", "/var/cache/edgenet/arm64"))
 
 
 def test_an_arm_process_reading_an_x86_cpuinfo_is_emulated(monkeypatch, tmp_path):
-    monkeypatch.delenv(remote_runner.EMULATOR_ENV, raising=False)
-    monkeypatch.setattr(remote_runner.platform, "machine", lambda: "aarch64")
-    monkeypatch.setattr(remote_runner, "_cpuinfo_field", lambda names: "AuthenticAMD" if "vendor_id" in names else None)
-    assert remote_runner.emulator() == "unknown emulator (aarch64 process, x86 /proc/cpuinfo)"
-    monkeypatch.setattr(remote_runner, "_cpuinfo_field", lambda names: None)  # a real board: ARM fields only
-    assert remote_runner.emulator() is None
-    monkeypatch.setenv(remote_runner.EMULATOR_ENV, "qemu-aarch64 7.2.22")  # a launcher that knows says so
-    assert remote_runner.emulator() == "qemu-aarch64 7.2.22"
+    monkeypatch.delenv(cpu.EMULATOR_ENV, raising=False)
+    monkeypatch.setattr(cpu.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(cpu, "cpuinfo_field", lambda names: "AuthenticAMD" if "vendor_id" in names else None)
+    assert cpu.emulator() == "unknown emulator (aarch64 process, x86 /proc/cpuinfo)"
+    monkeypatch.setattr(cpu, "cpuinfo_field", lambda names: None)  # a real board: ARM fields only
+    assert cpu.emulator() is None
+    monkeypatch.setenv(cpu.EMULATOR_ENV, "qemu-aarch64 7.2.22")  # a launcher that knows says so
+    assert cpu.emulator() == "qemu-aarch64 7.2.22"
 
 
 def test_x86_is_not_emulated_and_has_no_arm_hwcaps(monkeypatch):
-    monkeypatch.delenv(remote_runner.EMULATOR_ENV, raising=False)
-    if remote_runner.platform.machine() != "x86_64":
+    monkeypatch.delenv(cpu.EMULATOR_ENV, raising=False)
+    if cpu.platform.machine() != "x86_64":
         pytest.skip("checks an x86 host")
     env = remote_runner.basic_env()
     assert env["emulated"] is None and "hwcaps" not in env
@@ -49,14 +50,14 @@ def test_hwcaps_are_read_from_the_auxiliary_vector(monkeypatch, tmp_path):
     """AT_HWCAP bit 20 is dot-product and AT_HWCAP2 bit 13 is i8mm (the kernels XNNPACK picks between)."""
     auxv = struct.pack("=6Q", 16, (1 << 1) | (1 << 20), 26, 1 << 13, 0, 0)
     real_open = open
-    monkeypatch.setattr(remote_runner.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(cpu.platform, "machine", lambda: "aarch64")
     monkeypatch.setattr(
         "builtins.open", lambda p, *a, **k: real_open(tmp_path / "auxv" if p == "/proc/self/auxv" else p, *a, **k)
     )
     (tmp_path / "auxv").write_bytes(auxv)
-    assert remote_runner.arm_hwcaps() == ["asimd", "asimddp", "i8mm"]
+    assert cpu.arm_hwcaps() == ["asimd", "asimddp", "i8mm"]
     (tmp_path / "auxv").write_bytes(struct.pack("=4Q", 16, 1 << 1, 0, 0))  # a Cortex-A72: NEON only
-    assert remote_runner.arm_hwcaps() == ["asimd"]
+    assert cpu.arm_hwcaps() == ["asimd"]
 
 
 def test_an_emulated_row_is_its_own_machine_and_is_flagged_in_the_report():

@@ -140,3 +140,46 @@ def test_time_loop_counts_and_warmup():
 def test_topk_widens_int8_before_negating():
     logits = np.array([[-128, 5, 127, -3]], dtype=np.int8)  # -(-128) overflows int8
     assert remote_runner.topk_rows(logits, 3) == [[2, 1, 3]]
+
+
+@pytest.fixture(scope="module")
+def tiny_ort(tiny, tmp_path_factory):
+    """The tiny ONNX model in ONNX Runtime Mobile's .ort format, as convert's ort_fp32 kind writes it."""
+    from edgenet.converters.ort_format import ort_bytes
+
+    path = tmp_path_factory.mktemp("ort") / "model_fp32.ort"
+    path.write_bytes(ort_bytes((tiny / "torch" / "model.onnx").read_bytes()))
+    return path
+
+
+def test_ort_format_is_its_own_runtime(tiny_ort):
+    """A .ort file is recognised by its bytes and timed by the runtime registry's 'ort' backend."""
+    from edgenet.device_bench.modelinfo import inspect_model
+
+    info = inspect_model(tiny_ort)
+    assert info.format == "ort" and info.input_shape == (1, 3, 32, 32) and info.input_dtype == "float32"
+    (r,) = run_benchmarks([tiny_ort], Plan(**FAST), progress=False)
+    check(r, "ort", "fp32", "float32")
+    assert r.model_format == "ort" and r.delegate == r.delegate_ran == "none" and r.interpreter.startswith("onnxrun")
+    with pytest.raises(EdgenetError, match=r"--backend tflite runs \.tflite files"):
+        run_benchmarks([tiny_ort], Plan(backend="tflite", **FAST), progress=False)
+
+
+def test_every_backend_returns_the_one_record(tiny, tiny_ort):
+    """tflite (remote_runner's own code), onnxruntime, ort and torch: the same record fields, built once."""
+    from edgenet.device_bench.backends import backend_module
+
+    spec = dict(threads=1, warmup=1, runs=3, batch=1, device="cpu", delegate="none", seed=0)
+    models = {
+        "tflite": tiny / "tflite" / "model_int8.tflite",
+        "onnxruntime": tiny / "torch" / "model.onnx",
+        "ort": tiny_ort,
+        "torch": tiny / "torch" / "model.pt",
+    }
+    ran = {}
+    for name, path in models.items():
+        result = backend_module(name).run(spec | {"model": str(path)})
+        assert set(remote_runner.RECORD_FIELDS) <= set(result), name
+        assert result["ok"] is True and len(result["latencies_ms"]) == 3 and result["peak_rss_mb"] > 10, name
+        ran[name] = result["delegate_ran"]
+    assert ran == {"tflite": "none", "onnxruntime": "none", "ort": "none", "torch": "none"}

@@ -15,6 +15,7 @@ from edgenet.device_bench.bench import Plan, run_benchmarks
 from edgenet.device_bench.db import SCHEMA_VERSION, ResultsDB
 from edgenet.device_bench.report import render_html
 
+from edgenet import cpu
 from edgenet.cli.main import cli
 
 FAST = dict(warmup=1, runs=3)
@@ -22,9 +23,9 @@ FAST = dict(warmup=1, runs=3)
 
 def fake_cpu(monkeypatch, machine: str, flags: str = "", features: str = "", hwcaps=None) -> None:
     fields = {"flags": flags, "Features": features}
-    monkeypatch.setattr(remote_runner.platform, "machine", lambda: machine)
-    monkeypatch.setattr(remote_runner, "_cpuinfo_field", lambda names: next((fields[n] for n in names), None))
-    monkeypatch.setattr(remote_runner, "arm_hwcaps", lambda: hwcaps)
+    monkeypatch.setattr(cpu.platform, "machine", lambda: machine)
+    monkeypatch.setattr(cpu, "cpuinfo_field", lambda names: next((fields[n] for n in names), None))
+    monkeypatch.setattr(cpu, "arm_hwcaps", lambda: hwcaps)
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,7 @@ def fake_cpu(monkeypatch, machine: str, flags: str = "", features: str = "", hwc
 )
 def test_x86_labels_from_cpuinfo_flags(monkeypatch, flags, label):
     fake_cpu(monkeypatch, "x86_64", flags=flags)
-    features, got = remote_runner.cpu_int8()
+    features, got = cpu.cpu_int8()
     assert got == label
     assert set(features) <= set(flags.split())
 
@@ -56,13 +57,13 @@ def test_x86_labels_from_cpuinfo_flags(monkeypatch, flags, label):
 )
 def test_arm_labels_from_hwcaps(monkeypatch, hwcaps, features, label):
     fake_cpu(monkeypatch, "aarch64", features=features, hwcaps=hwcaps)
-    assert remote_runner.cpu_int8()[1] == label
+    assert cpu.cpu_int8()[1] == label
 
 
 def test_this_machine_is_described():
     env = remote_runner.basic_env()
     assert "cpu_int8" in env and isinstance(env["cpu_int8_features"], list)
-    flags = (remote_runner._cpuinfo_field(("flags",)) or "").split()
+    flags = (cpu.cpuinfo_field(("flags",)) or "").split()
     if "avx2" in flags:  # every x86 machine CI runs on
         assert env["cpu_int8"] and "avx2" in env["cpu_int8_features"]
         assert ("VNNI" in env["cpu_int8"] and "no VNNI" not in env["cpu_int8"]) == (
@@ -72,7 +73,7 @@ def test_this_machine_is_described():
 
 def test_bench_rows_db_and_report_carry_it(tiny, tmp_path):
     model = tiny / "tflite" / "model_int8.tflite"
-    label = remote_runner.cpu_int8()[1]
+    label = cpu.cpu_int8()[1]
     db_path = tmp_path / "r.sqlite"
     with ResultsDB(db_path) as db:
         (result,) = run_benchmarks([model], Plan(threads=(1,), **FAST), db=db, command="t", progress=False)

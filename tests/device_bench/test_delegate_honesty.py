@@ -93,7 +93,7 @@ def test_version_2_db_gains_the_columns_with_the_interpreter_it_recorded(tiny, t
 
 @pytest.mark.parametrize("xnnpack,expect", [(True, "xnnpack"), (False, "none"), (None, None)])
 def test_benchmark_model_rows_use_its_xnnpack_log(tiny, xnnpack, expect):
-    """Over adb the evidence is benchmark_model's own log (edgenet.device_bench.benchmark_model_log); absent: unknown."""
+    """Over adb the evidence is benchmark_model's log (edgenet.device_bench.benchmark_model_log); else unknown."""
     raw = {
         "ok": True, "latency_summary": {"mean": 5.0, "std": 0.1, "min": 4.9, "max": 5.2}, "runs": 50,
         "backend_version": "benchmark_model", "interpreter": "benchmark_model", "env": {"xnnpack": xnnpack},

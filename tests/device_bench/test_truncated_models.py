@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import one_line_error
 
 from edgenet.cli.main import cli
 
@@ -30,12 +31,7 @@ def cut_tflite(tiny, tmp_path) -> Path:
 
 
 def _one_line_error(args: list[str], name: str, what: str = "truncated or corrupt TFLite model") -> None:
-    r = CliRunner().invoke(cli, args)
-    assert r.exit_code == 2, r.output
-    assert not isinstance(r.exception, Exception) or isinstance(r.exception, SystemExit), r.exception
-    lines = r.output.strip().splitlines()
-    assert lines[-1].startswith("error: ") and name in lines[-1] and what in lines[-1], r.output
-    assert "Traceback" not in r.output
+    one_line_error(CliRunner().invoke(cli, args), name, what)
 
 
 @pytest.mark.parametrize("keep", [100, 1000, -16])  # in the header, in the tables, in the last weights

@@ -102,7 +102,7 @@ def test_a_version_1_db_is_migrated(tmp_path):
 
 
 def test_model_card_names_k():
-    from edgenet.converters.bundle import _recorded_accuracy
+    from edgenet.workflows.bundle import _recorded_accuracy
 
     acc = {"torch": {"top1": 0.9, "top5": 1.0, "n": 30}}
     assert "| artefact | top-1 | top-3 | images |" in _recorded_accuracy(acc, 3)

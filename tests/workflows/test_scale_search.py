@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from edgenet.errors import EdgenetError
-from edgenet.scale_search import SearchPoint, SearchSettings, _latency_points, flops_grid, search, spread
 from edgenet.scaling import compound_scale
+from edgenet.workflows.scale_search import SearchPoint, SearchSettings, _latency_points, flops_grid, search, spread
 
 PAPER = SearchPoint(1.2, 1.1, 1.15)
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tflite_builders as tb
-from edgenet.converters.bundle import bundle
 from edgenet.converters.metadata import read_metadata
 from test_bundle import PRE, converted_dir, kotlin_constants
 
 from edgenet.artifacts.tflite_model import quantize, read_tflite
 from edgenet.errors import EdgenetError
 from edgenet.preprocess import Preprocess
+from edgenet.workflows.bundle import bundle
 
 
 def test_raw_preprocess_gives_pixels_and_round_trips():

@@ -9,13 +9,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from edgenet.converters.graph import export_float
-from edgenet.quantization.error_report import DEBUG_SAMPLES, QuantReport, suggestions, write_files
-
 from edgenet import __version__
 from edgenet.atomic import publish_dir, staging_dir
+from edgenet.converters.graph import export_float
 from edgenet.loading import LoadedModel
 from edgenet.progress import SILENT, Progress
+from edgenet.quantization.error_report import DEBUG_SAMPLES, QuantReport, suggestions, write_files
 
 
 def quant_report(
@@ -48,15 +47,14 @@ def quant_report(
 def _report(
     loaded, out, calib_data, calib_samples, debug_samples, eval_data, top, budget, quantizer, opset, progress, method
 ):
+    from edgenet.artifacts.runtime import runner_for
+    from edgenet.artifacts.scoring import load_eval_set, metrics, score
     from edgenet.device_bench.latency import tflite_p50_ms
-    from edgenet.quantization.calibration import calibration_set
+    from edgenet.quantization.calibration import Calibration, calibration_set
     from edgenet.quantization.calibration_methods import METHODS, parse_method
     from edgenet.quantization.debugger import analyse
     from edgenet.quantization.pair_errors import method_advice, method_trials
     from edgenet.quantization.quantizers import get_quantizer
-
-    from edgenet.artifacts.runtime import runner_for
-    from edgenet.artifacts.scoring import load_eval_set, metrics, score
 
     t_start = time.perf_counter()
     q = get_quantizer(quantizer)
@@ -77,7 +75,8 @@ def _report(
 
         graph = export_float(loaded.model, loaded.name, pre.resolution, tmp, cal.samples[:8], opset, progress=progress)
         progress.step(f"quantization debugger on {report.debug_samples} images")
-        calibrated = graph.calibrated(q, cal.samples, progress, method)
+        calibration = Calibration(graph.fp32, cal.samples, graph.input_range)
+        calibrated = calibration.model(q, method, progress)
         a = analyse(q, graph.fp32_path, graph.onnx_path, calibrated, cal.samples, debug_samples)
         report.layers = a.layers
         int8 = q.int8(calibrated, "float32", ())
@@ -94,7 +93,7 @@ def _report(
 
         progress.step("int8 with each --calibration method on the same calibration")
         score = (lambda path: _top1(es, path)) if es is not None else None
-        trials = method_trials(q, graph.fp32, cal.samples, list(METHODS), score, graph.calibrated(q, cal.samples))
+        trials = method_trials(q, graph.fp32, cal.samples, list(METHODS), score, calibration.model(q))
         report.methods = [asdict(t) for t in trials]
         report.suggestions = suggestions(report, loaded.num_classes, budget)
         report.suggestions[1:1] = method_advice(trials, q.name)
@@ -168,20 +167,19 @@ def quant_report_pair(
 
 
 def _pair(int8_path, out, fp32_path, calib_data, calib_samples, debug_samples, eval_data, top, quantizer, progress):
+    from edgenet.artifacts.runtime import runner_for
+    from edgenet.artifacts.scoring import artifact_preprocess, load_eval_set, metrics, score
+    from edgenet.artifacts.sidecar import read_report
+    from edgenet.artifacts.tflite_model import read_tflite
+    from edgenet.atomic import refuse_input_as_output
     from edgenet.device_bench.latency import tflite_p50_ms
+    from edgenet.errors import EdgenetError
     from edgenet.quantization.calibration import calibration_set
     from edgenet.quantization.calibration_methods import METHODS
     from edgenet.quantization.debugger import Analysis
     from edgenet.quantization.layer_names import match_tensors
     from edgenet.quantization.pair_errors import method_advice, method_trials, pair_errors
     from edgenet.quantization.quantizers import get_quantizer
-
-    from edgenet.artifacts.runtime import runner_for
-    from edgenet.artifacts.scoring import artifact_preprocess, load_eval_set, metrics, score
-    from edgenet.artifacts.sidecar import read_report
-    from edgenet.artifacts.tflite_model import read_tflite
-    from edgenet.atomic import refuse_input_as_output
-    from edgenet.errors import EdgenetError
 
     t_start = time.perf_counter()
     fp32_path = Path(fp32_path) if fp32_path else int8_path.with_name("model_fp32.tflite")

@@ -1,10 +1,10 @@
 """``edgenet fit``: the largest compound-scaled variant whose *measured* p50 on a target meets a latency budget.
 
-Every candidate :mod:`edgenet.fitplan` picks is built, converted by the real pipeline (:func:`edgenet.converters.pipeline
-.convert`; int8 calibrated on generated images, which is all latency needs) and timed by ``edgenet bench``'s
-machinery (:func:`edgenet.device_bench.bench.run_benchmarks`) on the target, its row stored in the bench database. The
-fixed ladder of the family (B0…B8, Lite0…4, EdgeTPU-S/M/L) is measured the same way up to its first variant over
-the budget, so the answer can be compared with what picking from the ladder would have given.
+Every candidate :mod:`edgenet.fitplan` picks is built, converted by the real pipeline
+(:func:`edgenet.converters.pipeline.convert`; int8 calibrated on generated images, which is all latency needs) and timed
+by ``edgenet bench``'s machinery (:func:`edgenet.device_bench.bench.run_benchmarks`) on the target, its row stored in
+the bench database. The fixed ladder of the family (B0…B8, Lite0…4, EdgeTPU-S/M/L) is measured the same way up to its
+first variant over the budget, so the answer can be compared with what picking from the ladder would have given.
 
 State lives in ``OUT/fit_state.json``, rewritten atomically after each measurement: a run that is interrupted or
 repeated with another budget reuses every point already measured for the same target and settings.
@@ -21,9 +21,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from edgenet.device_bench.targets import TargetOptions
-
 from edgenet.atomic import check_writable_dir, save_figure, write_text_atomic
+from edgenet.device_bench.targets import TargetOptions
 from edgenet.errors import EdgenetError
 from edgenet.fitplan import Candidate, LatencyModel, Point, bounds, candidates, next_candidate, phi_grid
 from edgenet.models import get_variant, list_models
@@ -164,7 +163,6 @@ def measure(
     """Build, convert and time one candidate on the target; its bench row goes to ``db``."""
     from edgenet.converters.pipeline import ConvertOptions, convert
     from edgenet.device_bench.bench import Plan, run_benchmarks
-
     from edgenet.loading import load_from_spec
     from edgenet.profile import count_params, profile_variant
 
@@ -294,6 +292,16 @@ def fit(
             points.append(measure(smallest, settings, out, db, target_opts, guard))
             measured_now += 1
             _save_state(out, settings, cached, points)
+    result = _result(budget_ms, settings, points, len(cands), measured_now, out, db_path)
+    write_text_atomic(out / "fit.json", json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+def _result(
+    budget_ms: float, settings: FitSettings, points: list, candidates: int, measured_now: int, out: Path, db_path: Path
+) -> FitResult:
+    """The largest measured point within the budget, with the ladder's best and the fitted latency model; a
+    one-line error naming the fastest point when none fits."""
     chosen, _ = bounds(points, budget_ms)
     if chosen is None:
         low = min(points, key=lambda p: p.p50_ms)
@@ -312,14 +320,13 @@ def fit(
         ladder_best=max(ladder_ok, key=lambda p: p.macs) if ladder_ok else None,
         points=sorted(points, key=lambda p: p.macs),
         measured_now=measured_now,
-        candidates=len(cands),
+        candidates=candidates,
         latency_model={"a": lm.a, "b": lm.b} if lm else None,
         model_args=model_args(chosen),
         out=str(out),
         db=str(db_path),
         notes=notes,
     )
-    write_text_atomic(out / "fit.json", json.dumps(result.to_dict(), indent=2) + "\n")
     return result
 
 

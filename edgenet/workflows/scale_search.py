@@ -197,9 +197,6 @@ def search(
 ) -> SearchResult:
     """Run (or continue) the grid search; ``latency_of(model_spec, resolution)`` measures p50 ms on the target and
     is required for ``constraint="latency"``."""
-    from edgenet.training.config import TrainConfig, default_workers
-    from edgenet.training.loop import train
-
     if settings.constraint not in ("flops", "latency"):
         raise EdgenetError(f"--constraint {settings.constraint}: choose flops or latency")
     if settings.constraint == "latency" and latency_of is None:
@@ -211,21 +208,7 @@ def search(
     rows, extra = _load(out, settings)
     notes: list[str] = []
     if not rows:
-        if settings.constraint == "flops":
-            points = spread(flops_grid(), settings.candidates, SearchPoint(PAPER.alpha, PAPER.beta, PAPER.gamma))
-        else:
-            points = _latency_points(settings, out, base, latency_of, extra, progress)
-            if not points:
-                raise EdgenetError(
-                    f"no grid point's measured latency is within {settings.latency_tol:.0%} of twice the base's "
-                    f"({extra['base_latency_ms']:.2f} ms); raise --latency-tol"
-                )
-        rows = [_row(p, settings, num_classes) for p in points]
-        for r in rows:
-            lat = extra.get("latency", {}).get(SearchPoint(r.alpha, r.beta, r.gamma).key)
-            if lat is not None:
-                r.latency_ms, r.latency_ratio = lat, round(lat / extra["base_latency_ms"], 3)
-        _save(out, settings, rows, extra)
+        rows = _planned_rows(settings, out, base, num_classes, latency_of, extra, progress)
     trained_now = 0
     for i, row in enumerate(rows):
         if row.status == "done":
@@ -235,28 +218,8 @@ def search(
             f"[{i + 1}/{len(rows)}] training α={row.alpha:g} β={row.beta:g} γ={row.gamma:g} "
             f"({row.resolution} px, {row.macs / 1e6:.1f}M MACs, {settings.epochs} epoch(s))"
         )
-        folder = out / "candidates" / point.key
-        cfg = TrainConfig(
-            data=settings.data,
-            val=settings.val,
-            out=str(folder / "run"),
-            model=candidate_spec(out, point, base),
-            img_size=row.resolution,
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            recipe=settings.recipe,
-            lr=settings.lr,
-            augment=settings.augment,
-            min_crop=settings.min_crop,
-            seed=settings.seed,
-            workers=settings.workers if settings.workers is not None else default_workers(),
-            resume=(folder / "run" / "last.pt").is_file(),
-            progress=False,
-        )
         t0 = time.perf_counter()
-        result = train(cfg)
-        if result.interrupted:
-            raise KeyboardInterrupt
+        result = _train_candidate(settings, out, point, base, row.resolution)
         row.val_top1 = None if result.best_val_top1 is None else round(100 * result.best_val_top1, 2)
         row.train_s = round(time.perf_counter() - t0, 1)
         row.status = "done"
@@ -265,22 +228,7 @@ def search(
         progress.step(f"  val top-1 {row.val_top1:.2f} %" if row.val_top1 is not None else "  no validation score")
     scored = [r for r in rows if r.val_top1 is not None]
     best = max(scored, key=lambda r: (r.val_top1, -r.macs)) if scored else None
-    scaling_file = None
-    if best is not None:
-        scaling_file = str(out / "scaling.json")
-        save_scaling(
-            scaling_file,
-            Scaling(best.alpha, best.beta, best.gamma, base),
-            found_by={
-                "command": "edgenet scale search",
-                "constraint": settings.constraint,
-                "val_top1": best.val_top1,
-                "candidates": len(rows),
-                "epochs": settings.epochs,
-                "img_size": settings.img_size,
-                "data": settings.data,
-            },
-        )
+    scaling_file = _save_best(out, settings, best, base, len(rows)) if best is not None else None
     return SearchResult(
         settings=asdict(settings),
         rows=rows,
@@ -291,6 +239,75 @@ def search(
         base_latency_ms=extra.get("base_latency_ms"),
         notes=notes,
     )
+
+
+def _planned_rows(settings, out, base, num_classes, latency_of, extra, progress) -> list[SearchRow]:
+    """The grid points a new search trains: spread over α·β²·γ² ≈ 2, or those whose measured latency is ≈ 2× the
+    base's; saved at once, so a rerun continues with the same points."""
+    if settings.constraint == "flops":
+        points = spread(flops_grid(), settings.candidates, SearchPoint(PAPER.alpha, PAPER.beta, PAPER.gamma))
+    else:
+        points = _latency_points(settings, out, base, latency_of, extra, progress)
+        if not points:
+            raise EdgenetError(
+                f"no grid point's measured latency is within {settings.latency_tol:.0%} of twice the base's "
+                f"({extra['base_latency_ms']:.2f} ms); raise --latency-tol"
+            )
+    rows = [_row(p, settings, num_classes) for p in points]
+    for r in rows:
+        lat = extra.get("latency", {}).get(SearchPoint(r.alpha, r.beta, r.gamma).key)
+        if lat is not None:
+            r.latency_ms, r.latency_ratio = lat, round(lat / extra["base_latency_ms"], 3)
+    _save(out, settings, rows, extra)
+    return rows
+
+
+def _train_candidate(settings: SearchSettings, out: Path, point: SearchPoint, base: str, resolution: int):
+    """``edgenet train``'s loop on one candidate (resumed when its last.pt exists); an interruption propagates."""
+    from edgenet.training.config import TrainConfig, default_workers
+    from edgenet.training.loop import train
+
+    folder = out / "candidates" / point.key
+    cfg = TrainConfig(
+        data=settings.data,
+        val=settings.val,
+        out=str(folder / "run"),
+        model=candidate_spec(out, point, base),
+        img_size=resolution,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        recipe=settings.recipe,
+        lr=settings.lr,
+        augment=settings.augment,
+        min_crop=settings.min_crop,
+        seed=settings.seed,
+        workers=settings.workers if settings.workers is not None else default_workers(),
+        resume=(folder / "run" / "last.pt").is_file(),
+        progress=False,
+    )
+    result = train(cfg)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    return result
+
+
+def _save_best(out: Path, settings: SearchSettings, best: SearchRow, base: str, candidates: int) -> str:
+    """OUT/scaling.json from the best candidate, with how it was found."""
+    scaling_file = str(out / "scaling.json")
+    save_scaling(
+        scaling_file,
+        Scaling(best.alpha, best.beta, best.gamma, base),
+        found_by={
+            "command": "edgenet scale search",
+            "constraint": settings.constraint,
+            "val_top1": best.val_top1,
+            "candidates": candidates,
+            "epochs": settings.epochs,
+            "img_size": settings.img_size,
+            "data": settings.data,
+        },
+    )
+    return scaling_file
 
 
 def _latency_points(
@@ -355,3 +372,40 @@ def write_plot(result: SearchResult, path: Path) -> Path:
     save_figure(fig, path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def latency_probe(target: str, threads: int, int8: bool, out: Path, num_classes: int) -> Callable[[str, int], float]:
+    """``latency_of(spec, resolution)``: convert and time like ``edgenet fit`` does, rows into OUT/bench.sqlite."""
+    from edgenet.device_bench.db import ResultsDB
+    from edgenet.device_bench.targets import TargetOptions
+    from edgenet.fitplan import Candidate
+    from edgenet.workflows.fit import FitSettings, measure
+
+    settings = FitSettings(target=target, threads=threads, int8=int8, num_classes=num_classes)
+
+    def latency_of(spec: str, resolution: int) -> float:
+        with ResultsDB(out / "bench.sqlite") as db:
+            cand = Candidate(spec, None, resolution, 0)
+            return measure(cand, settings, out / "latency", db, TargetOptions()).p50_ms
+
+    return latency_of
+
+
+def run_search(
+    settings: SearchSettings, out: Path, threads: int = 1, int8: bool = False, progress: Progress = SILENT
+) -> SearchResult:
+    """``edgenet scale search`` whole: the search (with a latency probe on ``settings.target`` for the latency
+    constraint), then OUT/search.png and OUT/search.json beside OUT/scaling.json."""
+    if settings.constraint == "flops" and settings.target is not None:
+        raise EdgenetError("--target applies to --constraint latency only")
+    latency_of = None
+    if settings.constraint == "latency":
+        if settings.target is None:
+            raise EdgenetError("--constraint latency needs --target (local, ssh://…, adb://…)")
+        data = Path(settings.data)
+        classes = sum(1 for p in data.iterdir() if p.is_dir()) if data.is_dir() else 2
+        latency_of = latency_probe(settings.target, threads, int8, out, max(classes, 1))
+    result = search(settings, out, latency_of, progress)
+    write_plot(result, out / "search.png")
+    write_text_atomic(out / "search.json", json.dumps(result.to_dict(), indent=2) + "\n")
+    return result

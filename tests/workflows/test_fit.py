@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import math
 
-import edgenet.converters.fit as fitmod
 import pytest
-from edgenet.converters.fit import FitSettings, fit, model_args
 
+import edgenet.workflows.fit as fitmod
 from edgenet.errors import EdgenetError
 from edgenet.fitplan import Candidate, LatencyModel, Point, bounds, candidates, next_candidate, resolution_grid
 from edgenet.scaling import PAPER
+from edgenet.workflows.fit import FitSettings, fit, model_args
 
 
 def law(macs: int, resolution: int) -> float:

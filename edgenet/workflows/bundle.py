@@ -13,12 +13,11 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from edgenet.converters.metadata import LABELS_FILE, ClassifierMetadata, read_metadata, write_metadata
-
 from edgenet import __version__
 from edgenet.artifacts.sidecar import REPORT_FILE, labels_beside, read_labels, read_report, report_preprocess
 from edgenet.artifacts.tflite_model import TensorInfo, TFLiteModel, read_tflite
 from edgenet.atomic import publish_dir, staging_dir
+from edgenet.converters.metadata import LABELS_FILE, ClassifierMetadata, read_metadata, write_metadata
 from edgenet.errors import EdgenetError
 from edgenet.escape import comment_text, has_line_break, kotlin_string, markdown_text
 from edgenet.preprocess import Preprocess
@@ -262,7 +261,6 @@ def model_card(
     pre = src.preprocess
     name, file = markdown_text(src.model_name), markdown_text(bundled.name)  # user text: see edgenet.escape
     c = check_model(model).counts
-    integer = inp["dtype"] != "float32"
     lines = [
         f"# {name} — {file}",
         "",
@@ -284,6 +282,28 @@ def model_card(
         f"1. Decode to 8-bit RGB; resize the short side to {pre.resize_size} px ({pre.interpolation}); center-crop "
         f"{pre.resolution}x{pre.resolution}.",
     ]
+    lines += _preprocessing_steps(pre, inp, outp)
+    lines += ["", "## Accuracy and latency", ""]
+    acc = src.report.get("accuracy") or src.metrics
+    k = min(5, len(src.labels))  # "top-5" of a 3-class model is top-3, and always 100 %
+    if acc:
+        lines += _recorded_accuracy(acc, k)
+    lines += _measured(rows, db, sha256, k)
+    lines += [
+        "",
+        "## Integration",
+        "",
+        f"`{KOTLIN_FILE}` (Android, LiteRT `Interpreter`) and `{SWIFT_FILE}` (iOS, TensorFlowLiteSwift) implement "
+        "exactly the steps above for this file's input and output types.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _preprocessing_steps(pre: Preprocess, inp: dict, outp: dict) -> list[str]:
+    """Steps 2–4 of the card's preprocessing: normalization (or none for raw input), quantization, dequantization."""
+    integer = inp["dtype"] != "float32"
+    lines = []
     if pre.input == "raw":
         lines.append(
             "2. No normalization: feed the RGB values 0-255 as they are (`x = v`). The model applies per channel "
@@ -303,11 +323,12 @@ def model_card(
         )
     if outp["scale"] is not None:
         lines.append(f"{4 if integer else 3}. Read the output as `(q - {outp['zero_point']}) * {outp['scale']:.8g}`.")
-    lines += ["", "## Accuracy and latency", ""]
-    acc = src.report.get("accuracy") or src.metrics
-    k = min(5, len(src.labels))  # "top-5" of a 3-class model is top-3, and always 100 %
-    if acc:
-        lines += _recorded_accuracy(acc, k)
+    return lines
+
+
+def _measured(rows: list[dict] | None, db: Path | None, sha256: str, k: int) -> list[str]:
+    """The card's rows of this exact file from the results db, or why there are none."""
+    lines = []
     if rows is None:
         lines.append("No results database given (`--db results.sqlite` adds measured latency and accuracy here).")
     elif not rows:
@@ -332,15 +353,7 @@ def model_card(
             names.append(r["target"])
             cells = [*map(markdown_text, names), r["threads"], f"{r['p50_ms']:.2f}", f"{r['p90_ms']:.2f}", top1, top5]
             lines.append("| " + " | ".join(map(str, cells)) + f" | {markdown_text(r['created_at'])} |")
-    lines += [
-        "",
-        "## Integration",
-        "",
-        f"`{KOTLIN_FILE}` (Android, LiteRT `Interpreter`) and `{SWIFT_FILE}` (iOS, TensorFlowLiteSwift) implement "
-        "exactly the steps above for this file's input and output types.",
-        "",
-    ]
-    return "\n".join(lines)
+    return lines
 
 
 def _edgetpu_line(report: dict, predicted: dict) -> str:

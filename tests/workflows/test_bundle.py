@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import tflite_builders as tb
 from click.testing import CliRunner
-from edgenet.converters.bundle import bundle
 from edgenet.converters.metadata import read_metadata
 from helpers import LITE0_HEAD
 
@@ -21,6 +20,7 @@ from edgenet.cli.main import cli
 from edgenet.errors import EdgenetError
 from edgenet.imagenet import imagenet_classes
 from edgenet.preprocess import Preprocess
+from edgenet.workflows.bundle import bundle
 
 PRE = {"resolution": 16, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3], "interpolation": "bicubic", "crop_pct": 1.0}
 
@@ -266,7 +266,7 @@ def test_cli(tmp_path):
 
 
 def test_model_card_tabulates_recorded_accuracy():
-    from edgenet.converters.bundle import _recorded_accuracy
+    from edgenet.workflows.bundle import _recorded_accuracy
 
     acc = {"torch": {"top1": 0.8867, "top5": 0.9767, "n": 900}, "int8": {"top1": 0.8778, "top5": 0.9756, "n": 900}}
     assert _recorded_accuracy(acc)[4:6] == ["| torch | 88.67 % | 97.67 % | 900 |", "| int8 | 87.78 % | 97.56 % | 900 |"]

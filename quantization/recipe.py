@@ -1,0 +1,42 @@
+"""How an int8 model is made, as one frozen value: quantizer, calibration method, weight rounding and I/O types.
+
+The value is what a conversion passes to its int8 builders (:class:`edgenet.converters.kind.BuildContext`), what
+report.json records (``recipe``) and what two runs can be compared or cached on; nothing about it accumulates on an
+object. The rounding is the quantizer's own (neither lets it be chosen), recorded so that a recipe read back says
+exactly how the weights were rounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from edgenet.errors import EdgenetError
+
+IO_DTYPES = ("int8", "uint8", "float32")
+
+
+@dataclass(frozen=True)
+class Int8Recipe:
+    quantizer: str = "tflite"  # edgenet.quantization.quantizers
+    method: str = "minmax"  # --calibration METHOD[:PARAM] (edgenet.quantization.calibration_methods)
+    io_dtype: str = "int8"  # the int8 model's input/output type
+    rounding: str = ""  # the quantizer's weight rounding; filled in from it when left empty
+
+    def __post_init__(self) -> None:
+        from edgenet.quantization.calibration_methods import parse_method
+        from edgenet.quantization.quantizers import get_quantizer
+
+        if self.io_dtype not in IO_DTYPES:
+            raise EdgenetError(f"--int8-io {self.io_dtype}: choose {', '.join(IO_DTYPES[:-1])} or {IO_DTYPES[-1]}")
+        parse_method(self.method)
+        own = get_quantizer(self.quantizer).rounding
+        if self.rounding and self.rounding != own:
+            raise EdgenetError(f"recipe: the {self.quantizer} quantizer rounds weights {own}, not {self.rounding}")
+        object.__setattr__(self, "rounding", own)
+
+    def with_(self, **changes) -> Int8Recipe:
+        """This recipe with some fields changed (the rounding follows the quantizer)."""
+        return replace(self, rounding="", **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
