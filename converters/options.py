@@ -53,7 +53,9 @@ class ConvertOptions:
     calibration: str = "minmax"  # METHOD[:PARAM], edgenet.quantization.calibration_methods
     calib_data: Path | None = None
     calib_samples: int = 100
-    parity_samples: int = option(8, "Inputs on which each stage is compared with the previous one.", min=1)
+    parity_samples: int = option(  # at least 1: checked with the API's rules (edgenet.validate)
+        8, "Inputs on which each stage is compared with the previous one."
+    )
     min_agreement: float | None = option(
         None, "Fail if a quantized model's top-1 agreement with fp32 falls below this.", min=0, max=1
     )

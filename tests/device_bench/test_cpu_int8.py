@@ -96,7 +96,8 @@ def test_a_version_3_db_gains_the_column_from_each_rows_environment(tiny, tmp_pa
     con = sqlite3.connect(path)
     env = json.loads(con.execute("SELECT env_json FROM results").fetchone()[0])
     con.executescript(
-        "ALTER TABLE results DROP COLUMN cpu_int8; UPDATE meta SET value = '3' WHERE key = 'schema_version';"
+        "ALTER TABLE results DROP COLUMN cpu_int8; ALTER TABLE results DROP COLUMN emulated;"
+        "UPDATE meta SET value = '3' WHERE key = 'schema_version';"
     )
     con.execute("UPDATE results SET env_json = '{}' WHERE id = 2")  # as edgenet wrote rows before it recorded int8
     con.commit()

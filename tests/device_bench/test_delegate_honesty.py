@@ -80,7 +80,9 @@ def test_version_2_db_gains_the_columns_with_the_interpreter_it_recorded(tiny, t
     con = sqlite3.connect(path)
     con.executescript(
         "CREATE TABLE r2 AS SELECT * FROM results; DROP TABLE results; ALTER TABLE r2 DROP COLUMN delegate_ran;"
-        "ALTER TABLE r2 DROP COLUMN interpreter; ALTER TABLE r2 DROP COLUMN emulated; ALTER TABLE r2 RENAME TO results;"
+        "ALTER TABLE r2 DROP COLUMN interpreter; ALTER TABLE r2 DROP COLUMN emulated;"
+        "ALTER TABLE r2 DROP COLUMN cpu_int8;"
+        "ALTER TABLE r2 RENAME TO results;"
         "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
     )
     con.close()

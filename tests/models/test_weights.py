@@ -347,7 +347,7 @@ def test_non_finite_weights_are_refused_naming_the_tensors(tmp_path, value):
     """Before: all-NaN weights imported without a word, and predict printed nan% with exit 0."""
     keys = ["stem.conv.weight", "classifier.weight", "head.bn.running_var", "classifier.bias"]
     path = _edgenet_state_dict(tmp_path, dict.fromkeys(keys, value))
-    msg = one_line_error(create_from_weights, "b0", path)
+    msg = one_line_error(lambda: create_from_weights("b0", path))
     assert "4 tensor(s) hold NaN or Inf" in msg and "stem.conv.weight" in msg and "and 1 more" in msg
 
 
@@ -360,7 +360,7 @@ def test_a_checkpoint_with_non_finite_weights_is_refused(tmp_path):
     d = torch.load(path, weights_only=True)
     d["state_dict"]["classifier.weight"][0, 0] = float("nan")
     torch.save(d, path)
-    msg = one_line_error(load_checkpoint, path)
+    msg = one_line_error(lambda: load_checkpoint(path))
     assert str(path) in msg and "1 tensor(s) hold NaN or Inf: classifier.weight;" in msg
 
 
@@ -372,6 +372,6 @@ def test_the_pickle_refusal_is_a_whole_sentence(tmp_path):
     """Before: torch's paragraph was cut at 160 characters, mid-sentence."""
     path = tmp_path / "pickled.pth"
     torch.save({"weights": torch.zeros(2), "obj": Opaque()}, path)
-    msg = one_line_error(create_from_weights, "b0", path)
+    msg = one_line_error(lambda: create_from_weights("b0", path))
     assert msg.endswith("re-save only the tensors: torch.save(model.state_dict(), FILE))"), msg
     assert "could run code" in msg

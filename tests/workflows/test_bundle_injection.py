@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from edgenet.converters.bundle import bundle
 from test_bundle import converted_dir
 
 from edgenet.errors import EdgenetError
+from edgenet.workflows.bundle import bundle
 
 HOSTILE = [
     'x\nval injected = Runtime.getRuntime().exec("id")\nval y = 1;.tflite',

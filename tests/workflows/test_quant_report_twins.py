@@ -9,10 +9,10 @@ import shutil
 import pytest
 import tflite_builders as tb
 from click.testing import CliRunner
-from edgenet.converters.quant_report import quant_report_pair
 
 from edgenet.cli.main import cli
 from edgenet.errors import EdgenetError
+from edgenet.workflows.quant_report import quant_report_pair
 
 
 @pytest.fixture
