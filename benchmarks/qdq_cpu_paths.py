@@ -87,7 +87,8 @@ def row(name: str, path: str, y: np.ndarray, ref: np.ndarray, out: np.ndarray, y
         "cosine": round(float(cos.mean()), 4),
     }  # fmt: skip
     if yard is not None:
-        r["vs_tflite_int8"], r["vs_tflite_int8_ci95"] = (-v for v in paired_drop(yard[: len(y)], correct))
+        drop, half = paired_drop(yard[: len(y)], correct)
+        r["vs_tflite_int8"], r["vs_tflite_int8_ci95"] = -drop, half
     return r
 
 
@@ -129,14 +130,18 @@ def main() -> None:
     here = cpu_int8()[1]
     rows = [row("TFLite int8", f"XNNPACK, {here}", y, ref, tfl, None)]
     for name in FORMS:
+        native = None
         for simulate in (False, True):
             log(f"{name}: {'simulated in float' if simulate else 'int8 kernels'} on {len(y)} photos")
             got = logits(made[name], args.work / "x.npy", args.work / f"{name}-{simulate}.npy", simulate)
             rows.append(row(name, "simulated in float" if simulate else f"kernels, {here}", y, ref, got, yard))
+            native = got if native is None else native
         log(f"{name}: AVX2 kernels under qemu on {args.avx2_images} photos")
         got = logits(made[name], args.work / "x_avx2.npy", args.work / f"{name}-avx2.npy", False, [qemu, "-cpu", "max"])
         n = args.avx2_images
         rows.append(row(name, "kernels, AVX2 without VNNI (qemu)", y[:n], ref[:n], got, yard))
+        # the same photos through this CPU's kernels: identical logits mean the AVX2 path computes what this one does
+        rows[-1]["max_abs_vs_native_kernels"] = float(np.abs(got - native[:n]).max())
     write(rows, here, args)
 
 
@@ -148,7 +153,8 @@ def write(rows: list[dict], here: str | None, args) -> None:
     docs = ROOT / "docs" / "benchmarks"
     (docs / "qdq.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     head = (
-        "| weights | kernel path | photos | top-1 % | vs TFLite int8 (pts, 95 % CI) | agreement with float % | cosine |"
+        "| weights | kernel path | photos | top-1 % | vs TFLite int8 (pts, 95 % CI) | agreement with float % | cosine "
+        "| max abs Δ vs this CPU's kernels |"
     )
     lines = [
         "# The Q/DQ int8 ONNX on ONNX Runtime's x86 kernel paths",
@@ -156,16 +162,17 @@ def write(rows: list[dict], here: str | None, args) -> None:
         f"Made by `benchmarks/qdq_cpu_paths.py` on {meta['date'][:10]}: {meta['cpu']} ({here}), "
         f"load {meta['loadavg']}; "
         "pretrained Lite0, 100 calibration photos, scored against the float ONNX on the other photos of "
-        "imagenet-sample. The AVX2 rows ran under `qemu-x86_64` (AVX2, no AVX-512, no VNNI) on the first photos only.",
+        "imagenet-sample. The AVX2 rows ran under `qemu-x86_64` (AVX2, no AVX-512, no VNNI) on the first photos only; "
+        "their last column compares their logits with this CPU's kernels on the same photos (0: the same numbers).",
         "",
         head,
-        "|---|---|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         vs = f"{r['vs_tflite_int8']:+.2f} ± {r['vs_tflite_int8_ci95']:.2f}" if "vs_tflite_int8" in r else "—"
         lines.append(
             f"| {r['form']} | {r['path']} | {r['images']} | {r['top1']:.2f} | {vs} | {r['agreement']:.1f} | "
-            f"{r['cosine']:.4f} |"
+            f"{r['cosine']:.4f} | {r.get('max_abs_vs_native_kernels', '—')} |"
         )
     (docs / "qdq.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[4:]))
