@@ -347,19 +347,30 @@ def _findings(res: dict) -> list[str]:
     ]
     if same:
         out.append(f"XNNPACK's int8 output is bit-identical to x86's on {', '.join(same)}.")
+    no_sme = next((r for r in good if r["qemu_cpu"] == "max,sme=off" and r["precision"] == "int8"), None)
     for r in bad:
+        if r["delegate"] != "xnnpack" and r.get("vs_x86_same_delegate"):
+            same_k = r["vs_x86_same_delegate"]
+            out.append(
+                f"**Below the goal: TFLite's builtin int8 kernels** (delegate none, what runs when XNNPACK cannot "
+                f"start) on `{r['qemu_cpu']}`: {r['agreement']:.0%} top-1 agreement with x86's XNNPACK ({r['flips']} "
+                f"photo(s), up to {r['max_diff']} steps) and {same_k['agreement']:.0%} with x86's own builtin kernels "
+                f"({same_k['flips']} photo(s), up to {same_k['max_diff']} steps): those kernels' int8 results differ "
+                "between the two architectures" + (", XNNPACK's do not." if same else ".")
+            )
+            continue
         out.append(
             f"**Wrong: {r['precision']} on `{r['qemu_cpu']}` ({r['delegate']})**: {r['agreement']:.0%} top-1 "
             f"agreement, top-1 {r['top1_arm']:.1f} % against x86's {r['top1_x86']:.1f} %."
         )
-    no_sme = next((r for r in rows if r["qemu_cpu"] == "max,sme=off" and r["precision"] == "int8"), None)
-    if any(r["qemu_cpu"] == "max" and r["precision"] == "int8" for r in bad) and no_sme in good:
-        out.append(
-            "The same CPU without SME (`max,sme=off`: SVE2 and i8mm still on) is right, so the fault is in the SME "
-            "path: XNNPACK's SME int8 kernels (KleidiAI) or qemu 7.2's SME emulation (new in qemu 7.1); without SME "
-            "hardware here this cannot be split further. Phones with SME are few (Armv9.2+ cores from 2025); "
-            "the launcher therefore defaults to `cortex-a76`, and a result from `max` is no evidence against a model."
-        )
+        if r["qemu_cpu"] == "max" and r["precision"] == "int8" and no_sme:
+            out.append(
+                "The same CPU without SME (`max,sme=off`: SVE2 and i8mm still on) is right, so the fault is in the "
+                "SME path: XNNPACK's SME int8 kernels (KleidiAI) or qemu 7.2's SME emulation (new in qemu 7.1); "
+                "without SME hardware here this cannot be split further. Phones with SME are few (Armv9.2+ cores "
+                "from 2025); the launcher therefore defaults to `cortex-a76`, and a result from `max` is no "
+                "evidence against a model."
+            )
     return [" ".join(out)]
 
 
