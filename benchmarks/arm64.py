@@ -15,7 +15,7 @@ and precision, on the same real photos:
 
 Timings from the emulator are recorded as **emulated** (rows, db, report) and are never set against real ones.
 
-    sudo scripts/arm64_root.sh                       # once (about 9 minutes on 2 busy cores)
+    sudo scripts/arm64_root.sh                       # once (5-9 minutes on 2 shared cores)
     python benchmarks/arm64.py [--eval-images 100]   # about 20 minutes, almost all of it emulated inference
     python benchmarks/arm64.py --render docs/benchmarks/arm64.json
 
@@ -399,9 +399,10 @@ The launcher runs the root's python under qemu in a private mount namespace (it 
 copies the runner and the model; nothing stays mounted); it works for root and, through a user namespace, for
 other users. `QEMU_CPU` picks the emulated CPU and so XNNPACK's kernels. The launcher's default is `cortex-a76`
 (dot-product, the commonest phone class), not qemu's own default `max`, whose SME path gives wrong int8 answers under
-qemu 7.2 (table above). The slow test
-`tests/device_bench/test_arm64.py` runs a tiny model through it and skips, naming the script, where the root has
-not been built; CI does not build it (about 9 minutes on 2 busy cores would take CI past its 20-minute budget).
+qemu 7.2 (table above). The slow test `tests/device_bench/test_arm64.py` runs a tiny model through it and skips,
+naming the script, where the root has not been built; `make arm64-check` builds the root and requires the test. CI
+does not build it: 4 min 57 s and about 9 min in two builds on 2 shared cores, on top of CI's ~12 minutes, would
+leave its 20-minute budget no margin or break it.
 """
 
 
