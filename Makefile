@@ -35,7 +35,7 @@ client-check: $(STAMP)
 	EDGENET_PY=$(BIN)/python scripts/mediapipe_check.sh --forms raw --test-photos
 
 # The ARM tier (issue 23): a Debian arm64 root run by qemu-user, built once into /var/cache/edgenet/arm64 by
-# scripts/arm64_root.sh (root needed; ~9 min on 2 busy cores, so not in CI), must answer like x86 through the ssh
+# scripts/arm64_root.sh (root needed; 5-9 min on 2 shared cores, so not in CI), must answer like x86 through the ssh
 # target; docs/benchmarks/arm64.md has the full-size check (benchmarks/arm64.py).
 arm64-check: $(STAMP)
 	$(if $(filter 0,$(shell id -u)),,sudo) PYTHON=$(abspath $(BIN)/python) scripts/arm64_root.sh

@@ -85,11 +85,11 @@ def test_an_emulated_row_is_its_own_machine_and_is_flagged_in_the_report():
 def arm64_python() -> Path:
     """The launcher scripts/arm64_root.sh leaves beside the root it built.
 
-    Building the root takes about 9 minutes on 2 busy cores, which CI (.ci/run, ~12 minutes, 20 at most) cannot
-    spare: without the root these tests skip, naming the script, even under EDGENET_REQUIRE_TOOLS=1. ``make
+    Building the root took 5 and 9 minutes in two runs on 2 shared cores, which CI (.ci/run, ~12 minutes, 20 at
+    most) cannot spare: without the root these tests skip, naming the script, even under EDGENET_REQUIRE_TOOLS=1. ``make
     arm64-check`` builds it and sets EDGENET_REQUIRE_ARM64=1, which turns the skip into a failure."""
     if not (CACHE / "ready").is_file() or not (CACHE / "python").is_file():
-        why = f"no arm64 root in {CACHE}: build it with sudo scripts/arm64_root.sh (about 9 minutes; not in CI)"
+        why = f"no arm64 root in {CACHE}: build it with sudo scripts/arm64_root.sh (5-9 minutes; not in CI)"
         if os.environ.get("EDGENET_REQUIRE_ARM64") == "1":
             pytest.fail(f"{why}; EDGENET_REQUIRE_ARM64=1 (make arm64-check) makes this a failure", pytrace=False)
         pytest.skip(why)
