@@ -101,7 +101,7 @@ def test_third_party_failure_is_one_line(lite0_ckpt, tmp_path, monkeypatch, verb
     if verbose:
         assert "Traceback (most recent call last)" in res.stderr
     else:
-        one_line_error(res, "onnx2tf failed")
+        one_line_error(res, "onnx2tf failed", code=4)
 
 
 def test_absurd_sizes_and_normalisation_are_refused_in_one_line():
