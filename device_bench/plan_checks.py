@@ -16,7 +16,8 @@ from edgenet.errors import EdgenetError
 # expanded stage: 300×300×192 for a 600×600×3 input; B0's is 8×). An estimate of the right order, to refuse what
 # cannot fit, not a bound to plan near.
 BYTES_PER_INPUT_ELEMENT = 4 * 3 * 16
-MIN_STABLE_RUNS = 5  # fewer timed runs cannot tell a stable latency from a noisy one (p90 of 1 run is that run)
+# fewer timed runs cannot tell a stable latency from a noisy one (p90 of 1 run is that run); `fit` times 3 at least
+MIN_STABLE_RUNS = 3
 
 
 def per_image_bytes(info: ModelInfo) -> int | None:

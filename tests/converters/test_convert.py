@@ -177,7 +177,8 @@ def test_failed_check_leaves_previous_output_untouched(tmp_path, monkeypatch):
     """A stage whose check fails raises one error naming the check; the good earlier output stays as it was."""
     out = tmp_path / "out"
     out.mkdir()
-    (out / "report.json").write_text('{"good": true}')
+    earlier = '{"edgenet_version": "0.1.0", "artifacts": [{"file": "model_fp32.tflite"}], "good": true}'
+    (out / "report.json").write_text(earlier)  # an earlier run's report: its files may be replaced (issue 26.3)
     (out / "model_fp32.tflite").write_bytes(b"earlier good model")
 
     class WrongOnnx(OnnxRunner):
@@ -188,7 +189,7 @@ def test_failed_check_leaves_previous_output_untouched(tmp_path, monkeypatch):
     loaded = load_model("lite0", num_classes=3, img_size=32)
     with pytest.raises(VerificationError, match="onnx_vs_torch"):
         convert(loaded, ConvertOptions(out=out, parity_samples=2))
-    assert (out / "report.json").read_text() == '{"good": true}'
+    assert (out / "report.json").read_text() == earlier
     assert (out / "model_fp32.tflite").read_bytes() == b"earlier good model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left behind
 

@@ -136,5 +136,5 @@ def test_oversubscribed_threads_and_too_few_runs_are_warned(tiny, caplog):
     assert "--runs 1: too few timed runs" in text
     caplog.clear()
     with caplog.at_level("WARNING", logger="edgenet"):
-        run_benchmarks([model], Plan(threads=(1,), warmup=0, runs=5), progress=False)
+        run_benchmarks([model], Plan(threads=(1,), warmup=0, runs=3), progress=False)
     assert "--threads" not in caplog.text and "--runs" not in caplog.text
