@@ -35,7 +35,8 @@ def test_the_readme_python_walkthrough(checkpoint, photos_dir, tmp_path):
     assert (model.name, model.preprocess.resolution, model.num_classes) == ("efficientnet_lite0", 32, 3)
 
     out = tmp_path / "lite0-api"
-    report = convert(model, out, int8=True, calib_data=photos_dir, calib_samples=16)
+    # a random network (realistic BatchNorm only): its int8 is below the trained-model fidelity floor (cosine ~0.87)
+    report = convert(model, out, int8=True, calib_data=photos_dir, calib_samples=16, accept_low_fidelity=True)
     arts = {a.file: a for a in report.artifacts}
     assert list(arts) == ["model_fp32.tflite", "model_int8.tflite"]
     fp32, int8 = arts["model_fp32.tflite"], arts["model_int8.tflite"]
