@@ -81,7 +81,7 @@ def qdq_onnx(onnx_path: Path, samples: np.ndarray, form: str = "cpu") -> bytes:
 
     * ``cpu`` — 7-bit weights in the GEMM ops, 8-bit in the depthwise ones (:func:`gemm_weight_overrides`): right on
       every ONNX Runtime kernel path. Measured on the pretrained Lite0 (docs/benchmarks/qdq.md): 8-bit weights
-      everywhere fall to cosine 0.66 with float on an AVX2 CPU without VNNI (u8s8 saturation), 7-bit weights
+      everywhere fall to cosine 0.69 with float on an AVX2 CPU without VNNI (u8s8 saturation), 7-bit weights
       everywhere cost 0.9 points of top-1, and this form about half of that.
     * ``tensorrt`` — 8-bit weights everywhere: TensorRT accumulates int8 products in int32, so it needs no margin.
     """
