@@ -6,8 +6,15 @@ TFLiteConverter (fp32, and int8 with the same 100 calibration images). Latency: 
 10 warm-up runs, then rounds of 10 runs interleaved A B C D … until each model has ≥ 60; median and p90.
 
     python benchmarks/convert_bench.py [--calib-data ../shared/data/cifar10/test] [--runs 60]
+    python benchmarks/convert_bench.py --family [--litert-torch-python PY] [--models b0,lite0]
 
-Writes docs/benchmarks/convert.md and convert.json.
+Writes docs/benchmarks/convert.md and convert.json. ``--family`` converts every variant (B0–B7, Lite0–4,
+EdgeTPU-S/M/L) at its native size, fp32 + int8 on 100 calibration images, one fresh process each, and records wall
+seconds, each stage's seconds and peak resident memory (report.json's ``stages``), the process's peak (``wait4``)
+and the estimate conversion made before it started; beside them the yardstick (100 single-thread invokes of the
+B0 fp32 ``.tflite``, timed in the same run) and, with ``--litert-torch-python`` (a venv with litert-torch, which
+needs its own torch), litert-torch's fp32 conversion of the same PyTorch module. It writes convert-family.json and
+re-renders convert.md.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,15 +131,114 @@ def profile(calib_data: Path, samples: int) -> dict:
     return {"stages": stages, "why": {k: round(v, 2) for k, v in why.items()}, "samples": len(cal)}
 
 
+FAMILY = [f"b{i}" for i in range(8)] + [f"lite{i}" for i in range(5)] + ["edgetpu_s", "edgetpu_m", "edgetpu_l"]
+LITERT_TORCH = """
+import sys, time, json, resource, torch
+t0 = time.perf_counter()
+import litert_torch
+from edgenet.loading import load_model
+m = load_model(sys.argv[1]); r = m.preprocess.resolution
+t1 = time.perf_counter()
+litert_torch.convert(m.model.eval(), (torch.randn(1, 3, r, r),)).export(sys.argv[2])
+print(json.dumps({"seconds": time.perf_counter() - t1, "imports_and_model": t1 - t0}))
+"""
+
+
+def timed_process(cmd: list[str], env: dict | None = None, timeout: float = 1800) -> tuple[float, float, int]:
+    """(wall seconds, peak resident MB of the process and its children, exit code) of one command.
+
+    The peak is the kernel's ``wait4`` figure: right for a process that never resets its mark (litert-torch),
+    not for ``edgenet convert``, whose stages do."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = t0 + timeout
+    while True:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            p.kill()
+        time.sleep(0.05)
+    return time.perf_counter() - t0, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def yardstick(fp32: Path) -> float:
+    """100 single-thread invokes of the B0 fp32 ``.tflite`` (XNNPACK), after 10 warm-up runs: the machine's unit."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(fp32), num_threads=1)
+    it.allocate_tensors()
+    d = it.get_input_details()[0]
+    it.set_tensor(d["index"], np.zeros(d["shape"], np.float32))
+    for _ in range(10):
+        it.invoke()
+    t0 = time.perf_counter()
+    for _ in range(100):
+        it.invoke()
+    return time.perf_counter() - t0
+
+
+def family(args) -> dict:
+    """Every variant converted (fp32 + int8, 100 calibration images) in a fresh process, as a user runs it."""
+    from _common import log
+    from edgenet.converters.memory import sizes_mb
+
+    from edgenet.loading import load_model
+
+    work = Path(tempfile.mkdtemp(prefix="convert-family-"))
+    rows, load_before = [], loadavg()
+    for name in args.models.split(","):
+        out = work / name
+        cmd = [sys.executable, "-m", "edgenet.cli", "convert", "--model", name, "--int8", "--calib-data",
+               str(args.calib_data), "--calib-samples", "100", "-q", "--out", str(out)]  # fmt: skip
+        log(f"{name}: edgenet convert")
+        wall, _, code = timed_process(cmd)  # its own peak comes from report.json: stages reset the mark
+        row = {"model": name, "exit": code, "wall_seconds": round(wall, 1)}
+        if code == 0:
+            rep = json.loads((out / "report.json").read_text())
+            row |= {"resolution": rep["resolution"], "stages": rep["stages"], "estimate_mb": rep["memory_estimate_mb"],
+                    "peak_rss_mb": round(max(s["peak_rss_mb"] for s in rep["stages"]))}  # fmt: skip
+            if name == "b0":
+                row["yardstick_seconds"] = round(yardstick(out / "model_fp32.tflite"), 3)
+        loaded = load_model(name)
+        sizes = sizes_mb(loaded.model, loaded.preprocess.resolution)
+        row["weights_mb"], row["activations_mb"] = round(sizes[0], 1), round(sizes[1], 1)
+        if args.litert_torch_python and name in args.litert_torch_models.split(","):
+            log(f"{name}: litert-torch")
+            script = work / "lt.py"
+            script.write_text(LITERT_TORCH)
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            lt_cmd = [args.litert_torch_python, str(script), name, str(work / f"{name}_lt.tflite")]
+            lt_wall, lt_peak, lt_code = timed_process(lt_cmd, env, timeout=900)
+            row["litert_torch"] = {"wall_seconds": round(lt_wall, 1), "peak_rss_mb": round(lt_peak), "exit": lt_code}
+        log(f"{name}: {row['wall_seconds']} s, {row.get('peak_rss_mb')} MB")
+        rows.append(row)
+        shutil.rmtree(out, ignore_errors=True)
+    return {"env": {"cpu": cpu_model(), "cores": os.cpu_count(), "loadavg_before": load_before,
+                    "loadavg_after": loadavg()}, "calib_data": str(args.calib_data), "models": rows}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calib-data", type=Path, default=ROOT.parent / "shared" / "data" / "cifar10" / "test")
     ap.add_argument("--runs", type=int, default=60)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks")
+    ap.add_argument("--family", action="store_true", help="convert the whole family (see above)")
+    ap.add_argument("--models", default=",".join(FAMILY), help="with --family: which variants")
+    ap.add_argument("--litert-torch-python", help="with --family: a Python with litert-torch installed")
+    ap.add_argument("--litert-torch-models", default="b0,b3,lite0,lite4,edgetpu_s", help="which it converts")
     ap.add_argument("--profile-only", action="store_true", help=argparse.SUPPRESS)  # the subprocess of profile()
     args = ap.parse_args()
     if args.profile_only:
         print(json.dumps(profile(args.calib_data, 100)))
+        return
+    if args.family:
+        result = family(args)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "convert-family.json").write_text(json.dumps(result, indent=2) + "\n")
+        md = render(json.loads((args.out / "convert.json").read_text()), result)
+        (args.out / "convert.md").write_text(md)
+        print(md)
         return
 
     from edgenet.quantization.calibration import from_folder
@@ -202,7 +309,8 @@ def main() -> None:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "convert.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = render(result)
+    fam = args.out / "convert-family.json"
+    md = render(result, json.loads(fam.read_text()) if fam.is_file() else None)
     (args.out / "convert.md").write_text(md)
     print(md)
 
@@ -223,7 +331,60 @@ def _floor(r: dict) -> list[str]:
     ]
 
 
-def render(r: dict) -> str:
+def _stage(row: dict, prefix: str, key: str) -> float:
+    return max((s[key] for s in row.get("stages", []) if s["stage"].startswith(prefix)), default=0.0)
+
+
+def render_family(f: dict) -> list[str]:
+    """The --family table: seconds and peak memory per variant, and what the goals say about B0 and B7."""
+    rows = {r["model"]: r for r in f["models"]}
+    stick = rows.get("b0", {}).get("yardstick_seconds")
+    lines = [
+        "## The whole family (fp32 + int8, 100 calibration images, native sizes)",
+        "",
+        "Produced by `python benchmarks/convert_bench.py --family`: each variant converted by `edgenet convert "
+        "--model M --int8 --calib-samples 100` in a fresh process (random weights; calibration on "
+        f"`{Path(f['calib_data']).name}`). Machine: {f['env']['cpu']}, {f['env']['cores']} cores; load average "
+        f"before/after {f['env']['loadavg_before'][0]:.1f} / {f['env']['loadavg_after'][0]:.1f}. Peak: the largest "
+        "stage peak of report.json's `stages` (each stage's resident high-water mark). Estimate: what "
+        "convert predicted before it started (`edgenet/converters/memory.py`).",
+        "",
+    ]
+    if stick:
+        lines += [f"Yardstick (100 single-thread invokes of the B0 fp32 `.tflite`, same run): **{stick:.2f} s**.", ""]
+    lines += [
+        "| model | px | wall s | yardsticks | onnx s | float graph s | calibration s | int8 s | peak MB "
+        "| float graph peak MB "
+        "| calibration peak MB | estimate MB | litert-torch fp32 s (peak MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in f["models"]:
+        if r["exit"] != 0:
+            lines.append(f"| {r['model']} | failed (exit {r['exit']}) after {r['wall_seconds']} s |" + " |" * 11)
+            continue
+        lt = r.get("litert_torch")
+        lt_cell = (
+            ""
+            if lt is None
+            else (
+                f"{lt['wall_seconds']:.1f} ({lt['peak_rss_mb']:,})"
+                if lt["exit"] == 0
+                else f"failed (exit {lt['exit']})"
+            )
+        )
+        yard = f"{r['wall_seconds'] / stick:.1f}" if stick else ""
+        lines.append(
+            f"| {r['model']} | {r['resolution']} | {r['wall_seconds']:.1f} | {yard} "
+            f"| {_stage(r, 'onnx', 'seconds'):.1f} "
+            f"| {_stage(r, 'float graph', 'seconds'):.1f} | {_stage(r, 'calibration', 'seconds'):.1f} "
+            f"| {_stage(r, 'int8', 'seconds'):.1f} | {r['peak_rss_mb']:,} "
+            f"| {_stage(r, 'float graph', 'peak_rss_mb'):,.0f} "
+            f"| {_stage(r, 'calibration', 'peak_rss_mb'):,.0f} | {r['estimate_mb']:,.0f} | {lt_cell} |"
+        )
+    return [*lines, ""]
+
+
+def render(r: dict, family: dict | None = None) -> str:
     lines = [
         "# Conversion benchmark (b0, 224 px, 1000 classes)",
         "",
@@ -280,6 +441,8 @@ def render(r: dict) -> str:
     l1 = r["latency"]["1"] if "1" in r["latency"] else r["latency"][1]
     speed = l1["edgenet_fp32"]["p50_ms"] / l1["edgenet_int8"]["p50_ms"]
     lines += ["", f"int8 speed-up over fp32 at 1 thread (edgenet): **{speed:.2f}×** (goal ≥ 2×).", ""]
+    if family is not None:
+        lines += render_family(family)
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ from edgenet.converters.verify import Check, Parity, compare, raise_on_failures,
 
 from edgenet.artifacts.runtime import OnnxRunner, TFLiteRunner, TorchRunner
 from edgenet.progress import SILENT, Progress
+from edgenet.resources import StageMeter
 
 # ONNX Runtime vs PyTorch: same float32 maths, only op fusion and summation order differ (measured ≤ 2e-6 on B0).
 ONNX_ATOL, ONNX_RTOL = 1e-4, 1e-4
@@ -62,6 +63,19 @@ class FloatGraph:
     def fp32_path(self) -> Path:
         return self.workdir / FP32_FILE
 
+    def release_tf_graph(self) -> None:
+        """Drop the TF graph (only the fp16/dynamic kinds are built from it) and Keras' global state."""
+        self.concrete_fn = self.trackable = None
+        try:
+            import tf_keras
+
+            tf_keras.backend.clear_session()
+        except ImportError:  # pragma: no cover - onnx2tf needs tf_keras
+            pass
+        from edgenet.resources import release_memory
+
+        release_memory()
+
     def onnx_summary(self) -> dict:
         """report.json's ``onnx`` entry."""
         return {**asdict(self.onnx), "parity": asdict(self.onnx_parity)}
@@ -78,27 +92,45 @@ def export_float(
     threads: int | None = None,
     progress: Progress = SILENT,
     input_range: tuple[float, float] | None = None,
+    meter: StageMeter | None = None,
 ) -> FloatGraph:
     """ONNX (checked against PyTorch), then the TF graph and fp32 TFLite (checked against ONNX Runtime).
 
-    ``input_range``: the exact range the quantized models' input must cover (raw pixels: (0, 255)).
+    ``input_range``: the exact range the quantized models' input must cover (raw pixels: (0, 255)); ``meter``
+    times the two steps as report.json's ``onnx`` and ``float graph`` stages.
 
     Raises :class:`~edgenet.errors.VerificationError` naming the worst failed check.
     """
-    from edgenet.converters.tflite import concrete_function, convert_float, onnx_to_tf
-
-    workdir = Path(workdir)
+    workdir, meter = Path(workdir), meter or StageMeter()
     progress.step(f"[1/3] exporting ONNX (opset {opset}, {resolution}×{resolution})")
     tool = "torch.onnx + onnxslim" if simplify else "torch.onnx"
-    with third_party("ONNX export", tool, name):
-        exp = export_onnx(model, resolution, workdir / ONNX_FILE, opset, simplify)
-    torch_out = TorchRunner(model)(parity_x)
-    onnx_out = OnnxRunner(workdir / ONNX_FILE, threads)(parity_x)
+    with meter.stage("onnx"):
+        with third_party("ONNX export", tool, name):
+            exp = export_onnx(model, resolution, workdir / ONNX_FILE, opset, simplify)
+        torch_out = TorchRunner(model)(parity_x)
+        onnx_out = OnnxRunner(workdir / ONNX_FILE, threads)(parity_x)
     onnx_parity = compare("torch", torch_out, onnx_out)
     checks = [tolerance_check("onnx_vs_torch", onnx_parity, torch_out, ONNX_ATOL, ONNX_RTOL)]
     raise_on_failures("ONNX export", checks)
 
     progress.step("[2/3] ONNX → TensorFlow graph (onnx2tf, NHWC)")
+    with meter.stage("float graph"):
+        fn, trackable, fp32, fp32_out, check, tf_seconds, strict = _float_tflite(
+            workdir, name, parity_x, onnx_out, threads
+        )
+    checks.append(check)
+    raise_on_failures("TFLite conversion", checks)
+    return FloatGraph(
+        name, resolution, workdir, exp, fp32, fn, trackable, parity_x, onnx_out, fp32_out, onnx_parity,
+        compare("onnx", onnx_out, fp32_out), checks, round(tf_seconds, 3), strict, threads, input_range,
+    )  # fmt: skip
+
+
+def _float_tflite(workdir: Path, name: str, parity_x: np.ndarray, onnx_out: np.ndarray, threads: int | None):
+    """onnx2tf (its fast mode first; strict only if that model fails the check), the fp32 ``.tflite`` and its
+    check against ONNX Runtime."""
+    from edgenet.converters.tflite import concrete_function, convert_float, onnx_to_tf
+
     for strict in (False, True):  # the fast mode first; strict only if its model fails the check
         t0 = time.perf_counter()
         tf_model = onnx_to_tf(workdir / ONNX_FILE, name, strict=strict)
@@ -113,9 +145,4 @@ def export_float(
         check = tolerance_check("tflite_fp32_vs_onnx", fp32_parity, onnx_out, TFLITE_ATOL, TFLITE_RTOL)
         if check.passed:
             break
-    checks.append(check)
-    raise_on_failures("TFLite conversion", checks)
-    return FloatGraph(
-        name, resolution, workdir, exp, fp32, fn, trackable, parity_x, onnx_out, fp32_out, onnx_parity,
-        fp32_parity, checks, round(tf_seconds, 3), strict, threads, input_range,
-    )  # fmt: skip
+    return fn, trackable, fp32, fp32_out, check, tf_seconds, strict

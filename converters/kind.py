@@ -18,6 +18,7 @@ from edgenet.quantization.recipe import Int8Recipe
 
 from edgenet.progress import SILENT, Progress
 from edgenet.registry import Registry
+from edgenet.resources import StageMeter
 
 
 @dataclass
@@ -36,6 +37,7 @@ class BuildContext:
     model: Any = field(default=None, repr=False)  # torch.nn.Module
     details: dict[str, dict] = field(default_factory=dict)  # kind name -> extra report.json entries
     calibration: Calibration | None = field(default=None, repr=False)
+    meter: StageMeter | None = field(default=None, repr=False)  # times calibration as a stage of report.json
 
     @property
     def quantizer(self) -> Quantizer:
@@ -48,7 +50,9 @@ class BuildContext:
     def calibrated(self, method: str | None = None) -> bytes:
         """The fp32 model with the recipe's activation ranges (or ``method``'s), from this context's calibration."""
         if self.calibration is None:
-            self.calibration = Calibration(self.graph.fp32, self.samples, self.graph.input_range)
+            self.calibration = Calibration(
+                self.graph.fp32, self.samples, self.graph.input_range, self.recipe.calibrator, self.meter
+            )
         return self.calibration.model(self.quantizer, method or self.recipe.method, self.progress)
 
 
@@ -84,6 +88,7 @@ class Kind:
     # (kind, built file, its runner) -> its op census, I/O types and warnings, for report.json
     describe: Callable[[Kind, Path, Any], Description] = describe_by_runner
     tool: Callable[[BuildContext], str] | None = None  # what builds it, named when that fails [default: runtime's]
+    needs_tf_graph: bool = False  # built from the TF graph (else that graph is released after the fp32 model)
 
 
 KINDS: Registry[Kind] = Registry("artefact kind")

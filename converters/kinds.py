@@ -82,6 +82,7 @@ register(
         "model_fp16.tflite",
         "float16 weights (half size; native on GPU delegates)",
         _float_kind("fp16"),
+        needs_tf_graph=True,
         describe=describe_tflite,
     )
 )
@@ -91,6 +92,7 @@ register(
         "model_dynamic.tflite",
         "int8 weights, float activations quantized on the fly (no calibration)",
         _float_kind("dynamic"),
+        needs_tf_graph=True,
         describe=describe_tflite,
     )
 )

@@ -53,6 +53,16 @@ class ConvertOptions:
     calibration: str = "minmax"  # METHOD[:PARAM], edgenet.quantization.calibration_methods
     calib_data: Path | None = None
     calib_samples: int = 100
+    calibrator: str = option(
+        "fast",
+        "Who observes the int8 activation ranges: fast = the fp32 model on XNNPACK and every core, every activation "
+        "exposed (the ranges TFLite's calibrator records, within float rounding); tflite = TFLite's own calibrator "
+        "on its single-threaded kernels, one worker process per core (the reference, ~5-10x slower).",
+        choices=("fast", "tflite"),
+    )  # edgenet.quantization.calibrator.CALIBRATORS
+    ignore_memory_estimate: bool = option(
+        False, "Start even when the memory estimate says the conversion will not fit in this machine's free memory."
+    )
     parity_samples: int = option(  # at least 1: checked with the API's rules (edgenet.validate)
         8, "Inputs on which each stage is compared with the previous one."
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from edgenet.atomic import publish_dir, staging_dir
 from edgenet.errors import EdgenetError
 from edgenet.loading import LoadedModel
 from edgenet.progress import SILENT, Progress
+from edgenet.resources import StageMeter, StageUsage
 from edgenet.runtimes import get_runtime
 
 EDGETPU_FILES = {"model_int8_edgetpu.tflite", "model_int8_edgetpu.log"}
@@ -96,6 +98,8 @@ class ConvertReport:
     accuracy: dict | None = None  # {"torch": {"top1", "top5", "n"}, "onnx": ..., "fp32": ..., "int8": ...}
     agreement: dict | None = None  # {"onnx": top-1 agreement with torch, "fp32": ..., "int8": ...}
     int8_fix: dict | None = None  # what --keep-float / --auto-fix did (edgenet.quantization.fixes.Int8Fix)
+    stages: list[StageUsage] = field(default_factory=list)  # each stage's seconds and peak memory, in order
+    memory_estimate_mb: float | None = None  # the peak this conversion was estimated to need before it started
     total_seconds: float = 0.0
     out: str = ""
 
@@ -260,12 +264,15 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
 
     kinds = _kinds_to_build(opts, warn)
     needs_calib = any(get_kind(k).calibrated for k in kinds)
+    report.memory_estimate_mb = _check_memory(loaded, kinds, opts)
+    meter = StageMeter()
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
         refuse_before(Path(opts.out), _planned_files(kinds, loaded, opts))  # the user's files: now and at the end
         # Calibration / parity inputs first, so a bad --calib-data fails before minutes of conversion.
-        cal, synthetic_warning = calibration_set(
-            opts.calib_data, pre, opts.calib_samples if needs_calib else opts.parity_samples, progress
-        )
+        with meter.stage("inputs"):
+            cal, synthetic_warning = calibration_set(
+                opts.calib_data, pre, opts.calib_samples if needs_calib else opts.parity_samples, progress
+            )
         if needs_calib:
             report.calibration = {**cal.summary(), **_method_entry(opts.calibration)}
             report.quantizer = recipe.quantizer
@@ -283,8 +290,10 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
 
         graph = export_float(
             loaded.model, loaded.name, pre.resolution, stage, cal.samples[: opts.parity_samples], opts.opset,
-            opts.simplify, opts.threads, progress, RAW_RANGE if pre.input == "raw" else None,
+            opts.simplify, opts.threads, progress, RAW_RANGE if pre.input == "raw" else None, meter,
         )  # fmt: skip
+        if not any(get_kind(k).needs_tf_graph for k in kinds):
+            graph.release_tf_graph()  # B7's TF graph holds gigabytes the calibration needs
         report.onnx = graph.onnx_summary()
         report.checks += graph.checks
         if float(np.abs(graph.fp32_out).max()) < 1e-6:
@@ -292,13 +301,15 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
                 "logits are ~0 on every input (an untrained network): top-1 agreement is not meaningful; "
                 "convert trained weights to measure int8 fidelity"
             )
-        ctx = BuildContext(graph, cal.samples if needs_calib else None, recipe, progress, model=loaded.model)
+        ctx = BuildContext(
+            graph, cal.samples if needs_calib else None, recipe, progress, model=loaded.model, meter=meter
+        )
         fix = (lambda: _int8_fix(ctx, loaded, opts, scorer, latency_ms)) if opts.keep_float or opts.auto_fix else None
         # trained weights are held to the fidelity floors; a random network's int8 is chaotic and keeps the note
         floor = None if loaded.weights == "random" or opts.accept_low_fidelity else MIN_COSINE
         _build_all(kinds, ctx, stage, report, opts.min_agreement, fix, floor)
         raise_on_failures("TFLite conversion", report.checks)
-        _publish(report, stage, graph, loaded, opts, scorer, progress, t_start, floor)
+        _publish(report, stage, graph, loaded, opts, scorer, progress, t_start, floor, meter)
     return report
 
 
@@ -352,40 +363,50 @@ def _build_all(
         if any(a.name == kind for a in report.artifacts):  # the 16×8 model --auto-fix already chose
             continue
         ctx.progress.step(f"[3/3] {get_runtime(get_kind(kind).runtime).label} {kind} ({i + 1}/{len(kinds)})")
-        if kind == "int8" and fix is not None:
-            t0 = time.perf_counter()
-            fixed = fix()
-            data, kind, seconds = fixed.data, fixed.kind, time.perf_counter() - t0
-            report.int8_fix = fixed.summary()
-            report.quantizer = fixed.quantizer  # the model written may come from another quantizer/method
-            report.calibration.update(_method_entry(fixed.method))
-            report.recipe = ctx.recipe.with_(quantizer=fixed.quantizer, method=fixed.method).to_dict()
-        else:
-            data, seconds = build_artifact(kind, ctx)
-        path = stage / get_kind(kind).file
-        path.write_bytes(data)
-        artifact, checks, warnings = verify_artifact(ctx.graph, kind, path, seconds, min_agreement, floor)
-        artifact.details = {**(ctx.details.get(kind) or {}), **(artifact.details or {})} or None
-        report.artifacts.append(artifact)
-        report.checks += checks
-        report.warnings += warnings
-        if fixed is not None and kind == fixed.kind and fixed.warning():
-            report.warnings.append(fixed.warning())
-        elif artifact.full_integer is False:
-            report.checks.append(Check(f"{kind}_full_integer", "True", 0.0, False))
+        with ctx.meter.stage(kind) if ctx.meter else nullcontext():
+            fixed = _build_one(kind, ctx, stage, report, min_agreement, fix, floor, fixed)
+
+
+def _build_one(kind: str, ctx: BuildContext, stage: Path, report: ConvertReport, min_agreement, fix, floor, fixed):
+    """One kind of :func:`_build_all`; returns the --auto-fix result once int8 has been made."""
+    if kind == "int8" and fix is not None:
+        t0 = time.perf_counter()
+        fixed = fix()
+        data, kind, seconds = fixed.data, fixed.kind, time.perf_counter() - t0
+        report.int8_fix = fixed.summary()
+        report.quantizer = fixed.quantizer  # the model written may come from another quantizer/method
+        report.calibration.update(_method_entry(fixed.method))
+        report.recipe = ctx.recipe.with_(quantizer=fixed.quantizer, method=fixed.method).to_dict()
+    else:
+        data, seconds = build_artifact(kind, ctx)
+    path = stage / get_kind(kind).file
+    path.write_bytes(data)
+    artifact, checks, warnings = verify_artifact(ctx.graph, kind, path, seconds, min_agreement, floor)
+    artifact.details = {**(ctx.details.get(kind) or {}), **(artifact.details or {})} or None
+    report.artifacts.append(artifact)
+    report.checks += checks
+    report.warnings += warnings
+    if fixed is not None and kind == fixed.kind and fixed.warning():
+        report.warnings.append(fixed.warning())
+    elif artifact.full_integer is False:
+        report.checks.append(Check(f"{kind}_full_integer", "True", 0.0, False))
+    return fixed
 
 
 def _publish(
-    report, stage: Path, graph: FloatGraph, loaded: LoadedModel, opts, scorer, progress, t_start, floor=None
+    report, stage: Path, graph: FloatGraph, loaded: LoadedModel, opts, scorer, progress, t_start, floor=None, meter=None
 ) -> None:
     """Edge TPU, accuracy (held to the agreement floor with ``floor``), labels and report.json into ``stage``, then
     the one swap into ``opts.out``."""
+    meter = meter or StageMeter()
     if opts.edgetpu:
-        report.edgetpu = _edgetpu(stage / get_kind("int8").file, stage, Path(opts.out), progress)
+        with meter.stage("edgetpu"):
+            report.edgetpu = _edgetpu(stage / get_kind("int8").file, stage, Path(opts.out), progress)
     if scorer is not None:
         progress.step(f"accuracy of every artefact on {scorer.es.n} images of {opts.eval_data}")
         files = {"onnx": graph.onnx_path, **{a.name: stage / a.file for a in report.artifacts}}
-        report.accuracy, report.agreement = scorer.table(files)
+        with meter.stage("accuracy"):
+            report.accuracy, report.agreement = scorer.table(files)
         if floor is not None and scorer.es.n >= MIN_EVAL_IMAGES:
             report.checks += _agreement_floors(report)
             raise_on_failures("accuracy", report.checks)
@@ -397,6 +418,7 @@ def _publish(
     if note:
         report.warnings.append(note)
         progress.warn(note)
+    report.stages = meter.stages
     report.total_seconds = round(time.perf_counter() - t_start, 3)
     (stage / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     publish_dir(stage, opts.out, owned=earlier)
@@ -465,7 +487,7 @@ def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scor
         calibrated_with=ctx.calibrated,
         methods=[m for m in METHODS if m != parse_method(opts.calibration)[0].name],
         quantizers=[q for q in QUANTIZERS.values() if q.name != ctx.quantizer.name and q.available()],
-        calibrate=lambda more: Calibration(graph.fp32, more, graph.input_range).model(
+        calibrate=lambda more: Calibration(graph.fp32, more, graph.input_range, ctx.recipe.calibrator).model(
             ctx.quantizer, progress=ctx.progress
         ),
     )
@@ -527,3 +549,21 @@ def parity_table(report: ConvertReport) -> list[dict]:
             )
         )
     return rows
+
+
+def _check_memory(loaded: LoadedModel, kinds: list[str], opts: ConvertOptions) -> float | None:
+    """The peak resident memory this conversion is estimated to need (MB); fails before any work when this
+    machine's free memory is smaller, unless ``--ignore-memory-estimate``."""
+    from edgenet.converters.memory import estimate_peak_mb
+
+    from edgenet.resources import available_memory_mb
+
+    need = estimate_peak_mb(loaded.model, loaded.preprocess.resolution)
+    free = available_memory_mb()
+    if free is not None and need > free and not opts.ignore_memory_estimate:
+        raise EdgenetError(
+            f"{loaded.name} at {loaded.preprocess.resolution} px: converting needs about {need / 1024:.1f} GB "
+            f"(estimate) and this machine has {free / 1024:.1f} GB free; free memory, lower --img-size, or pass "
+            "--ignore-memory-estimate to start anyway"
+        )
+    return round(need, 1)

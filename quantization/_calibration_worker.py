@@ -2,9 +2,10 @@
 
 Run as a plain script (not through multiprocessing, which would re-import the caller's ``__main__`` — a notebook's
 or an unguarded script's top level), it needs only NumPy and LiteRT. It prints one line per sample so the parent
-can draw progress, and writes the calibrated model (every tensor's min/max recorded) to OUT. It dies with its
-parent: its next progress line fails on the closed pipe, and on Linux the kernel also kills it (``PR_SET_PDEATHSIG``)
-during its final ``Calibrate()`` call, so a ``kill -9`` of ``edgenet convert`` leaves no worker burning CPU.
+can draw progress, writes the calibrated model (every tensor's min/max recorded) to OUT, then prints its peak
+resident memory (``peak_kb N``). It dies with its parent: its next progress line fails on the closed pipe, and on
+Linux the kernel also kills it (``PR_SET_PDEATHSIG``) during its final ``Calibrate()`` call, so a ``kill -9`` of
+``edgenet convert`` leaves no worker burning CPU.
 """
 
 import os
@@ -42,6 +43,16 @@ def main(model_path: str, shard_path: str, out_path: str, parent: str = "0") -> 
     calibrated = cal.Calibrate()
     with open(out_path, "wb") as f:
         f.write(calibrated)
+    print("peak_kb", own_peak_kb(), flush=True)
+
+
+def own_peak_kb() -> int:
+    """This worker's resident high-water mark (Linux ``VmHWM``; 0 elsewhere), reported to the parent."""
+    try:
+        with open("/proc/self/status") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), 0)
+    except OSError:
+        return 0
 
 
 if __name__ == "__main__":

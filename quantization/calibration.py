@@ -18,6 +18,7 @@ from edgenet.errors import EdgenetError
 from edgenet.imagefiles import list_image_files
 from edgenet.preprocess import Preprocess
 from edgenet.progress import SILENT, Progress
+from edgenet.resources import StageMeter
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -117,28 +118,37 @@ class Calibration:
     """One sample set's activation ranges on one fp32 ``.tflite``: what every int8 model of a conversion is
     quantized from.
 
-    ``model(quantizer, method)`` is the fp32 model with ranges recorded by the quantizer's calibrator, narrowed by
-    the ``--calibration`` method; each step (the calibration pass, histograms, a method's ranges) runs once per
-    object, so int8, ``--auto-fix`` trying several methods and quant-report's debugger share one pass. Another
-    sample set is another object. ``input_range`` pins a raw-pixel input to exactly that range.
+    ``model(quantizer, method)`` is the fp32 model with ranges recorded by ``calibrator``
+    (:data:`edgenet.quantization.calibrator.CALIBRATORS`), narrowed by the ``--calibration`` method; each step (the
+    calibration pass, histograms, a method's ranges) runs once per object, so int8, ``--auto-fix`` trying several
+    methods and quant-report's debugger share one pass. Another sample set is another object. ``input_range`` pins
+    a raw-pixel input to exactly that range; ``meter`` times each pass as a stage of report.json.
     """
 
-    def __init__(self, fp32: bytes, samples: np.ndarray, input_range: tuple[float, float] | None = None) -> None:
+    def __init__(
+        self,
+        fp32: bytes,
+        samples: np.ndarray,
+        input_range: tuple[float, float] | None = None,
+        calibrator: str = "fast",
+        meter: StageMeter | None = None,
+    ) -> None:
         if samples is None or not len(samples):
             raise ValueError("this artefact kind needs calibration samples")
-        self.fp32, self.samples, self.input_range = fp32, samples, input_range
+        self.fp32, self.samples, self.input_range, self.calibrator = fp32, samples, input_range, calibrator
+        self.meter = meter or StageMeter()
         self._cache: dict = {}
 
     def model(self, quantizer, method: str = "minmax", progress: Progress = SILENT) -> bytes:
         from edgenet.quantization.calibration_methods import choose_ranges, parse_method
+        from edgenet.quantization.calibrator import calibrate, pin_input_range
         from edgenet.quantization.ranges import boundary_tensors, histograms, read_ranges, write_ranges
 
-        base, cache = quantizer.calibrate, self._cache
+        base, cache = "ranges", self._cache  # every quantizer reads the same calibrated model
         if base not in cache:
-            calibrated = quantizer.calibrate(self.fp32, self.samples, progress)
+            with self.meter.stage(f"calibration ({self.calibrator})"):
+                calibrated = calibrate(self.fp32, self.samples, progress=progress, calibrator=self.calibrator)
             if self.input_range is not None:  # raw-pixel input: exactly [0, 255] (edgenet.quantization.calibrator)
-                from edgenet.quantization.calibrator import pin_input_range
-
                 calibrated = pin_input_range(calibrated, *self.input_range)
             cache[base] = calibrated
         m, param = parse_method(method)
@@ -146,7 +156,10 @@ class Calibration:
             return cache[base]
         if (base, "histograms") not in cache:
             ranges = read_ranges(cache[base])
-            cache[(base, "histograms")] = histograms(self.fp32, self.samples, ranges, progress=progress)
+            kernels = "xnnpack" if self.calibrator == "fast" else "builtin"  # the values the ranges came from
+            with self.meter.stage("activation histograms"):
+                hist = histograms(self.fp32, self.samples, ranges, progress=progress, kernels=kernels)
+            cache[(base, "histograms")] = hist
         key = (base, m.name, param)
         if key not in cache:
             hist = cache[(base, "histograms")]

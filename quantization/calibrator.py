@@ -1,4 +1,5 @@
-"""Activation ranges for int8: TFLite's calibrator, run on several cores at once.
+"""Activation ranges for int8: on fast kernels (:mod:`edgenet.quantization.observer`, the default), or with
+TFLite's calibrator run on several cores at once (the reference, ``calibrator="tflite"``).
 
 TFLite's calibrator runs the float model sample by sample on its reference kernels (single-threaded, holding the
 GIL) and records each tensor's min and max: ~125 ms per 224-px B0 image here, 12.7 s of a 100-image calibration,
@@ -31,6 +32,7 @@ import numpy as np
 from edgenet.atomic import scratch_dir
 from edgenet.devices import available_cpus
 from edgenet.progress import SILENT, Progress
+from edgenet.resources import note_worker_peak
 
 # Below this much work (samples × pixels) one worker is as fast as several (each starts in ~0.5 s).
 PARALLEL_MIN_WORK = 24 * 160 * 160
@@ -49,13 +51,34 @@ def plan_workers(samples: np.ndarray, workers: int | None = None) -> int:
     return min(available_cpus(), max(1, len(samples) // 8))
 
 
-def calibrate(fp32: bytes, samples: np.ndarray, workers: int | None = None, progress: Progress = SILENT) -> bytes:
+CALIBRATORS = {
+    "fast": "XNNPACK on every core, every activation exposed (ranges within float rounding of TFLite's calibrator)",
+    "tflite": "TFLite's own calibrator on its single-threaded kernels, one worker process per core (the reference)",
+}
+
+
+def calibrate(
+    fp32: bytes,
+    samples: np.ndarray,
+    workers: int | None = None,
+    progress: Progress = SILENT,
+    calibrator: str = "fast",
+) -> bytes:
     """The fp32 model with every tensor's calibrated min/max recorded (what TF's MLIR quantizer reads).
 
-    ``samples`` are preprocessed NCHW float32 images; ``workers`` overrides the plan (0: in-process).
+    ``samples`` are preprocessed NCHW float32 images. ``calibrator`` picks who observes them (:data:`CALIBRATORS`):
+    the fast kernels of :mod:`edgenet.quantization.observer`, or TFLite's calibrator, whose ``workers`` overrides
+    the plan (0: in-process). Without LiteRT, or for a model of several subgraphs, TFLite's calibrator runs.
     """
     if not len(samples):
         raise ValueError("calibration needs at least one sample")
+    if calibrator not in CALIBRATORS:
+        raise ValueError(f"calibrator {calibrator!r}: choose one of {', '.join(CALIBRATORS)}")
+    if calibrator != "tflite" and importlib.util.find_spec("ai_edge_litert") is not None:
+        from edgenet.quantization.observer import calibrate_fast, observable
+
+        if observable(fp32):  # else control flow (several subgraphs): TFLite's calibrator handles any model
+            return calibrate_fast(fp32, samples, progress=progress)
     x = np.ascontiguousarray(samples.transpose(0, 2, 3, 1), dtype=np.float32)
     n_workers = plan_workers(samples, workers)
     if n_workers == 0:
@@ -82,9 +105,14 @@ def _in_workers(fp32: bytes, x: np.ndarray, n: int, tmp: Path, progress: Progres
         procs.append(subprocess.Popen([sys.executable, "-P", str(WORKER), *args], stdout=subprocess.PIPE, text=True))
     done: queue.Queue = queue.Queue()
 
+    peaks: list[float] = []
+
     def read(p: subprocess.Popen) -> None:
-        for _ in p.stdout:  # one line per calibrated sample
-            done.put(1)
+        for line in p.stdout:  # one line per calibrated sample, then the worker's peak memory
+            if line.startswith("peak_kb"):
+                peaks.append(int(line.split()[1]) / 1024)
+            else:
+                done.put(1)
         done.put(0)  # this worker has finished
 
     for p in procs:
@@ -107,6 +135,8 @@ def _in_workers(fp32: bytes, x: np.ndarray, n: int, tmp: Path, progress: Progres
             if p.poll() is None:
                 p.kill()
                 p.wait()
+    if peaks:
+        note_worker_peak(max(peaks))
     if any(codes):
         raise RuntimeError(f"a calibration worker failed (exit codes {codes}); out of memory? try fewer samples")
     merged = bytearray((tmp / "out0.tflite").read_bytes())

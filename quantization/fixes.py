@@ -333,9 +333,12 @@ def int8_with_fixes(
     ``advice(int8 bytes)`` says what to do when no candidate is good enough. ``calibrated_with(method)`` gives the
     calibration narrowed by another ``--calibration`` method (each of ``methods`` is tried), ``quantizers`` are
     the other quantizers to try on the same calibration; ``method`` is the one ``calibrated`` was made with;
-    ``calibrate(samples)`` calibrates more samples the way ``calibrated`` was (default: ``quantizer.calibrate``).
+    ``calibrate(samples)`` calibrates more samples the way ``calibrated`` was (default: the fast calibrator).
     """
-    calibrate = calibrate or (lambda more: quantizer.calibrate(fp32, more, progress))
+    if calibrate is None:
+        from edgenet.quantization.calibrator import calibrate as calibrate_ranges
+
+        calibrate = lambda more: calibrate_ranges(fp32, more, progress=progress)  # noqa: E731
     a = analysis
     top = [
         {k: getattr(e, k) for k in ("rank", "layer", "op", "sqnr_db", "channel_sqnr_db", "rmse_over_scale")}

@@ -150,7 +150,11 @@ def method_trials(
 
     from edgenet.artifacts.runtime import TFLiteRunner
 
-    base = calibrated if calibrated is not None else quantizer.calibrate(fp32, samples, progress)
+    if calibrated is None:
+        from edgenet.quantization.calibrator import calibrate
+
+        calibrated = calibrate(fp32, samples, progress=progress)
+    base = calibrated
     ranges = read_ranges(base)
     hists = None
     trials = []

@@ -1,10 +1,11 @@
 """The registry of int8 quantizers: how a calibrated full-integer model is made from the fp32 ``.tflite``.
 
-A quantizer is four functions over plain bytes, so conversion, ``--auto-fix``, ``quant-report`` and the
-benchmarks use any of them the same way. Both read the same *calibrated model* — the fp32 ``.tflite`` with each
-activation's range recorded by TFLite's calibrator and, for ``--calibration`` methods other than min/max, narrowed
-by :mod:`edgenet.quantization.calibration_methods` — so every method works with every quantizer, and a comparison of
-quantizers compares only how they quantize. Adding one is one module plus one :func:`register` line here.
+A quantizer is three functions over plain bytes, so conversion, ``--auto-fix``, ``quant-report`` and the
+benchmarks use any of them the same way. All read the same *calibrated model* — the fp32 ``.tflite`` with each
+activation's range recorded (:func:`edgenet.quantization.calibrator.calibrate`) and, for ``--calibration`` methods
+other than min/max, narrowed by :mod:`edgenet.quantization.calibration_methods` — so every method works with every
+quantizer, and a comparison of quantizers compares only how they quantize. Adding one is one module plus one
+:func:`register` line here.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from edgenet.registry import Registry
 class Quantizer:
     name: str
     description: str
-    # (fp32 .tflite, NCHW samples, progress) -> the model with activation ranges recorded (min/max)
-    calibrate: Callable[[bytes, np.ndarray, Progress], bytes]
     # (calibrated, io dtype, op outputs to keep float) -> full-integer model (not full-integer when any kept)
     int8: Callable[[bytes, str, Sequence[str]], bytes]
     # (fp32, samples, io dtype, progress) -> 16×8 model
@@ -41,12 +40,6 @@ register = QUANTIZERS.register
 get_quantizer = QUANTIZERS.get_entry
 
 
-def _calibrate(fp32: bytes, samples: np.ndarray, progress: Progress) -> bytes:
-    from edgenet.quantization.calibrator import calibrate
-
-    return calibrate(fp32, samples, progress=progress)
-
-
 def _lazy(module: str, fn: str) -> Callable:
     def call(*args, **kwargs):
         import importlib
@@ -60,7 +53,6 @@ register(
     Quantizer(
         "tflite",
         "TensorFlow Lite's MLIR quantizer (what TFLiteConverter runs): the reference path",
-        _calibrate,
         _lazy("edgenet.quantization.ptq", "quantize"),
         _lazy("edgenet.quantization.ptq", "quantize_16x8"),
         _lazy("edgenet.quantization.ptq", "debug_model"),
@@ -71,7 +63,6 @@ register(
     Quantizer(
         "aeq",
         "Google's ai-edge-quantizer (static_wi8_ai8 recipe) on the same calibration",
-        _calibrate,
         _lazy("edgenet.quantization.aeq", "int8"),
         _lazy("edgenet.quantization.aeq", "int16"),
         _lazy("edgenet.quantization.ptq", "debug_model"),

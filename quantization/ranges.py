@@ -72,37 +72,16 @@ def histograms(
     ranges: Mapping[str, tuple[float, float]],
     bins: int = BINS,
     progress: Progress = SILENT,
+    kernels: str = "builtin",
 ) -> dict[str, np.ndarray]:
     """Each ranged tensor's histogram over ``samples`` (NCHW), ``bins`` equal steps on its [min, max].
 
-    Runs the fp32 model on LiteRT's reference kernels with every intermediate tensor kept (XNNPACK would fuse
-    them away); ~2× the calibrator's own pass.
+    Runs the fp32 model with every activation exposed (:mod:`edgenet.quantization.observer`) on ``kernels``:
+    ``"builtin"`` (TFLite's own, the values its calibrator saw) or ``"xnnpack"``.
     """
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from edgenet.quantization.observer import expose
+    from edgenet.quantization.observer import histograms as observe_histograms
 
-    from edgenet.quiet import native_stderr_captured
-
-    with native_stderr_captured():
-        import warnings
-
-        with warnings.catch_warnings():  # "preserve_all_tensors is for debugging": that is what this is
-            warnings.simplefilter("ignore")
-            it = Interpreter(
-                model_content=fp32,
-                experimental_preserve_all_tensors=True,
-                experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-            )
-    it.allocate_tensors()
-    index = {d["name"]: d["index"] for d in it.get_tensor_details()}
     # a range too narrow for ``bins`` finite steps (a near-constant tensor) has nothing to clip: it keeps min/max
-    wide = {n for n, (lo, hi) in ranges.items() if hi - lo > 8 * bins * np.spacing(np.float32(max(-lo, hi)))}
-    names = [n for n in ranges if n in index and n in wide]
-    inp = it.get_input_details()[0]["index"]
-    hist = {n: np.zeros(bins, np.int64) for n in names}
-    x = np.ascontiguousarray(samples.transpose(0, 2, 3, 1), dtype=np.float32)
-    for s in progress.iterate(x, "activation histograms", len(x), "img"):
-        it.set_tensor(inp, s[None])
-        it.invoke()
-        for n in names:
-            hist[n] += np.histogram(it.get_tensor(index[n]), bins, range=ranges[n])[0]
-    return hist
+    wide = {n: r for n, r in ranges.items() if r[1] - r[0] > 8 * bins * np.spacing(np.float32(max(-r[0], r[1])))}
+    return observe_histograms(expose(fp32), samples, wide, bins, kernels, progress)

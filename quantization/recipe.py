@@ -1,4 +1,5 @@
-"""How an int8 model is made, as one frozen value: quantizer, calibration method, weight rounding and I/O types.
+"""How an int8 model is made, as one frozen value: quantizer, calibration method, weight rounding, I/O types and
+who observes the activation ranges.
 
 The value is what a conversion passes to its int8 builders (:class:`edgenet.converters.kind.BuildContext`), what
 report.json records (``recipe``) and what two runs can be compared or cached on; nothing about it accumulates on an
@@ -21,6 +22,7 @@ class Int8Recipe:
     method: str = "minmax"  # --calibration METHOD[:PARAM] (edgenet.quantization.calibration_methods)
     io_dtype: str = "int8"  # the int8 model's input/output type
     rounding: str = ""  # the quantizer's weight rounding; filled in from it when left empty
+    calibrator: str = "fast"  # who observes the ranges (edgenet.quantization.calibrator.CALIBRATORS)
 
     def __post_init__(self) -> None:
         from edgenet.quantization.calibration_methods import parse_method
@@ -29,6 +31,8 @@ class Int8Recipe:
         if self.io_dtype not in IO_DTYPES:
             raise EdgenetError(f"--int8-io {self.io_dtype}: choose {', '.join(IO_DTYPES[:-1])} or {IO_DTYPES[-1]}")
         parse_method(self.method)
+        if self.calibrator not in ("fast", "tflite"):
+            raise EdgenetError(f"--calibrator {self.calibrator}: choose fast or tflite")
         own = get_quantizer(self.quantizer).rounding
         if self.rounding and self.rounding != own:
             raise EdgenetError(f"recipe: the {self.quantizer} quantizer rounds weights {own}, not {self.rounding}")

@@ -39,6 +39,14 @@ def test_report_contract(converted_b0):
     assert on_disk["weights"] == "random"
     assert on_disk["calibration"]["source"] == "dir" and on_disk["calibration"]["samples"] == 24
     assert [a["name"] for a in on_disk["artifacts"]] == ["fp32", "fp16", "dynamic", "int8"]
+    # every stage's seconds and peak memory, calibration inside int8 (it ends first), in the order they ended
+    stages = [s["stage"] for s in on_disk["stages"]]
+    assert stages == ["inputs", "onnx", "float graph", "fp32", "fp16", "dynamic", "calibration (fast)", "int8"]
+    by = {s["stage"]: s for s in on_disk["stages"]}
+    assert all(s["seconds"] > 0 and s["peak_rss_mb"] > 100 for s in on_disk["stages"])
+    assert by["int8"]["peak_rss_mb"] >= by["calibration (fast)"]["peak_rss_mb"]
+    assert by["int8"]["seconds"] >= by["calibration (fast)"]["seconds"]
+    assert on_disk["recipe"]["calibrator"] == "fast" and on_disk["memory_estimate_mb"] > 1000
     for a in on_disk["artifacts"]:
         assert a.keys() >= ARTIFACT_KEYS and a["parity"].keys() >= PARITY_KEYS
         assert (out / a["file"]).stat().st_size == a["bytes"]

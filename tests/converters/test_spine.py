@@ -16,7 +16,7 @@ from edgenet.converters.pipeline import ConvertOptions, build_artifact, convert
 from edgenet.quantization import calibration
 from edgenet.quantization.calibration import Calibration
 from edgenet.quantization.calibrator import calibrate, merge_ranges
-from edgenet.quantization.quantizers import QUANTIZERS, get_quantizer
+from edgenet.quantization.quantizers import get_quantizer
 from edgenet.quantization.recipe import Int8Recipe
 from helpers import realistic_bn
 
@@ -65,33 +65,35 @@ def test_a_new_kind_is_one_registry_entry(tiny, tmp_path):
 
 
 def test_calibration_runs_once_per_graph(tiny, monkeypatch):
-    """int8 and the debugger's model reuse one calibrated model; a new sample set calibrates again."""
+    """int8, the debugger's model and another quantizer reuse one calibrated model; a new sample set calibrates
+    again."""
+    from edgenet.quantization import calibrator
+
     _, graph, samples = tiny
-    q = get_quantizer("tflite")
     calls = []
-    real = q.calibrate
-    monkeypatch.setitem(QUANTIZERS, "counting", q.__class__(**{**q.__dict__, "name": "counting"}))
-    counting = QUANTIZERS["counting"]
-    object.__setattr__(counting, "calibrate", lambda fp32, x, p: calls.append(len(x)) or real(fp32, x, p))
-    ctx = BuildContext(graph, samples, Int8Recipe("counting"))
+    real = calibrator.calibrate
+    monkeypatch.setattr(calibrator, "calibrate", lambda fp32, x, **kw: calls.append(len(x)) or real(fp32, x, **kw))
+    q = get_quantizer("tflite")
+    ctx = BuildContext(graph, samples, Int8Recipe("tflite"))
     build_artifact("int8", ctx)
-    counting.debug_model(ctx.calibrated())
+    q.debug_model(ctx.calibrated())
     ctx.calibrated("percentile:99")  # another method narrows the same pass's ranges
     assert calls == [len(samples)]
-    Calibration(graph.fp32, samples[:6]).model(counting)
+    assert [s.stage for s in ctx.calibration.meter.stages] == ["calibration (fast)", "activation histograms"]
+    Calibration(graph.fp32, samples[:6]).model(q)
     assert calls == [len(samples), 6]
 
 
 def test_split_calibration_is_exact(tiny):
     """Min/max merge exactly: any split across worker processes gives the same bytes as one worker."""
     _, graph, samples = tiny
-    one = calibrate(graph.fp32, samples, workers=1)
-    three = calibrate(graph.fp32, samples, workers=3)
+    one = calibrate(graph.fp32, samples, workers=1, calibrator="tflite")
+    three = calibrate(graph.fp32, samples, workers=3, calibrator="tflite")
     assert one == three
     # without LiteRT, calibration runs in-process on TensorFlow's copy, whose float kernels record ranges up to
     # ~1e-5 (relative) apart: the int8 models agree on every top-1; a logit moves by up to ~10 output steps here
     q = get_quantizer("tflite")
-    in_process = q.int8(calibrate(graph.fp32, samples, workers=0), "int8", ())
+    in_process = q.int8(calibrate(graph.fp32, samples, workers=0, calibrator="tflite"), "int8", ())
     workers = q.int8(one, "int8", ())
     paths = []
     for name, data in (("a", in_process), ("b", workers)):
@@ -103,10 +105,10 @@ def test_split_calibration_is_exact(tiny):
 
 def test_merge_refuses_another_model(tiny, tmp_path):
     _, graph, samples = tiny
-    a = calibrate(graph.fp32, samples[:2], workers=0)
+    a = calibrate(graph.fp32, samples[:2], workers=0, calibrator="tflite")
     other = load_model("lite0", num_classes=3, img_size=64)
     g2 = export_float(other.model, other.name, 64, tmp_path, samples[:2])
-    b = calibrate(g2.fp32, samples[:2], workers=0)
+    b = calibrate(g2.fp32, samples[:2], workers=0, calibrator="tflite")
     if len(read_tflite(graph.fp32_path).tensors) == len(read_tflite(g2.fp32_path).tensors):
         pytest.skip("same tensor count: the structural check cannot tell them apart")
     with pytest.raises(ValueError, match="different models"):
@@ -130,7 +132,8 @@ def test_kill_9_leaves_no_worker_and_no_files_for_long(tiny, tmp_path, monkeypat
     np.save(data, np.repeat(samples, 150, axis=0))  # 1,800 images: long enough to be killed mid-way
     code = (
         "import numpy as np, pathlib, sys; from edgenet.quantization.calibrator import calibrate; "
-        f"calibrate(pathlib.Path({str(model)!r}).read_bytes(), np.load({str(data)!r}), workers=2); sys.exit(0)"
+        f"calibrate(pathlib.Path({str(model)!r}).read_bytes(), np.load({str(data)!r}), workers=2, "
+        "calibrator='tflite'); sys.exit(0)"
     )
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     parent = subprocess.Popen([sys.executable, "-c", code], env=env)
@@ -159,5 +162,5 @@ def test_kill_9_leaves_no_worker_and_no_files_for_long(tiny, tmp_path, monkeypat
     stale = list(tmp_path.glob(f".{WORKDIR_NAME}.*.{parent.pid}.*.partial"))
     assert len(stale) == 1, "the killed run's folder stays until the next run"
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    calibrate(graph.fp32, samples[:2], workers=1)  # the next calibration
+    calibrate(graph.fp32, samples[:2], workers=1, calibrator="tflite")  # the next calibration
     assert not stale[0].exists() and not list(tmp_path.glob(f".{WORKDIR_NAME}.*"))
