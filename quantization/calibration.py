@@ -3,7 +3,8 @@
 
 Int8 ranges are only as good as the data they are measured on, so calibration uses exactly the resize, crop
 and mean/std of deployment, in a deterministic order (a seeded shuffle of the sorted file list, so the first N
-samples mix classes instead of taking N pictures of the first folder).
+samples mix classes instead of taking N pictures of the first folder). The samples stream into a disk-backed array
+(:mod:`edgenet.diskarray`): the process holds the one in use, not all of them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgenet.diskarray import disk_array, release
 from edgenet.errors import EdgenetError
 from edgenet.imagefiles import list_image_files
 from edgenet.preprocess import Preprocess
@@ -49,26 +51,46 @@ def list_images(root: str | Path) -> list[Path]:
     return listing.files
 
 
+class _Stream:
+    """Preprocessed samples written one by one into a disk array (:mod:`edgenet.diskarray`): a 100-image B7
+    calibration set is 432 MB that the process need not hold."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.arr, self.n = capacity, None, 0
+
+    def add(self, sample: np.ndarray) -> None:
+        if self.arr is None:
+            self.arr = disk_array((self.capacity, *sample.shape), np.float32)
+        self.arr[self.n] = sample
+        release(self.arr, self.n)
+        self.n += 1
+
+    def samples(self) -> np.ndarray:
+        return self.arr[: self.n]
+
+
 def from_folder(
     root: str | Path, pre: Preprocess, n: int, seed: int = 0, progress: Progress = SILENT
 ) -> CalibrationSet:
-    """Load up to ``n`` readable images; unreadable ones are skipped and counted."""
+    """Load up to ``n`` readable images into a disk-backed array; unreadable ones are skipped and counted."""
     files = list_images(root)
     random.Random(seed).shuffle(files)
-    samples, skipped = [], []
+    stream, skipped = _Stream(min(n, len(files))), []
     for f in progress.iterate(files, "calibration images", len(files), "file"):
-        if len(samples) >= n:
+        if stream.n >= n:
             break
         try:
-            samples.append(pre(f))
+            sample = pre(f)
         except Exception:  # PIL raises many types for truncated/corrupt files
             skipped.append(str(f))
-    if not samples:
+            continue
+        stream.add(sample)
+    if not stream.n:
         raise EdgenetError(
             f"{root}: no readable image among {len(files)} file(s) "
             f"({', '.join(IMAGE_EXTENSIONS)}); point --calib-data at a folder of images"
         )
-    return CalibrationSet("dir", np.stack(samples), len(skipped), skipped, str(root))
+    return CalibrationSet("dir", stream.samples(), len(skipped), skipped, str(root))
 
 
 def synthetic(pre: Preprocess, n: int, seed: int = 0) -> CalibrationSet:
@@ -81,13 +103,13 @@ def synthetic(pre: Preprocess, n: int, seed: int = 0) -> CalibrationSet:
 
     rng = np.random.default_rng(seed)
     size = max(pre.resize_size, 32)
-    samples = []
+    stream = _Stream(n)
     for _ in range(n):
         low = rng.uniform(0, 255, (4, 4, 3))
         field_ = np.asarray(Image.fromarray(low.astype(np.uint8)).resize((size, size), Image.Resampling.BICUBIC))
         img = np.clip(field_ + rng.normal(0, 20, field_.shape), 0, 255).astype(np.uint8)
-        samples.append(pre.to_array(Image.fromarray(img)))
-    return CalibrationSet("synthetic", np.stack(samples))
+        stream.add(pre.to_array(Image.fromarray(img)))
+    return CalibrationSet("synthetic", stream.samples())
 
 
 SYNTHETIC_WARNING = (

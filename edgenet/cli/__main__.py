@@ -1,5 +1,5 @@
 """``python -m edgenet.cli`` is the ``edgenet`` command."""
 
-from edgenet.cli.main import cli
+from edgenet.cli.main import main
 
-cli()
+main()

@@ -106,3 +106,13 @@ def cli() -> None:
       edgenet bundle build/.../model_int8.tflite --out app/             labels + metadata for an app
     Shell completion: eval "$(_EDGENET_COMPLETE=bash_source edgenet)" (zsh_source, fish_source).
     """
+
+
+def main() -> None:
+    """The ``edgenet`` process. TensorFlow imports Keras 3 eagerly (1.6 s here) unless told it uses ``tf_keras``,
+    which onnx2tf needs anyway: as its own process the command says so, unless the user chose otherwise. (The
+    library leaves it alone: a notebook importing edgenet may want Keras 3 as ``tf.keras``.)"""
+    import os
+
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    cli()

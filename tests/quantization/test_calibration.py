@@ -100,3 +100,32 @@ def test_a_file_given_as_a_folder_is_named_as_a_file(tmp_path):
         scan_class_folders(photo)
     with pytest.raises(EdgenetError, match=r"--eval-data .*cat\.jpg: is a file, not a folder"):
         list_labeled_images(photo, None, None)
+
+
+def _rss_mb() -> float:
+    from pathlib import Path
+
+    status = Path("/proc/self/status")
+    if not status.is_file():
+        pytest.skip("no /proc/self/status")
+    return next(int(line.split()[1]) / 1024 for line in status.read_text().splitlines() if line.startswith("VmRSS:"))
+
+
+def test_samples_stream_through_a_disk_array_not_memory(photos_dir):
+    """24 images at 600 px are 99 MB of float32; loading them and reading each back keeps them off the process's
+    resident memory (written to an unlinked file, each one's pages released after use)."""
+    from edgenet.diskarray import release
+
+    before = _rss_mb()
+    cal = from_folder(photos_dir, Preprocess(resolution=600), 24)
+    assert isinstance(cal.samples, np.memmap) and cal.samples.shape == (24, 3, 600, 600)
+    assert cal.samples.nbytes > 90 << 20
+    total = 0.0
+    for i in range(len(cal.samples)):
+        total += float(cal.samples[i].mean())
+        release(cal.samples, i)
+    assert _rss_mb() - before < 30, "the samples are resident"
+    # the data is all there: the same numbers as loading them into memory
+    again = from_folder(photos_dir, Preprocess(resolution=600), 3)
+    assert np.array_equal(np.asarray(again.samples), np.asarray(cal.samples[:3]))
+    assert np.isfinite(total)

@@ -97,3 +97,15 @@ def test_observable_and_bad_kernels(graph):
         calibrate(g.fp32, samples, calibrator="exact")
     with pytest.raises(ValueError, match="at least one sample"):
         calibrate(g.fp32, np.zeros((0, 3, 64, 64), np.float32))
+
+
+def test_in_graph_reductions_see_what_the_exposed_tensors_show(graph):
+    """The min/max ops inserted after each activation give the same numbers as reading every activation out."""
+    g, samples, _ = graph
+    reduced, exposed = observer.with_reductions(g.fp32), observer.expose(g.fp32)
+    assert reduced.reduced and sorted(reduced.tensors) == exposed.tensors
+    lo_r, hi_r = observer.observe(reduced, samples[:4])
+    lo_e, hi_e = observer.observe(exposed, samples[:4])
+    at = {t: k for k, t in enumerate(exposed.tensors)}
+    order = [at[t] for t in reduced.tensors]
+    assert np.array_equal(lo_r, lo_e[order]) and np.array_equal(hi_r, hi_e[order])
