@@ -2,8 +2,9 @@
 
 Two calibrations that differ only by float rounding (XNNPACK against TFLite's own kernels) give int8 models whose
 bytes differ, so "equal" has to be said in the quantizer's own unit: for each tensor, how far its scale and zero
-point moved (the shift of its int8 grid, in steps of that grid) and how far its stored integers moved (a bias's
-int32 values follow its input's scale).
+point moved (the shift of its int8 grid, in steps of that grid), how far its stored 8/16-bit integers moved (the
+weights: they do not depend on activation ranges) and, for int32 biases, whose scale is the input's times the
+weight's, how much their values moved relative to themselves.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 class TensorShift:
     name: str
     grid_steps: float  # the largest move of any int8 grid point over [qmin, qmax], in steps of the first grid
-    max_int_diff: int  # the largest change of a stored integer (0 for activations)
+    max_int_diff: int  # the largest change of a stored 8/16-bit integer (-1: not integer data of one size)
+    bias_rel: float = 0.0  # int32 data: the largest change relative to the tensor's largest magnitude
 
 
 @dataclass
@@ -33,6 +35,10 @@ class ModelDiff:
     @property
     def max_int_diff(self) -> int:
         return max((t.max_int_diff for t in self.differing), default=0)
+
+    @property
+    def max_bias_rel(self) -> float:
+        return max((t.bias_rel for t in self.differing), default=0.0)
 
 
 def _tensors(model: bytes):
@@ -66,13 +72,17 @@ def diff(a: bytes, b: bytes) -> ModelDiff:
             q = np.array([-128.0, 127.0])[:, None]
             moved = np.abs(sa * (q - za) - sb * (q - zb)) / np.where(sa > 0, sa, 1.0)
             steps = float(moved.max())
-        ints = 0
+        ints, rel = 0, 0.0
         if da is not None and db is not None and not np.array_equal(da, db):
             dt = _INT_TYPES.get(typ)
             if dt is None or len(da) != len(db):
                 ints = -1  # float or differently sized data: not a requantization of the same values
             else:
-                ints = int(np.abs(da.view(dt).astype(np.int64) - db.view(dt).astype(np.int64)).max())
-        if steps or ints:
-            out.differing.append(TensorShift(name, round(steps, 6), ints))
+                va, vb = da.view(dt).astype(np.int64), db.view(dt).astype(np.int64)
+                if dt in (np.int32, np.int64):
+                    rel = float(np.abs(va - vb).max() / max(int(np.abs(va).max()), 1))
+                else:
+                    ints = int(np.abs(va - vb).max())
+        if steps or ints or rel:
+            out.differing.append(TensorShift(name, round(steps, 6), ints, rel))
     return out
