@@ -371,7 +371,7 @@ def render_family(f: dict) -> list[str]:
         f"`{Path(f['calib_data']).name}`). Machine: {f['env']['cpu']}, {f['env']['cores']} cores; load average "
         f"before/after {f['env']['loadavg_before'][0]:.1f} / {f['env']['loadavg_after'][0]:.1f}. Peak: the largest "
         "stage peak of report.json's `stages` (each stage's resident high-water mark). Estimate: what "
-        "convert predicts before it starts (`edgenet/converters/memory.py`, whose coefficients were fitted to "
+        "convert predicts before it starts (`converters/memory.py`, whose coefficients were fitted to "
         "this table's peaks: weights and one image's activations per model are in convert-family.json). "
         "litert-torch: its fp32 conversion of the same PyTorch module (`litert_torch.convert`, no int8, its own "
         "venv), wall seconds of a fresh process and its peak (`wait4`).",
