@@ -5,6 +5,7 @@ Numbers in docs/ are only comparable with the CPU and the load they were taken u
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -54,3 +55,13 @@ def paired_drop(ref_correct: np.ndarray, correct: np.ndarray) -> tuple[float, fl
     d = ref_correct.astype(np.float64) - correct.astype(np.float64)
     half = 1.96 * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
     return round(100 * float(d.mean()), 2), round(100 * float(half), 2)
+
+
+def write_results(out: Path, stem: str, result: dict, render) -> str:
+    """``out/STEM.json`` (the numbers) and ``out/STEM.md`` (``render(result)``); prints and returns the page."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    md = render(result)
+    (out / f"{stem}.md").write_text(md)
+    print(md)
+    return md

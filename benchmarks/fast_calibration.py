@@ -23,13 +23,12 @@ Writes docs/benchmarks/fast-calibration.md and fast-calibration.json.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model, loadavg, log
+from _common import cpu_model, loadavg, log, write_results
 from imagenet_pretrained import SAMPLE, split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,11 +180,7 @@ def main() -> None:
         "env": {"cpu": cpu_model(), "cores": os.cpu_count(), "loadavg_before": before, "loadavg_after": loadavg()},
         "models": models,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "fast-calibration.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = render(result)
-    (args.out / "fast-calibration.md").write_text(md)
-    print(md)
+    write_results(args.out, "fast-calibration", result, render)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model, loadavg, log, paired_drop, subset
+from _common import cpu_model, loadavg, log, paired_drop, subset, write_results
 from edgenet.device_bench.latency import tflite_latency, torch_latency
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -346,11 +346,7 @@ def main() -> None:
         "args": {k: str(v) for k, v in vars(args).items()},
         "models": models,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "int8.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = render(result)
-    (args.out / "int8.md").write_text(md)
-    print(md)
+    write_results(args.out, "int8", result, render)
 
 
 def _pct(x: float) -> str:

@@ -42,6 +42,22 @@ class NetworkBlocked(OSError):
     pass
 
 
+def realistic_lite0(workdir: Path, photos: Path, num_classes: int, samples: int, parity: int):
+    """Lite0 at 64 px with real photos' BatchNorm statistics, its float graph (``parity`` check inputs) and
+    ``samples`` calibration samples: the small real-scale model several tiers calibrate. (loaded, graph, samples)"""
+    import torch
+    from edgenet.converters.graph import export_float
+    from edgenet.quantization import calibration
+
+    from edgenet.loading import load_model
+
+    torch.manual_seed(0)
+    loaded = load_model("lite0", num_classes=num_classes, img_size=64)
+    realistic_bn(loaded.model, photos, 64)
+    cal = calibration.from_folder(photos, loaded.preprocess, samples)
+    return loaded, export_float(loaded.model, loaded.name, 64, workdir, cal.samples[:parity]), cal.samples
+
+
 def block_network(mp: pytest.MonkeyPatch) -> list:
     """Refuse every non-loopback connection, recording the attempts (proves a step runs offline)."""
     attempts: list = []

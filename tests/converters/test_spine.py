@@ -8,17 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from edgenet.converters import kinds
 from edgenet.converters.graph import export_float
 from edgenet.converters.kinds import BuildContext, Kind, register
 from edgenet.converters.pipeline import ConvertOptions, build_artifact, convert
-from edgenet.quantization import calibration
 from edgenet.quantization.calibration import Calibration
 from edgenet.quantization.calibrator import calibrate, merge_ranges
 from edgenet.quantization.quantizers import get_quantizer
 from edgenet.quantization.recipe import Int8Recipe
-from helpers import realistic_bn
+from helpers import realistic_lite0
 
 from edgenet.artifacts.runtime import TFLiteRunner
 from edgenet.artifacts.tflite_model import read_tflite
@@ -31,13 +29,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, photos_dir):
     """lite0 at 64 px with real photos' BN statistics, its float graph and 12 calibration samples."""
-    torch.manual_seed(0)
-    loaded = load_model("lite0", num_classes=5, img_size=64)
-    realistic_bn(loaded.model, photos_dir, 64)
-    cal = calibration.from_folder(photos_dir, loaded.preprocess, 12)
-    work = tmp_path_factory.mktemp("graph")
-    graph = export_float(loaded.model, loaded.name, 64, work, cal.samples[:4])
-    return loaded, graph, cal.samples
+    return realistic_lite0(tmp_path_factory.mktemp("graph"), photos_dir, 5, 12, 4)
 
 
 def test_a_new_kind_is_one_registry_entry(tiny, tmp_path):

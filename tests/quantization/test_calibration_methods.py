@@ -10,16 +10,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 from edgenet.converters.edgetpu.check import check_model
-from edgenet.converters.graph import export_float
 from edgenet.converters.kinds import BuildContext, full_integer
 from edgenet.converters.pipeline import build_artifact
-from edgenet.quantization import aeq, calibration
+from edgenet.quantization import aeq
 from edgenet.quantization.calibration import Calibration
 from edgenet.quantization.calibration_methods import METHODS, choose_ranges, mse, parse_method, percentile
 from edgenet.quantization.quantizers import QUANTIZERS, get_quantizer
 from edgenet.quantization.ranges import boundary_tensors, read_ranges, write_ranges
 from edgenet.quantization.recipe import Int8Recipe
-from helpers import realistic_bn
+from helpers import realistic_bn, realistic_lite0
 
 from edgenet.artifacts.runtime import TFLiteRunner
 from edgenet.artifacts.tflite_model import read_tflite
@@ -91,11 +90,8 @@ def test_choose_ranges_keeps_boundaries_and_constant_tensors():
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory, photos_dir):
     """lite0 at 64 px with real photos' BatchNorm statistics, its float graph and 16 calibration samples."""
-    torch.manual_seed(0)
-    loaded = load_model("lite0", num_classes=5, img_size=64)
-    realistic_bn(loaded.model, photos_dir, 64)
-    cal = calibration.from_folder(photos_dir, loaded.preprocess, 16)
-    return export_float(loaded.model, loaded.name, 64, tmp_path_factory.mktemp("g"), cal.samples[:4]), cal.samples
+    _, graph, samples = realistic_lite0(tmp_path_factory.mktemp("g"), photos_dir, 5, 16, 4)
+    return graph, samples
 
 
 @pytest.mark.slow

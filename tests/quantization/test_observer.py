@@ -5,30 +5,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from edgenet.converters.graph import export_float
-from edgenet.quantization import calibration, observer
+from edgenet.quantization import observer
 from edgenet.quantization.calibrator import calibrate
 from edgenet.quantization.model_diff import diff
 from edgenet.quantization.ptq import quantize
 from edgenet.quantization.ranges import histograms, read_ranges
-from helpers import realistic_bn
+from helpers import realistic_lite0
 
 from edgenet.artifacts.tflite_model import read_tflite
-from edgenet.loading import load_model
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory, photos_dir):
-    """lite0 at 64 px, 3 classes, BN statistics of real photos; its float graph and 16 calibration samples."""
-    torch.manual_seed(0)
-    loaded = load_model("lite0", num_classes=3, img_size=64)
-    realistic_bn(loaded.model, photos_dir, 64)
-    cal = calibration.from_folder(photos_dir, loaded.preprocess, 16)
-    g = export_float(loaded.model, loaded.name, 64, tmp_path_factory.mktemp("obs"), cal.samples[:2])
-    return g, cal.samples, calibrate(g.fp32, cal.samples, calibrator="tflite")
+    """lite0 at 64 px, 3 classes, BN statistics of real photos; its float graph, 16 calibration samples and
+    TFLite's calibrator's model of them (the reference)."""
+    _, g, samples = realistic_lite0(tmp_path_factory.mktemp("obs"), photos_dir, 3, 16, 2)
+    return g, samples, calibrate(g.fp32, samples, calibrator="tflite")
 
 
 def test_inplace_inputs_take_the_ops_output_range(graph):
