@@ -254,7 +254,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
         from edgenet.converters.raw_input import with_raw_input
 
         loaded = with_raw_input(loaded)
-    recipe = Int8Recipe(opts.quantizer, opts.calibration, opts.int8_io)
+    recipe = Int8Recipe(opts.quantizer, opts.calibration, opts.int8_io, calibrator=opts.calibrator)
     pre = loaded.preprocess
     report = _new_report(loaded, opts)
 

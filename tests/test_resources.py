@@ -69,3 +69,25 @@ def test_a_conversion_that_will_not_fit_fails_before_it_starts(tmp_path, monkeyp
         lambda: convert(loaded, ConvertOptions(out=out)), "b0 at 64 px", "GB (estimate)", "--ignore-memory-estimate"
     )
     assert "0.5 GB free" in line and not out.exists()
+
+
+@pytest.mark.slow
+def test_the_reference_calibrator_is_chosen_and_its_workers_measured(tmp_path, photos_dir):
+    """``--calibrator tflite`` runs TFLite's calibrator in a worker process, whose own peak the stage records."""
+    import json
+
+    from click.testing import CliRunner
+
+    from edgenet.cli.main import cli
+
+    out = tmp_path / "out"
+    args = ["convert", "--model", "lite0", "--num-classes", "3", "--img-size", "32", "--int8", "--calibrator",
+            "tflite", "--calib-data", str(photos_dir), "--calib-samples", "4", "-q", "--out", str(out)]  # fmt: skip
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["recipe"]["calibrator"] == "tflite"
+    stage = next(s for s in report["stages"] if s["stage"] == "calibration (tflite)")
+    assert stage["workers_peak_rss_mb"] is not None and 20 < stage["workers_peak_rss_mb"] < 4096
+    bad = CliRunner().invoke(cli, [*args[:9], "exact", *args[10:]])
+    assert bad.exit_code == 2 and "exact" in bad.output
