@@ -2,9 +2,9 @@
 
 Measured on the whole family (``benchmarks/convert_bench.py --family``, docs/benchmarks/convert.md), the peak is the
 float graph's stage on every variant: TFLite's converter holds several copies of the weights and of TensorFlow's
-graph (B7: 6.1 GB there, 4.2 GB in calibration, 3.1 GB in the ONNX export). So the estimate is a base (the
+graph (B7: 5.6 GB there, 4.1 GB in calibration). So the estimate is a base (the
 libraries) plus a multiple of the float32 weights, and a little for one image's activations (the parity runs). Its
-coefficients lie 2-13 % above every measured peak of the family, so it errs high.
+coefficients lie 3-19 % above every measured peak of the family, so it errs high.
 """
 
 from __future__ import annotations

@@ -264,7 +264,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
 
     kinds = _kinds_to_build(opts, warn)
     needs_calib = any(get_kind(k).calibrated for k in kinds)
-    report.memory_estimate_mb = _check_memory(loaded, kinds, opts)
+    report.memory_estimate_mb = _check_memory(loaded, opts)
     meter = StageMeter()
     with staging_dir(opts.out) as stage:  # fails early if --out is not writable
         refuse_before(Path(opts.out), _planned_files(kinds, loaded, opts))  # the user's files: now and at the end
@@ -551,7 +551,7 @@ def parity_table(report: ConvertReport) -> list[dict]:
     return rows
 
 
-def _check_memory(loaded: LoadedModel, kinds: list[str], opts: ConvertOptions) -> float | None:
+def _check_memory(loaded: LoadedModel, opts: ConvertOptions) -> float | None:
     """The peak resident memory this conversion is estimated to need (MB); fails before any work when this
     machine's free memory is smaller, unless ``--ignore-memory-estimate``."""
     from edgenet.converters.memory import estimate_peak_mb

@@ -79,27 +79,27 @@ def calibrate(
 
         if observable(fp32):  # else control flow (several subgraphs): TFLite's calibrator handles any model
             return calibrate_fast(fp32, samples, progress=progress)
-    x = np.ascontiguousarray(samples.transpose(0, 2, 3, 1), dtype=np.float32)
     n_workers = plan_workers(samples, workers)
     if n_workers == 0:
         from tensorflow.lite.python.optimize import calibrator
 
         def gen():
-            for s in progress.iterate(x, "calibrating", len(x), "img"):
-                yield [s[None]]
+            for s in progress.iterate(samples, "calibrating", len(samples), "img"):
+                yield [np.ascontiguousarray(s.transpose(1, 2, 0), dtype=np.float32)[None]]
 
         model = calibrator.add_intermediate_tensors(fp32)  # the calibrator reads this buffer: keep it alive
         return calibrator.Calibrator(model).calibrate(gen)
     # a private folder a later run removes if this one is kill -9'd (the model and shards are tens of MB)
     with scratch_dir(Path(tempfile.gettempdir()), WORKDIR_NAME) as tmp:
-        return _in_workers(fp32, x, n_workers, tmp, progress)
+        return _in_workers(fp32, samples, n_workers, tmp, progress)
 
 
-def _in_workers(fp32: bytes, x: np.ndarray, n: int, tmp: Path, progress: Progress) -> bytes:
+def _in_workers(fp32: bytes, samples: np.ndarray, n: int, tmp: Path, progress: Progress) -> bytes:
+    """``samples`` (NCHW, possibly on disk) split into ``n`` NHWC shards, one worker each, their ranges merged."""
     (tmp / "model.tflite").write_bytes(fp32)
     procs = []
-    for i, shard in enumerate(np.array_split(x, n)):
-        np.save(tmp / f"shard{i}.npy", shard)
+    for i, idx in enumerate(np.array_split(np.arange(len(samples)), n)):  # one shard in memory at a time
+        np.save(tmp / f"shard{i}.npy", np.ascontiguousarray(samples[idx].transpose(0, 2, 3, 1), dtype=np.float32))
         args = [str(tmp / "model.tflite"), str(tmp / f"shard{i}.npy"), str(tmp / f"out{i}.tflite"), str(os.getpid())]
         # -P: the cwd cannot shadow NumPy or LiteRT
         procs.append(subprocess.Popen([sys.executable, "-P", str(WORKER), *args], stdout=subprocess.PIPE, text=True))
@@ -127,7 +127,7 @@ def _in_workers(fp32: bytes, x: np.ndarray, n: int, tmp: Path, progress: Progres
                 finished += 1
 
     try:
-        for _ in progress.iterate(samples_done(), "calibrating", len(x), "img"):
+        for _ in progress.iterate(samples_done(), "calibrating", len(samples), "img"):
             pass
         codes = [p.wait() for p in procs]
     finally:

@@ -20,9 +20,9 @@ Two quirks of the calibrator's logging are reproduced, because the quantizer rea
   records a maximum of 1.2e-38, not its own.
 
 On XNNPACK each range differs from the calibrator's by float rounding only (tested within 1 % of an int8 step;
-measured ≤ 0.001 step on Lite0 and B0, docs/benchmarks/convert.md). On TFLite's builtin kernels (``kernels=
-"builtin"``, the calibrator's own) a 224-px B0 gives the calibrator's int8 model byte for byte; at other sizes
-TFLite picks other conv paths for the two interpreters and a few ranges differ in the last bit.
+measured ≤ 2.4e-4 step on the pretrained Lite0–2, docs/benchmarks/fast-calibration.md). On TFLite's builtin
+kernels (``kernels="builtin"``, the calibrator's own) a few tensors still come out a last bit apart, so the int8
+bytes are not identical there either.
 """
 
 from __future__ import annotations
