@@ -487,7 +487,7 @@ def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scor
         calibrated_with=ctx.calibrated,
         methods=[m for m in METHODS if m != parse_method(opts.calibration)[0].name],
         quantizers=[q for q in QUANTIZERS.values() if q.name != ctx.quantizer.name and q.available()],
-        calibrate=lambda more: Calibration(graph.fp32, more, graph.input_range, ctx.recipe.calibrator).model(
+        calibrate=lambda more: Calibration(graph.fp32, more, graph.input_range, ctx.recipe.calibrator, ctx.meter).model(
             ctx.quantizer, progress=ctx.progress
         ),
     )

@@ -71,8 +71,9 @@ class StageMeter:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        for outer in self._open:  # what the enclosing stages reached before this one resets the mark
-            outer[0] = max(outer[0], _peak_kb())
+        active = _ACTIVE.get()  # another meter's open stages enclose this one too
+        for outer in [*self._open, *(active._open if active not in (None, self) else [])]:
+            outer[0] = max(outer[0], _peak_kb())  # what they reached before this stage resets the mark
         reset = _reset_peak()
         mine = [0, None]
         self._open.append(mine)
@@ -85,7 +86,7 @@ class StageMeter:
             release_memory(collect=False)  # what the stage freed goes back to the OS before the next one starts
             self._open.pop()
             mine[0] = max(mine[0], _peak_kb())
-            for outer in self._open:
+            for outer in [*self._open, *(active._open if active not in (None, self) else [])]:
                 outer[0] = max(outer[0], mine[0])
                 outer[1] = _max(outer[1], mine[1])
             workers = None if mine[1] is None else round(mine[1], 1)
@@ -137,16 +138,25 @@ def available_memory_mb() -> float | None:
                 avail = int(line.split()[1]) / 1024
     except OSError:
         return None
-    for limit_file, usage_file in (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    for folder, limit_file, usage_file, stat_key in (
+        ("/sys/fs/cgroup", "memory.max", "memory.current", "inactive_file"),
+        ("/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),
     ):
         try:
-            limit = Path(limit_file).read_text().strip()
+            limit = Path(folder, limit_file).read_text().strip()
             if limit != "max" and int(limit) < (1 << 60):
-                room = (int(limit) - int(Path(usage_file).read_text())) / MB
+                # the working set, as the kubelet counts it: usage less the page cache the kernel can drop
+                used = int(Path(folder, usage_file).read_text()) - _stat(Path(folder, "memory.stat"), stat_key)
+                room = (int(limit) - max(used, 0)) / MB
                 avail = room if avail is None else min(avail, room)
             break
         except (OSError, ValueError):
             continue
     return avail
+
+
+def _stat(path: Path, key: str) -> int:
+    try:
+        return next((int(v) for k, v in (line.split() for line in path.read_text().splitlines()) if k == key), 0)
+    except (OSError, ValueError):
+        return 0

@@ -31,6 +31,7 @@ import numpy as np
 
 from edgenet.atomic import scratch_dir
 from edgenet.devices import available_cpus
+from edgenet.diskarray import release
 from edgenet.progress import SILENT, Progress
 from edgenet.resources import note_worker_peak
 
@@ -84,8 +85,9 @@ def calibrate(
         from tensorflow.lite.python.optimize import calibrator
 
         def gen():
-            for s in progress.iterate(samples, "calibrating", len(samples), "img"):
-                yield [np.ascontiguousarray(s.transpose(1, 2, 0), dtype=np.float32)[None]]
+            for i in progress.iterate(range(len(samples)), "calibrating", len(samples), "img"):
+                yield [np.ascontiguousarray(samples[i].transpose(1, 2, 0), dtype=np.float32)[None]]
+                release(samples, i)
 
         model = calibrator.add_intermediate_tensors(fp32)  # the calibrator reads this buffer: keep it alive
         return calibrator.Calibrator(model).calibrate(gen)
@@ -100,6 +102,8 @@ def _in_workers(fp32: bytes, samples: np.ndarray, n: int, tmp: Path, progress: P
     procs = []
     for i, idx in enumerate(np.array_split(np.arange(len(samples)), n)):  # one shard in memory at a time
         np.save(tmp / f"shard{i}.npy", np.ascontiguousarray(samples[idx].transpose(0, 2, 3, 1), dtype=np.float32))
+        for k in idx:
+            release(samples, int(k))
         args = [str(tmp / "model.tflite"), str(tmp / f"shard{i}.npy"), str(tmp / f"out{i}.tflite"), str(os.getpid())]
         # -P: the cwd cannot shadow NumPy or LiteRT
         procs.append(subprocess.Popen([sys.executable, "-P", str(WORKER), *args], stdout=subprocess.PIPE, text=True))

@@ -35,6 +35,7 @@ import numpy as np
 from edgenet.artifacts.tflite_model import tflite_schema
 from edgenet.devices import available_cpus
 from edgenet.diskarray import release
+from edgenet.errors import EdgenetError
 from edgenet.progress import SILENT, Progress
 
 FLT_MIN = float(np.finfo(np.float32).tiny)  # the calibrator's initial running maximum
@@ -96,8 +97,11 @@ def inplace_pairs(fp32: bytes, model=None) -> list[tuple[int, int]]:
         )
     it.allocate_tensors()
 
-    def address(i: int) -> int:
-        view = it.tensor(i)()
+    def address(i: int) -> int | None:
+        try:
+            view = it.tensor(i)()
+        except ValueError:  # no data planned (dynamic or unallocated): shares nothing
+            return None
         at = view.ctypes.data
         del view  # the interpreter refuses to run while a view of its memory is held
         return at
@@ -105,6 +109,7 @@ def inplace_pairs(fp32: bytes, model=None) -> list[tuple[int, int]]:
     pairs = []
     for op in model.subgraphs[0].operators:
         outs = {address(int(o)): int(o) for o in op.outputs if o >= 0}
+        outs.pop(None, None)
         for i in op.inputs:
             if i >= 0 and not _constant(model, model.subgraphs[0].tensors[i]) and address(int(i)) in outs:
                 pairs.append((int(i), outs[address(int(i))]))
@@ -246,6 +251,12 @@ def observe(
 def as_logged(exposed: Exposed, lo: np.ndarray, hi: np.ndarray) -> dict[str, tuple[float, float]]:
     """The ranges TFLite's calibrator records from these true ones: in-place inputs widened by the op's output,
     every maximum at least ``FLT_MIN`` (see the module's docstring)."""
+    bad = [n for n, a, b in zip(exposed.names, lo, hi, strict=True) if not (np.isfinite(a) and np.isfinite(b))]
+    if bad:
+        raise EdgenetError(
+            f"the fp32 model's activation {bad[0]!r} is NaN or infinite on the calibration images ({len(bad)} "
+            "such tensors): int8 ranges cannot be taken from it; check the weights and the calibration images"
+        )
     at = {t: k for k, t in enumerate(exposed.tensors)}
     lo2, hi2 = lo.copy(), hi.copy()
     for i, o in exposed.inplace:

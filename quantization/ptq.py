@@ -59,12 +59,14 @@ def quantize_16x8(fp32: bytes, samples: np.ndarray, io_dtype: str = "int8", prog
     import tensorflow as tf
     from tensorflow.lite.python.optimize import calibrator
 
-    io = _tf_dtype(io_dtype, sixteen=True)
-    nhwc = np.ascontiguousarray(samples.transpose(0, 2, 3, 1), dtype=np.float32)
+    from edgenet.diskarray import release
 
-    def gen():
-        for x in progress.iterate(nhwc, "calibrating 16×8", len(nhwc), "img"):
-            yield [x[None]]
+    io = _tf_dtype(io_dtype, sixteen=True)
+
+    def gen():  # one sample in memory at a time (they may be on disk: edgenet.diskarray)
+        for i in progress.iterate(range(len(samples)), "calibrating 16×8", len(samples), "img"):
+            yield [np.ascontiguousarray(samples[i].transpose(1, 2, 0), dtype=np.float32)[None]]
+            release(samples, i)
 
     model = calibrator.add_intermediate_tensors(fp32)
     return calibrator.Calibrator(model).calibrate_and_quantize(

@@ -129,3 +129,14 @@ def test_samples_stream_through_a_disk_array_not_memory(photos_dir):
     again = from_folder(photos_dir, Preprocess(resolution=600), 3)
     assert np.array_equal(np.asarray(again.samples), np.asarray(cal.samples[:3]))
     assert np.isfinite(total)
+
+
+def test_release_leaves_other_maps_alone(tmp_path):
+    """Only edgenet's own disk arrays are unmapped: on a copy-on-write map that would discard the caller's edits."""
+    from edgenet.diskarray import release
+
+    np.save(tmp_path / "x.npy", np.ones((3, 1 << 20), np.float32))
+    cow = np.load(tmp_path / "x.npy", mmap_mode="c")
+    cow[1] = 5.0
+    release(cow, 1)
+    assert float(cow[1].mean()) == 5.0

@@ -103,3 +103,11 @@ def test_in_graph_reductions_see_what_the_exposed_tensors_show(graph):
     at = {t: k for k, t in enumerate(exposed.tensors)}
     order = [at[t] for t in reduced.tensors]
     assert np.array_equal(lo_r, lo_e[order]) and np.array_equal(hi_r, hi_e[order])
+
+
+def test_a_nan_activation_is_one_clear_error():
+    from edgenet.errors import EdgenetError
+
+    exposed = observer.Exposed(b"", [0, 1], ["ok", "blown/up"], [])
+    with pytest.raises(EdgenetError, match="'blown/up' is NaN or infinite"):
+        observer.as_logged(exposed, np.array([0.0, np.nan], np.float32), np.array([1.0, 2.0], np.float32))
