@@ -7,8 +7,8 @@ same numbers come from the *same* ``.tflite`` with a ``REDUCE_MIN`` and a ``REDU
 each op for each of its float outputs, their scalars the subgraph's outputs (:func:`with_reductions`): the mapping
 is the identity — same file, same tensor names — and nothing is inferred about how onnx2tf or the MLIR quantizer
 name things. Each activation is reduced as soon as it is made, so the memory planner still reuses its buffer: a
-600-px B7 observes in 1.3 GB, against 5.4 GB with every activation kept as an output (:func:`expose`, which the
-histogram methods need).
+600-px B7 observed in 1.3 GB, against 5.4 GB with every activation kept as an output (one-off measurement;
+:func:`expose`, which the histogram methods need).
 
 Two quirks of the calibrator's logging are reproduced, because the quantizer reads its numbers as they are
 (found by comparing the two on Lite0 and B0, tensor by tensor):
