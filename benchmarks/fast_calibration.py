@@ -174,8 +174,6 @@ def main() -> None:
     cal_dir, ev_dir = split(args.data, work, 10, None)
     before = loadavg()
     models = [bench_model(m, cal_dir, ev_dir, work) for m in args.models.split(",")]
-    import os
-
     result = {
         "env": {"cpu": cpu_model(), "cores": os.cpu_count(), "loadavg_before": before, "loadavg_after": loadavg()},
         "models": models,

@@ -92,10 +92,6 @@ class StageMeter:
             workers = None if mine[1] is None else round(mine[1], 1)
             self.stages.append(StageUsage(name, round(seconds, 3), round(mine[0] / 1024, 1), workers, not reset))
 
-    def peak_mb(self) -> float:
-        """The largest peak of any stage measured so far."""
-        return max((s.peak_rss_mb for s in self.stages), default=0.0)
-
 
 def _max(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
@@ -106,11 +102,6 @@ def note_worker_peak(mb: float) -> None:
     meter = _ACTIVE.get()
     if meter is not None and meter._open:
         meter._open[-1][1] = _max(meter._open[-1][1], mb)
-
-
-def own_peak_mb() -> float:
-    """This process's resident high-water mark (what a worker reports before it exits)."""
-    return _peak_kb() / 1024
 
 
 def release_memory(collect: bool = True) -> None:
