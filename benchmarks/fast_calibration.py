@@ -23,6 +23,7 @@ Writes docs/benchmarks/fast-calibration.md and fast-calibration.json.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
