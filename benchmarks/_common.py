@@ -57,6 +57,30 @@ def paired_drop(ref_correct: np.ndarray, correct: np.ndarray) -> tuple[float, fl
     return round(100 * float(d.mean()), 2), round(100 * float(half), 2)
 
 
+def mcnemar(ref_correct: np.ndarray, correct: np.ndarray) -> float:
+    """Exact two-sided McNemar p-value: are the photos only one model gets right split evenly between the two?"""
+    from math import comb
+
+    b, c = int((ref_correct & ~correct).sum()), int((~ref_correct & correct).sum())
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(comb(n, k) for k in range(min(b, c) + 1)) / 2**n
+    return round(min(1.0, 2 * tail), 4)
+
+
+def mean_kl(ref_logits: np.ndarray, logits: np.ndarray) -> float:
+    """Mean KL(reference ‖ model) of the softmax outputs, in nats: paired and continuous, so it moves with changes
+    far too small to flip a top-1 answer on a few hundred images."""
+
+    def log_softmax(z: np.ndarray) -> np.ndarray:
+        z = z.astype(np.float64) - z.max(1, keepdims=True)
+        return z - np.log(np.exp(z).sum(1, keepdims=True))
+
+    lp, lq = log_softmax(ref_logits), log_softmax(logits)
+    return float((np.exp(lp) * (lp - lq)).sum(1).mean())
+
+
 def write_results(out: Path, stem: str, result: dict, render) -> str:
     """``out/STEM.json`` (the numbers) and ``out/STEM.md`` (``render(result)``); prints and returns the page."""
     out.mkdir(parents=True, exist_ok=True)

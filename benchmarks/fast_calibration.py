@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model, loadavg, log, write_results
+from _common import cpu_model, loadavg, log, mcnemar, write_results
 from imagenet_pretrained import SAMPLE, split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,18 +42,6 @@ def _range_steps(ref: dict, got: dict) -> float:
         step = max((max(hi, 0.0) - min(lo, 0.0)) / 255.0, 1e-30)
         worst = max(worst, abs(got[name][0] - lo) / step, abs(got[name][1] - hi) / step)
     return worst
-
-
-def mcnemar(ref_correct: np.ndarray, correct: np.ndarray) -> float:
-    """Exact two-sided McNemar p-value: are the photos only one model gets right split evenly between the two?"""
-    from math import comb
-
-    b, c = int((ref_correct & ~correct).sum()), int((~ref_correct & correct).sum())
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(comb(n, k) for k in range(min(b, c) + 1)) / 2**n
-    return round(min(1.0, 2 * tail), 4)
 
 
 def bench_model(name: str, cal_dir: Path, ev_dir: Path, work: Path) -> dict:

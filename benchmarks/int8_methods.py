@@ -1,10 +1,12 @@
 """int8 methods benchmark: every quantizer × calibration method on the same images, on both axes.
 
 For each model, one float graph and one calibration (exactly what ``edgenet convert --int8`` builds), then every
-``--quantizer`` × ``--calibration`` method (plus 16×8 for reference), each scored on the same images against PyTorch
-fp32 — top-1, drop in points with the 95 % interval of the paired difference, top-1 agreement — with its
-full-integer check, its build seconds beyond the shared calibration, and 1-thread XNNPACK latency (rounds of 10
-invokes interleaved across the model's artefacts).
+``--quantizer`` × ``--calibration`` method (plus 16×8 for reference) and the TFLite quantizer on weights rounded
+before export (``--bias-correction``, ``--weight-rounding adaround``: a float graph of their own), each scored on
+the same images against PyTorch fp32 — top-1, drop in points with the 95 % interval of the paired difference, and
+what is paired and tighter: top-1 agreement, the mean KL divergence of the softmax outputs and the exact McNemar
+p-value against the tflite/minmax row — with its full-integer check, its build seconds beyond the shared
+calibration, and 1-thread XNNPACK latency (rounds of 10 invokes interleaved across the model's artefacts).
 
 Suites:
 
@@ -30,8 +32,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-from _common import cpu_model, loadavg, log, paired_drop, subset
+from _common import cpu_model, loadavg, log, mcnemar, mean_kl, paired_drop, subset
 from edgenet.device_bench.latency import tflite_latency
 from imagenet_pretrained import split
 
@@ -54,12 +55,16 @@ def bench_model(loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: i
     from edgenet.converters.graph import export_float
     from edgenet.converters.kinds import BuildContext, full_integer
     from edgenet.converters.pipeline import build_artifact
+    from edgenet.converters.rounded import rounded_int8
     from edgenet.quantization.calibration import Calibration, from_folder
     from edgenet.quantization.quantizers import get_quantizer
-    from edgenet.quantization.recipe import Int8Recipe
+    from edgenet.quantization.recipe import ROUNDING_FIXES, Int8Recipe, rounding_name
+    from weight_rounding import logits_of
 
-    from edgenet.artifacts.scoring import Scorer, agreement, load_eval_set
+    from edgenet.artifacts.runtime import runner_for
+    from edgenet.artifacts.scoring import load_eval_set
     from edgenet.artifacts.tflite_model import read_tflite
+    from edgenet.evaluate import torch_predict
 
     t_model = time.perf_counter()
     pre = loaded.preprocess
@@ -89,23 +94,44 @@ def bench_model(loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: i
             "build_s": round(seconds, 2),
         }
 
+    for rounding, bc in ROUNDING_FIXES:
+        label = f"tflite minmax {rounding_name(rounding, bc)}"
+        log(f"{loaded.name}: {label}")
+        t0 = time.perf_counter()
+        r = rounded_int8(
+            loaded.model, loaded.name, pre.resolution, cal.samples, cal.samples[:8], get_quantizer("tflite"),
+            "minmax", "int8", rounding, bc,
+        )  # fmt: skip
+        files[label] = work / f"{label.replace(' ', '_')}.tflite"
+        files[label].write_bytes(r.data)
+        meta[label] = {
+            "quantizer": "tflite",
+            "method": "minmax",
+            "full_integer": full_integer(read_tflite(files[label])),
+        }
+        meta[label]["build_s"] = round(time.perf_counter() - t0, 2)  # the rounding, a float graph, calibration
+
     log(f"{loaded.name}: scoring on {ev_dir}")
     es = load_eval_set(ev_dir, pre, loaded.classes, loaded.num_classes)
-    scorer = Scorer(es, loaded.model)
-    labels = np.concatenate([np.asarray(y) for _, y, _ in es.batches()])
-    ref = scorer.torch_pred == labels
-    rows = [{"artefact": "torch fp32", "top1": scorer.torch.top1, "drop": 0.0, "drop_ci95": 0.0, "agreement": 1.0}]
+    ref_logits, labels = logits_of(torch_predict(loaded.model), es)
+    ref = ref_logits.argmax(1) == labels
+    rows = [{"artefact": "torch fp32", "top1": float(ref.mean()), "drop": 0.0, "drop_ci95": 0.0, "agreement": 1.0}]
+    base = None
     for label, path in files.items():
-        result, pred = scorer.predictions(path)
+        logits, _ = logits_of(runner_for(path), es)
+        pred = logits.argmax(1)
         drop, ci = paired_drop(ref, pred == labels)
+        base = pred == labels if label == "tflite minmax" else base
         rows.append(
             {
                 "artefact": label,
                 **meta[label],
-                "top1": result.top1,
+                "top1": float((pred == labels).mean()),
                 "drop": drop,
                 "drop_ci95": ci,
-                "agreement": agreement(pred, scorer.torch_pred),
+                "agreement": float((pred == ref_logits.argmax(1)).mean()),
+                "kl": mean_kl(ref_logits, logits),
+                "mcnemar_p": None if base is None else mcnemar(base, pred == labels),
                 "bytes": path.stat().st_size,
             }
         )
@@ -186,9 +212,12 @@ def render(doc: dict) -> str:
         "",
         "Produced by `benchmarks/int8_methods.py` (commands per suite below); every number is from that run.",
         "Drop: PyTorch fp32 top-1 minus the artefact's, in points, ± the 95 % interval of the paired difference on",
-        "the same images. Agreement: same top-1 as PyTorch fp32. Build s: seconds beyond the float graph and the",
-        "one min/max calibration every row shares (a method adds its histogram pass, once per model). Latency: 1",
-        "thread, ai-edge-litert XNNPACK, rounds of 10 invokes interleaved across the rows of a model.",
+        "the same images. Agreement: same top-1 as PyTorch fp32. KL: mean KL(fp32 ‖ int8) of the softmax, nats.",
+        "McNemar p: exact paired test of top-1 correctness against the tflite minmax row. Build s: seconds beyond",
+        "the float graph and the one min/max calibration every row shares (a method adds its histogram pass, once",
+        "per model; a rounding row is its rounding, its own float graph and calibration). Latency: 1 thread,",
+        "ai-edge-litert XNNPACK, rounds of 10 invokes interleaved across the rows of a model. Runs before the KL",
+        "and McNemar columns existed show '-' there.",
         "",
     ]
     for suite, r in doc.items():
@@ -221,15 +250,16 @@ def render(doc: dict) -> str:
                 f"{m['calib_samples']} calibration images (shared min/max calibration {m['calibration_s']} s), "
                 f"{m['eval_images']} scored.",
                 "",
-                "| artefact | full-int8 | top-1 % | drop | agreement % | build s | p50 ms | p90 ms |",
-                "|---|---|---|---|---|---|---|---|",
+                "| artefact | full-int8 | top-1 % | drop | agreement % | KL | McNemar p | build s | p50 ms | p90 ms |",
+                "|---|---|---|---|---|---|---|---|---|---|",
             ]
             for row in m["rows"]:
                 fi = row.get("full_integer") and "16×8" not in row["artefact"]  # 16×8 is integer but not int8
                 lines.append(
                     f"| {row['artefact']} | {'-' if row.get('full_integer') is None else ('yes' if fi else 'no')} | "
                     f"{100 * row['top1']:.2f} | {row['drop']:+.2f} ± {row['drop_ci95']:.2f} | "
-                    f"{100 * row['agreement']:.2f} | {_f(row.get('build_s'), '.2f')} | "
+                    f"{100 * row['agreement']:.2f} | {_f(row.get('kl'), '.4f')} | {_f(row.get('mcnemar_p'), '.2f')} | "
+                    f"{_f(row.get('build_s'), '.2f')} | "
                     f"{_f(row.get('p50_ms'), '.2f')} | {_f(row.get('p90_ms'), '.2f')} |"
                 )
             lines.append("")

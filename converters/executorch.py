@@ -1,7 +1,11 @@
 """ExecuTorch artefacts: the PyTorch model exported with ``torch.export`` and lowered to XNNPACK in a ``.pte``.
 
 fp32 is the exported graph as is; int8 is quantized in PT2E with the XNNPACK quantizer (per-channel symmetric
-weights, activations calibrated on the same samples as the TFLite int8 model). Both are lowered with the XNNPACK
+weights, activations calibrated on the same samples as the TFLite int8 model), set up to quantize as TFLite does
+(:func:`tflite_like_quantizer`): a ReLU6 (hardtanh) after a conv is quantized *after* the clamp, with min/max
+ranges. The stock setup shares one observer between the conv's raw output and the clamp, so each ReLU6 output got
+the step of the conv's whole range (several times TFLite's) and ran as a clamp of its own: ExecuTorch int8 of
+Lite0 lost 5.3 points and ran 2.4× slower than TFLite int8 (docs/runtimes.md). Both are lowered with the XNNPACK
 partitioner; whatever it does not take stays on ExecuTorch's portable CPU kernels, which are far slower, so the
 report records per model how much was delegated (ExecuTorch's docs warn that SiLU/sigmoid are not quantized there,
 which may split B0 into several delegated pieces).
@@ -122,8 +126,11 @@ def describe_pte(kind: Kind, path, runner) -> Description:
     return Description(ops, runner.input_dtype, runner.output_dtype, warnings)
 
 
-def export_pte(model, resolution: int, samples: np.ndarray | None = None, progress=None) -> tuple[bytes, Delegation]:
-    """The ``.pte`` bytes of ``model`` on one 3×R×R image (int8 when calibration ``samples`` are given)."""
+def export_pte(
+    model, resolution: int, samples: np.ndarray | None = None, progress=None, stock: bool = False
+) -> tuple[bytes, Delegation]:
+    """The ``.pte`` bytes of ``model`` on one 3×R×R image (int8 when calibration ``samples`` are given; ``stock``:
+    with ExecuTorch's own quantizer setup, for comparison)."""
     require_executorch()
     import torch
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
@@ -133,7 +140,7 @@ def export_pte(model, resolution: int, samples: np.ndarray | None = None, progre
     example = (torch.zeros(1, 3, resolution, resolution),)
     with torch.no_grad():
         if samples is not None:
-            model = _quantized(model, example, samples, progress)
+            model = _quantized(model, example, samples, progress, stock)
         exported = torch.export.export(model, example)
         edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
         info = delegation(edge.exported_program().graph_module)
@@ -141,16 +148,49 @@ def export_pte(model, resolution: int, samples: np.ndarray | None = None, progre
     return bytes(program.buffer), info
 
 
-def _quantized(model, example: tuple, samples: np.ndarray, progress=None):
-    """PT2E: annotate with the XNNPACK quantizer, calibrate one image at a time, convert to Q/DQ."""
+def tflite_like_quantizer(stock: bool = False):
+    """The XNNPACK quantizer quantizing as TFLite's: per-channel symmetric weights, per-tensor min/max activation
+    ranges (TFLite's calibration, not a histogram's), and a clamp (ReLU6 → hardtanh) after a conv, linear or add
+    quantized on its output only, so XNNPACK fuses it into that op as its output bounds. ``stock``: the quantizer
+    as ExecuTorch ships it (histogram ranges; the clamp shares its input's observer)."""
+    import dataclasses
+
     import torch
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
         get_symmetric_quantization_config,
     )
+    from torchao.quantization.pt2e import MinMaxObserver
+
+    config = get_symmetric_quantization_config(is_per_channel=True)
+    if stock:
+        return XNNPACKQuantizer().set_global(config)
+    act = dataclasses.replace(config.input_activation, observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2**-12))
+    config = dataclasses.replace(config, input_activation=act, output_activation=act)
+    clamps = (torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default)
+
+    class TFLiteLike(XNNPACKQuantizer):
+        def annotate(self, model):
+            model = super().annotate(model)
+            for node in model.graph.nodes:
+                if node.op != "call_function" or node.target not in clamps:
+                    continue
+                src, key = node.args[0], "quantization_annotation"
+                before, own = src.meta.get(key), node.meta.get(key)
+                if before is None or own is None or before.output_qspec is None or len(src.users) != 1:
+                    continue
+                own.input_qspec_map, own.output_qspec, before.output_qspec = {}, before.output_qspec, None
+            return model
+
+    return TFLiteLike().set_global(config)
+
+
+def _quantized(model, example: tuple, samples: np.ndarray, progress=None, stock: bool = False):
+    """PT2E: annotate (:func:`tflite_like_quantizer`), calibrate one image at a time, convert to Q/DQ."""
+    import torch
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    quantizer = tflite_like_quantizer(stock)
     prepared = prepare_pt2e(torch.export.export(model, example).module(), quantizer)
     for i, x in enumerate(samples):
         prepared(torch.from_numpy(np.ascontiguousarray(x[None], dtype=np.float32)))

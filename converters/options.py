@@ -60,6 +60,26 @@ class ConvertOptions:
         "on its single-threaded kernels, one worker process per core (the reference, ~5-10x slower).",
         choices=("fast", "tflite"),
     )  # edgenet.quantization.calibrator.CALIBRATORS
+    weight_rounding: str = option(
+        "nearest",
+        "How int8 weights are rounded: nearest = the quantizer's own; adaround = learned per weight on the "
+        "calibration images to keep each layer's output (AdaRound; minutes). Rounded in PyTorch with BatchNorm "
+        "folded, written on TFLite's int8 grid, so every kind built here carries those weights.",
+        choices=("nearest", "adaround"),
+    )  # edgenet.quantization.rounding
+    bias_correction: bool = option(
+        False,
+        "Correct each output channel's bias for the mean shift weight rounding leaves, measured on the calibration "
+        "images (empirical bias correction).",
+    )
+    adaround_iterations: int = option(500, "AdaRound optimisation steps per layer.", min=1)
+    qat_epochs: int = option(
+        0,
+        "Quantization-aware fine-tuning first: N passes over the calibration images (and their mirrors) with weights "
+        "and activations fake-quantized as TFLite quantizes them, distilled from the float network (no labels).",
+        min=0,
+    )  # edgenet.quantization.qat
+    qat_lr: float = option(1e-5, "Learning rate of --qat-epochs (Adam).", min=0, min_open=True)
     ignore_memory_estimate: bool = option(
         False, "Start even when the memory estimate says the conversion will not fit in this machine's free memory."
     )

@@ -98,6 +98,10 @@ class ConvertReport:
     accuracy: dict | None = None  # {"torch": {"top1", "top5", "n"}, "onnx": ..., "fp32": ..., "int8": ...}
     agreement: dict | None = None  # {"onnx": top-1 agreement with torch, "fp32": ..., "int8": ...}
     int8_fix: dict | None = None  # what --keep-float / --auto-fix did (edgenet.quantization.fixes.Int8Fix)
+    # what --weight-rounding / --bias-correction did (edgenet.quantization.rounding.WeightRounding), with
+    # int8_exact_layers: [layers whose integers the int8 .tflite holds bit for bit, layers]
+    weight_rounding: dict | None = None
+    qat: dict | None = None  # what --qat-epochs did (edgenet.quantization.qat.QatRun)
     stages: list[StageUsage] = field(default_factory=list)  # each stage's seconds and peak memory, in order
     memory_estimate_mb: float | None = None  # the peak this conversion was estimated to need before it started
     total_seconds: float = 0.0
@@ -238,6 +242,11 @@ def _check_options(loaded: LoadedModel, opts: ConvertOptions) -> None:
         )
     if opts.input_kind() not in ("raw", "normalized"):
         raise EdgenetError(f"--input {opts.input}: choose raw or normalized")
+    if _rounds(opts) and not any(get_kind(k).calibrated for k in opts.kind_names()[0]):
+        raise EdgenetError(
+            "--weight-rounding/--bias-correction/--qat-epochs are for a calibrated model: add --int8 (or --edgetpu, "
+            "--int16-act, --executorch, --tensorrt)"
+        )
     if opts.keep_float or opts.auto_fix:
         from edgenet.quantization.fixes import check_fix_options
 
@@ -254,7 +263,10 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
         from edgenet.converters.raw_input import with_raw_input
 
         loaded = with_raw_input(loaded)
-    recipe = Int8Recipe(opts.quantizer, opts.calibration, opts.int8_io, calibrator=opts.calibrator)
+    recipe = Int8Recipe(
+        opts.quantizer, opts.calibration, opts.int8_io, calibrator=opts.calibrator,
+        weight_rounding=opts.weight_rounding, bias_correction=opts.bias_correction, qat_epochs=opts.qat_epochs,
+    )  # fmt: skip
     pre = loaded.preprocess
     report = _new_report(loaded, opts)
 
@@ -288,8 +300,9 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
             es = load_eval_set(opts.eval_data, pre, loaded.classes, loaded.num_classes)
             scorer = Scorer(es, loaded.model, opts.threads)
 
+        model = _rounded(loaded, opts, cal.samples, report, meter, progress) if _rounds(opts) else loaded.model
         graph = export_float(
-            loaded.model, loaded.name, pre.resolution, stage, cal.samples[: opts.parity_samples], opts.opset,
+            model, loaded.name, pre.resolution, stage, cal.samples[: opts.parity_samples], opts.opset,
             opts.simplify, opts.threads, progress, RAW_RANGE if pre.input == "raw" else None, meter,
         )  # fmt: skip
         if not any(get_kind(k).needs_tf_graph for k in kinds):
@@ -301,9 +314,7 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
                 "logits are ~0 on every input (an untrained network): top-1 agreement is not meaningful; "
                 "convert trained weights to measure int8 fidelity"
             )
-        ctx = BuildContext(
-            graph, cal.samples if needs_calib else None, recipe, progress, model=loaded.model, meter=meter
-        )
+        ctx = BuildContext(graph, cal.samples if needs_calib else None, recipe, progress, model=model, meter=meter)
         fix = (lambda: _int8_fix(ctx, loaded, opts, scorer, latency_ms)) if opts.keep_float or opts.auto_fix else None
         # trained weights are held to the fidelity floors; a random network's int8 is chaotic and keeps the note
         floor = None if loaded.weights == "random" or opts.accept_low_fidelity else MIN_COSINE
@@ -311,6 +322,45 @@ def _convert(loaded: LoadedModel, opts: ConvertOptions, progress: Progress, late
         raise_on_failures("TFLite conversion", report.checks)
         _publish(report, stage, graph, loaded, opts, scorer, progress, t_start, floor, meter)
     return report
+
+
+def _rounds(opts: ConvertOptions) -> bool:
+    return opts.weight_rounding != "nearest" or opts.bias_correction or opts.qat_epochs > 0
+
+
+def _rounded(loaded: LoadedModel, opts: ConvertOptions, samples, report: ConvertReport, meter, progress):
+    """The network with BatchNorm folded and its weights on the int8 grid: fine-tuned with quantization first
+    (``--qat-epochs``), rounded as asked (every kind is then built from it; accuracy is still scored against the
+    network as given)."""
+    from edgenet.quantization.rounding import round_weights
+
+    model = loaded.model
+    if opts.qat_epochs:
+        from edgenet.quantization.qat import qat_finetune
+
+        with meter.stage("quantization-aware fine-tuning"):
+            model, run = qat_finetune(model, samples, opts.qat_epochs, opts.qat_lr, progress=progress)
+        report.qat = run.to_dict()
+    with meter.stage("weight rounding"):
+        model, done = round_weights(
+            model, samples, opts.weight_rounding, opts.bias_correction, opts.adaround_iterations, progress
+        )
+    report.weight_rounding = done.to_dict()
+    return model
+
+
+def _check_exact(int8: Path, model, report: ConvertReport) -> None:
+    """Record whether the int8 ``.tflite`` holds the rounding's integers; a layer that does not is a warning (the
+    quantizer moved it: the rounding was lost there, the model is still valid)."""
+    from edgenet.quantization.rounding import tflite_matches
+
+    found, total = tflite_matches(model, int8)
+    report.weight_rounding["int8_exact_layers"] = [found, total]
+    if found < total:
+        report.warnings.append(
+            f"{int8.name}: {total - found} of {total} layers' int8 weights are not the weight rounding's integers "
+            "(the quantizer re-rounded them)"
+        )
 
 
 def _planned_files(kinds: list[str], loaded: LoadedModel, opts: ConvertOptions) -> set[str]:
@@ -369,6 +419,7 @@ def _build_all(
 
 def _build_one(kind: str, ctx: BuildContext, stage: Path, report: ConvertReport, min_agreement, fix, floor, fixed):
     """One kind of :func:`_build_all`; returns the --auto-fix result once int8 has been made."""
+    rounded_model = None
     if kind == "int8" and fix is not None:
         t0 = time.perf_counter()
         fixed = fix()
@@ -377,6 +428,11 @@ def _build_one(kind: str, ctx: BuildContext, stage: Path, report: ConvertReport,
         report.quantizer = fixed.quantizer  # the model written may come from another quantizer/method
         report.calibration.update(_method_entry(fixed.method))
         report.recipe = ctx.recipe.with_(quantizer=fixed.quantizer, method=fixed.method).to_dict()
+        chosen = ctx.details.pop("rounded", None)  # the last rounding --auto-fix tried
+        if fixed.fix.startswith("rounding:"):  # the int8 model is of the rounded weights: say so, and check them
+            report.weight_rounding = chosen["rounding"].to_dict()
+            report.recipe.update(weight_rounding=report.weight_rounding["rounding"], bias_correction=True)
+            rounded_model = chosen["model"]
     else:
         data, seconds = build_artifact(kind, ctx)
     path = stage / get_kind(kind).file
@@ -384,6 +440,8 @@ def _build_one(kind: str, ctx: BuildContext, stage: Path, report: ConvertReport,
     artifact, checks, warnings = verify_artifact(ctx.graph, kind, path, seconds, min_agreement, floor)
     artifact.details = {**(ctx.details.get(kind) or {}), **(artifact.details or {})} or None
     report.artifacts.append(artifact)
+    if kind == "int8" and report.weight_rounding is not None and artifact.full_integer:
+        _check_exact(path, ctx.model if rounded_model is None else rounded_model, report)
     report.checks += checks
     report.warnings += warnings
     if fixed is not None and kind == fixed.kind and fixed.warning():
@@ -444,12 +502,14 @@ def _method_entry(spec: str) -> dict:
 
 def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scorer, latency_ms=None):
     """``--keep-float`` / ``--auto-fix``: the int8 model from the same calibration, with the fix applied."""
+    from edgenet.converters.rounded import rounded_int8
     from edgenet.quantization import calibration as calib
     from edgenet.quantization.calibration import Calibration
     from edgenet.quantization.calibration_methods import METHODS, parse_method
     from edgenet.quantization.debugger import analyse
     from edgenet.quantization.fixes import int8_with_fixes, recommendations
     from edgenet.quantization.quantizers import QUANTIZERS
+    from edgenet.quantization.recipe import ROUNDING_FIXES
 
     graph, samples = ctx.graph, ctx.samples
     calibrated = ctx.calibrated()
@@ -468,6 +528,16 @@ def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scor
             loaded.name, cfg.act, loaded.preprocess.resolution, cfg.num_classes, ms, opts.latency_budget_ms
         )
 
+    def rounded(rounding: str, bias_correction: bool) -> bytes:
+        r = rounded_int8(
+            loaded.model, loaded.name, loaded.preprocess.resolution, samples, graph.parity_x, ctx.quantizer,
+            opts.calibration, opts.int8_io, rounding, bias_correction, opts.adaround_iterations, graph.input_range,
+            ctx.recipe.calibrator, ctx.progress,
+        )  # fmt: skip
+        ctx.details["rounded"] = {"model": r.model, "rounding": r.rounding}  # the last one tried; read if accepted
+        return r.data
+
+    own = (opts.weight_rounding, opts.bias_correction)
     return int8_with_fixes(
         ctx.quantizer,
         graph.fp32,
@@ -490,6 +560,8 @@ def _int8_fix(ctx: BuildContext, loaded: LoadedModel, opts: ConvertOptions, scor
         calibrate=lambda more: Calibration(graph.fp32, more, graph.input_range, ctx.recipe.calibrator, ctx.meter).model(
             ctx.quantizer, progress=ctx.progress
         ),
+        rounded=rounded,
+        roundings=[r for r in ROUNDING_FIXES if r != own and not (own[0] == "adaround" and r[0] == "nearest")],
     )
 
 

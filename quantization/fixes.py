@@ -9,6 +9,9 @@
   MSE-optimal clipping of activation ranges): still full-integer, same kernels, same latency; they reuse the one
   calibration (the methods add one histogram pass).
 - **more calibration samples**: four times as many, calibrated again.
+- **weights rounded before export** (``--bias-correction``, ``--weight-rounding adaround``): a new float graph of
+  the rounded network, calibrated and quantized again; still full-integer, same kernels. They cost the most of
+  the full-integer fixes (bias correction about a minute, AdaRound minutes), so they come last among them.
 - **16×8** (``--int16-act``): int16 activations, int8 weights (TF's own mode; no Edge TPU, slower CPU kernels).
 - **activation swap** and **a Lite variant** need training or another architecture: they are recommended, with
   numbers, when nothing cheaper meets the bound (see :func:`recommendations`).
@@ -101,7 +104,8 @@ def readers_of(labels: Sequence[str], tensors: Sequence[str], locations: dict[st
 
 @dataclass
 class FixAttempt:
-    fix: str  # "none", "quantizer:aeq", "calibration:mse", "samples:400", "keep-float:2", "int16-act"
+    fix: str  # "none", "quantizer:aeq", "calibration:mse", "samples:400", "rounding:bias-correction",
+    # "keep-float:2", "int16-act"
     full_integer: bool
     kept_float: list[str] = field(default_factory=list)
     top1: float | None = None
@@ -270,9 +274,14 @@ def fix_candidates(
     calibrated_with: Callable[[str], bytes] | None = None,
     calibrate: Callable[[np.ndarray], bytes] | None = None,
     full_integer_only: bool = False,
+    rounded: Callable[[str, bool], bytes] | None = None,
+    roundings: Sequence[tuple[str, bool]] = (),
 ) -> Iterator[Candidate]:
     """``--auto-fix``'s candidates in order of cost: as is, the other quantizers and calibration methods, more
-    calibration, then (unless only full-integer will do) float fallback of the worst layers and 16×8."""
+    calibration, weights rounded before export (``rounded(rounding, bias_correction)`` for each of
+    ``roundings``), then (unless only full-integer will do) float fallback of the worst layers and 16×8."""
+    from edgenet.quantization.recipe import rounding_name
+
     own = {"quantizer": quantizer.name, "method": method}
     yield Candidate("none", True, lambda: quantizer.int8(calibrated, io_dtype, ()), **own)
     for other in quantizers:
@@ -294,6 +303,11 @@ def fix_candidates(
             quantizer=quantizer.name,
             method="minmax",
         )
+    for r, bc in roundings if rounded is not None else ():
+        yield Candidate(
+            f"rounding:{rounding_name(r, bc)}", True, lambda r=r, bc=bc: rounded(r, bc), quantizer=quantizer.name,
+            method=method,
+        )  # fmt: skip
     if full_integer_only:
         return
     for n in KEEP_FLOAT_STEPS:
@@ -324,6 +338,8 @@ def int8_with_fixes(
     methods: Sequence[str] = (),
     quantizers: Sequence[Quantizer] = (),
     calibrate: Callable[[np.ndarray], bytes] | None = None,
+    rounded: Callable[[str, bool], bytes] | None = None,
+    roundings: Sequence[tuple[str, bool]] = (),
 ) -> Int8Fix:
     """The int8 artefact with ``keep_float`` applied, or the first candidate within ``max_drop`` (``--auto-fix``).
 
@@ -333,7 +349,9 @@ def int8_with_fixes(
     ``advice(int8 bytes)`` says what to do when no candidate is good enough. ``calibrated_with(method)`` gives the
     calibration narrowed by another ``--calibration`` method (each of ``methods`` is tried), ``quantizers`` are
     the other quantizers to try on the same calibration; ``method`` is the one ``calibrated`` was made with;
-    ``calibrate(samples)`` calibrates more samples the way ``calibrated`` was (default: the fast calibrator).
+    ``calibrate(samples)`` calibrates more samples the way ``calibrated`` was (default: the fast calibrator);
+    ``rounded(rounding, bias_correction)`` makes the int8 model of the network's weights rounded that way, for each
+    of ``roundings``.
     """
     if calibrate is None:
         from edgenet.quantization.calibrator import calibrate as calibrate_ranges
@@ -363,6 +381,7 @@ def int8_with_fixes(
 
     tries = dict(quantizers=quantizers, methods=methods if calibrated_with else (), more_calibration=more_calibration)
     tries |= dict(calibrated_with=calibrated_with, calibrate=calibrate, full_integer_only=full_integer_only)
+    tries |= dict(rounded=rounded, roundings=roundings)
     if evaluate is None or reference_top1 is None:
         raise ValueError("--auto-fix needs an evaluate function and the float model's top-1")
     candidates = fix_candidates(quantizer, calibrated, io_dtype, method, a.layers, keep, int16, **tries)

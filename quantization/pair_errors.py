@@ -171,14 +171,31 @@ def method_trials(
                 cal = write_ranges(base, choose_ranges(m, param, ranges, hists, boundary_tensors(fp32)))
             path = Path(tmp) / f"{m.name}.tflite"
             path.write_bytes(quantizer.int8(cal, "float32", ()))
-            out = TFLiteRunner(path)(samples)
-            noise = float(np.sum((ref - out) ** 2))
-            signal = float(np.sum(ref**2))
-            sqnr = round(10 * math.log10(signal / max(noise, _NOISE_FLOOR * signal)), 2) if signal > 0 else None
-            agree = float((ref.argmax(1) == out.argmax(1)).mean())
-            top1, n = score(path) if score else (None, None)
-            trials.append(MethodTrial(m.name, agree, sqnr, top1, n, len(samples)))
+            trials.append(trial(m.name, ref, path, samples, score))
     return trials
+
+
+def trial(name: str, ref: np.ndarray, path: Path, samples: np.ndarray, score=None) -> MethodTrial:
+    """The int8 model at ``path`` (float I/O) against the float logits ``ref`` on ``samples``."""
+    from edgenet.artifacts.runtime import TFLiteRunner
+
+    out = TFLiteRunner(path)(samples)
+    noise, signal = float(np.sum((ref - out) ** 2)), float(np.sum(ref**2))
+    sqnr = round(10 * math.log10(signal / max(noise, _NOISE_FLOOR * signal)), 2) if signal > 0 else None
+    top1, n = score(path) if score else (None, None)
+    return MethodTrial(name, float((ref.argmax(1) == out.argmax(1)).mean()), sqnr, top1, n, len(samples))
+
+
+def flags(trial_name: str) -> str:
+    """The convert flags of a trial: ``--calibration mse``, or ``--weight-rounding adaround --bias-correction``
+    for a weight rounding (``rounding:adaround+bias-correction``)."""
+    if not trial_name.startswith("rounding:"):
+        return f"--calibration {trial_name}"
+    parts = trial_name.removeprefix("rounding:").split("+")
+    return " ".join(
+        [f"--weight-rounding {p}" for p in parts if p != "bias-correction"]
+        + (["--bias-correction"] if "bias-correction" in parts else [])
+    )
 
 
 SQNR_GAIN_DB = 1.0  # without labels, a method must raise the logits' SQNR by this much to be worth suggesting
@@ -186,9 +203,9 @@ TOP1_GAIN = 0.003  # with labels, by this much top-1 (0.3 points) and at least 2
 
 
 def method_advice(trials: list[MethodTrial], quantizer: str) -> list[str]:
-    """A suggestion for the best method when it measurably beats min/max: ≥ 0.3 points (and ≥ 2 images) more
-    top-1 on labelled images, or without labels agreement with float on ≥ 2 more images, or ≥ 1 dB more logits
-    SQNR."""
+    """A suggestion for the best method (or weight rounding, ``rounding:...`` trials) when it measurably beats
+    min/max: ≥ 0.3 points (and ≥ 2 images) more top-1 on labelled images, or without labels agreement with float on
+    ≥ 2 more images, or ≥ 1 dB more logits SQNR."""
     if not trials or trials[0].method != "minmax":
         return []
     base = trials[0]
@@ -204,7 +221,12 @@ def method_advice(trials: list[MethodTrial], quantizer: str) -> list[str]:
 
     best = max(trials, key=gain)
     if gain(best) <= (0.0, 0.0):
-        return [f"calibration methods: none measurably beats min/max here ({_summary(trials, by_top1)})"]
+        what = (
+            "calibration methods and weight roundings"
+            if any(t.method.startswith("rounding:") for t in trials)
+            else ("calibration methods")
+        )
+        return [f"{what}: none measurably beats min/max here ({_summary(trials, by_top1)})"]
     if by_top1:
         what = f"top-1 {100 * base.top1:.2f} → {100 * best.top1:.2f} % on {best.n} images"
     elif best.agreement > base.agreement:
@@ -212,8 +234,8 @@ def method_advice(trials: list[MethodTrial], quantizer: str) -> list[str]:
     else:
         what = f"logits SQNR {base.logits_sqnr_db:.1f} → {best.logits_sqnr_db:.1f} dB on the calibration images"
     return [
-        f"--calibration {best.method}: {what}, still full-integer at the same speed "
-        f"(edgenet convert ... --int8 --quantizer {quantizer} --calibration {best.method})"
+        f"{flags(best.method)}: {what}, still full-integer at the same speed "
+        f"(edgenet convert ... --int8 --quantizer {quantizer} {flags(best.method)})"
     ]
 
 

@@ -58,6 +58,27 @@ def realistic_lite0(workdir: Path, photos: Path, num_classes: int, samples: int,
     return loaded, export_float(loaded.model, loaded.name, 64, workdir, cal.samples[:parity]), cal.samples
 
 
+def small_b0(folder: Path, photos: Path):
+    """B0 at 0.25 width and depth (SiLU, squeeze-excite), 32 px, the photos' classes, real photos' BN statistics:
+    a B0 whose float graph is well-conditioned (a full random B0's logits reach 1e5, and folding BN alone moves them
+    3 %), loaded from its checkpoint."""
+    import torch
+
+    from edgenet.checkpoint import checkpoint_from_model, save_checkpoint
+    from edgenet.loading import load_model
+    from edgenet.models import create_model
+    from edgenet.preprocess import Preprocess
+
+    torch.manual_seed(0)
+    classes = sorted(p.name for p in photos.iterdir())
+    net = create_model("b0", num_classes=len(classes), width_mult=0.25, depth_mult=0.25, head_channels=64)
+    realistic_bn(net, photos, 32)
+    path = save_checkpoint(
+        folder / "b0.pt", checkpoint_from_model(net, classes=classes, preprocess=Preprocess(resolution=32))
+    )
+    return load_model(checkpoint=path)
+
+
 def block_network(mp: pytest.MonkeyPatch) -> list:
     """Refuse every non-loopback connection, recording the attempts (proves a step runs offline)."""
     attempts: list = []

@@ -59,6 +59,12 @@ error_by_depth.png and report.json to --out. Fix the worst layers with `edgenet 
     help="The float .tflite of --model-file [default: model_fp32.tflite beside it].",
 )
 @click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True, help="ONNX opset (as in convert).")
+@click.option(
+    "--rounding-trials/--no-rounding-trials",
+    default=True,
+    show_default=True,
+    help="Also try the weights rounded before export: --bias-correction, then AdaRound with it (minutes at 224 px).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @json_option
 def quant_report(
@@ -74,6 +80,7 @@ def quant_report(
     model_file: Path | None,
     float_file: Path | None,
     opset: int,
+    rounding_trials: bool,
     quiet: bool,
     as_json: bool,
     **model_kw,
@@ -104,7 +111,7 @@ def quant_report(
         out = out or Path("build") / loaded.name.replace(":", "_") / "quant-report"
         report = run(
             loaded, out, calib_data, calib_samples, samples, eval_data, top, latency_budget, quantizer, opset,
-            ConsoleProgress(not quiet), calibration,
+            ConsoleProgress(not quiet), calibration, rounding_trials,
         )  # fmt: skip
     if as_json:
         emit_json(report.to_dict())
@@ -126,7 +133,7 @@ def quant_report(
     click.echo(f"int8 latency here: {report.int8_ms:.2f} ms (1 thread)")
     if report.methods:
         labelled = report.methods[0]["top1"] is not None
-        click.echo("calibration methods (same calibration images, full-integer, float I/O):")
+        click.echo("calibration methods and weight roundings (same calibration images, full-integer, float I/O):")
         rows = [
             dict(
                 method=t["method"],

@@ -102,6 +102,24 @@ def test_try_fixes_stops_at_the_first_candidate_within_the_bound():
     assert err.exit_code == 3 and "\n" not in str(err)
 
 
+def test_weight_roundings_come_after_the_calibration_fixes_and_before_float_fallback():
+    """The order of cost: new calibrations first, then a new float graph per rounding (bias correction, then
+    AdaRound), then the fixes that leave full-integer; a rounding is built only when reached."""
+    from edgenet.quantization.fixes import fix_candidates
+    from edgenet.quantization.quantizers import get_quantizer
+    from edgenet.quantization.recipe import ROUNDING_FIXES
+
+    rounded = []
+    cands = fix_candidates(
+        get_quantizer("tflite"), b"cal", "int8", "minmax", [], keep=lambda labels: b"", int16=lambda: b"",
+        more_calibration=lambda: np.zeros((4, 3, 8, 8)), calibrate=lambda more: b"more",
+        rounded=lambda r, bc: rounded.append((r, bc)) or b"r", roundings=ROUNDING_FIXES,
+    )  # fmt: skip
+    names = [c.fix for c in cands]
+    assert names == ["none", "samples:4", "rounding:bias-correction", "rounding:adaround+bias-correction", "int16-act"]
+    assert rounded == []
+
+
 @pytest.mark.slow
 def test_recommendations_scale_the_measured_latency_by_macs():
     from edgenet.quantization.fixes import recommendations
