@@ -123,7 +123,7 @@ def render(r: dict) -> str:
         f"the other {r['eval_images']} are scored against PyTorch fp32 ({100 * r['torch_top1']:.2f} %). Drop:",
         "points below fp32 ± the 95 % interval of the paired difference; agreement: same top-1 as fp32; KL: mean",
         "KL(fp32 ‖ int8) of the softmax, nats; p50: median latency at 1 thread (XNNPACK in both runtimes);",
-        "× TFLite: that latency overTFLite int8's.",
+        "× TFLite: that latency over TFLite int8's.",
         "",
         f"`{r['command']}` — {r['date']}; {r['env']['cpu']}, {r['env']['cpus']} cores, load "
         f"{r['env']['load_start']} → {r['env']['load_end']}.",

@@ -40,6 +40,7 @@ VARIANTS = {
     "adaround200": {"weight_rounding": "adaround", "adaround_iterations": 200},
     "adaround1000": {"weight_rounding": "adaround", "adaround_iterations": 1000},
     "adaround+bc": {"weight_rounding": "adaround", "bias_correction": True},
+    "adaround200+bc": {"weight_rounding": "adaround", "bias_correction": True, "adaround_iterations": 200},
     "qat3": {"qat_epochs": 3},
     "qat10": {"qat_epochs": 10},
     "qat10+adaround": {"qat_epochs": 10, "weight_rounding": "adaround"},
@@ -68,7 +69,7 @@ def bench_model(name: str, variants: list[str], cal_dir: Path, ev_dir: Path, wor
     ref, labels = logits_of(torch_predict(loaded.model), es)
     ref_correct = ref.argmax(1) == labels
     rows, base_correct = [], None
-    for label in variants:
+    for label in ["nearest", *(v for v in variants if v != "nearest")]:  # the McNemar baseline comes first
         options = VARIANTS[label]
         out = work / name / label
         log(f"{name}: {label}")
@@ -113,35 +114,67 @@ def bench_model(name: str, variants: list[str], cal_dir: Path, ev_dir: Path, wor
     }
 
 
+def _p(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def merge(doc: dict, models: list[dict], run: int) -> None:
+    """Add ``models``' rows (from run number ``run``) to ``doc``: a variant run again replaces its earlier row,
+    the others stay, in VARIANTS order."""
+    order = list(VARIANTS)
+    for new in models:
+        for r in new["rows"]:
+            r["run"] = run
+        old = next((m for m in doc["models"] if m["model"] == new["model"]), None)
+        if old is None:
+            doc["models"].append(new)
+            continue
+        fresh = {r["variant"] for r in new["rows"]}
+        if "nearest" not in fresh:  # runs before the baseline was always made: their p-value was not against it
+            for r in new["rows"]:
+                r["mcnemar_p_vs_nearest"] = None
+        rows = [r for r in old["rows"] if r["variant"] not in fresh] + new["rows"]
+        old.update(
+            {k: v for k, v in new.items() if k != "rows"}, rows=sorted(rows, key=lambda r: order.index(r["variant"]))
+        )
+
+
 def render(doc: dict) -> str:
     lines = [
         "# Weight rounding for int8: nearest, bias correction, AdaRound",
         "",
-        "Produced by `benchmarks/weight_rounding.py`; every number is from that run (command and machine below).",
-        "Each row is `edgenet convert --int8` with that `--weight-rounding` / `--bias-correction` (fast calibration,",
-        "TFLite's quantizer, 100 calibration photos), scored on the other 900 photos of imagenet-sample against",
+        "Produced by `benchmarks/weight_rounding.py`; every number is from the runs listed below, not edited.",
+        "Each row is `edgenet convert --int8` with that `--weight-rounding` / `--bias-correction` / `--qat-epochs`",
+        "(fast calibration, TFLite's quantizer, 100 calibration photos), scored on the other 900 photos of",
+        "imagenet-sample against",
         "PyTorch fp32. Drop: fp32 top-1 minus int8's, ± the 95 % interval of the paired difference. Agreement: same",
         "top-1 as fp32. KL: mean KL(fp32 ‖ int8) of the softmax, nats. McNemar p: exact paired test against the",
         "`nearest` row (the straight int8 model). Exact: layers whose int8 weights in the `.tflite` are the",
-        "rounding's integers, bit for bit. Seconds: the rounding alone, on this machine's cores.",
+        "rounding's integers, bit for bit. Seconds: the fine-tuning and the rounding alone, wall time on this",
+        "machine's cores (shared with other jobs at the loads listed: compare within a run).",
         "",
-        f"`{doc['command']}` — {doc['date']}; {doc['env']['cpu']}, {doc['env']['cpus']} cores, load "
-        f"{doc['env']['load_start']} → {doc['env']['load_end']}.",
+        "Runs (each row names the run it comes from; a later run of a variant replaces its row):",
+        "",
+        *[
+            f"{k + 1}. `{run['command']}` — {run['date']}; {run['env']['cpu']}, {run['env']['cpus']} cores, load "
+            f"{run['env']['load_start']} → {run['env']['load_end']}."
+            for k, run in enumerate(doc["runs"])
+        ],
         "",
     ]
     for m in doc["models"]:
         lines += [
             f"## {m['model']} ({m['resolution']} px): PyTorch fp32 {100 * m['torch_top1']:.2f} %",
             "",
-            "| variant | iterations | top-1 % | drop | agreement % | KL | McNemar p | rounding s | s/layer | exact |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| variant | run | top-1 % | drop | agreement % | KL | McNemar p | QAT s | rounding s | s/layer | exact |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in m["rows"]:
             exact = f"{r['exact_layers'][0]}/{r['exact_layers'][1]}" if r["exact_layers"] else "-"
             lines.append(
-                f"| {r['variant']} | {r['iterations'] or '-'} | {100 * r['top1']:.2f} | {r['drop']:+.2f} ± "
+                f"| {r['variant']} | {r['run'] + 1} | {100 * r['top1']:.2f} | {r['drop']:+.2f} ± "
                 f"{r['drop_ci95']:.2f} | {100 * r['agreement']:.2f} | {r['kl']:.4f} | "
-                f"{r['mcnemar_p_vs_nearest']:.2f} | "
+                f"{_p(r['mcnemar_p_vs_nearest'])} | {r.get('qat_s') or '-'} | "
                 f"{r['rounding_s'] if r['rounding_s'] is not None else '-'} | {r['s_per_layer'] or '-'} | {exact} |"
             )
         lines.append("")
@@ -160,7 +193,7 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     path = DOC.with_suffix(".json")
-    doc = json.loads(path.read_text()) if path.exists() else {"models": []}
+    doc = json.loads(path.read_text()) if path.exists() else {"runs": [], "models": []}
     if not args.render:
         from edgenet.quiet import quiet_tensorflow
 
@@ -168,13 +201,14 @@ def main() -> None:
         load_start = loadavg()
         cal, ev = split(args.data, args.work / "split", 10, None)
         models = [bench_model(m, args.variants, cal, ev, args.work) for m in args.models]
-        kept = [m for m in doc["models"] if m["model"] not in args.models]
-        doc = {
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": "python benchmarks/weight_rounding.py " + " ".join(__import__("sys").argv[1:]),
-            "env": {"cpu": cpu_model(), "cpus": os.cpu_count(), "load_start": load_start, "load_end": loadavg()},
-            "models": kept + models,
-        }
+        doc["runs"].append(
+            {
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "command": "python benchmarks/weight_rounding.py " + " ".join(__import__("sys").argv[1:]),
+                "env": {"cpu": cpu_model(), "cpus": os.cpu_count(), "load_start": load_start, "load_end": loadavg()},
+            }
+        )
+        merge(doc, models, len(doc["runs"]) - 1)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=2) + "\n")
     DOC.write_text(render(doc) + "\n")

@@ -343,16 +343,12 @@ def int8_with_fixes(
 ) -> Int8Fix:
     """The int8 artefact with ``keep_float`` applied, or the first candidate within ``max_drop`` (``--auto-fix``).
 
-    Every candidate comes from ``quantizer`` and the one ``calibrated`` model (more calibration re-calibrates
-    ``fp32``); ``evaluate(model bytes) -> (top-1, agreement)`` scores them against ``reference_top1``;
-    ``more_calibration`` returns a larger calibration set (None when the folder holds no more images);
-    ``advice(int8 bytes)`` says what to do when no candidate is good enough. ``calibrated_with(method)`` gives the
-    calibration narrowed by another ``--calibration`` method (each of ``methods`` is tried), ``quantizers`` are
-    the other quantizers to try on the same calibration; ``method`` is the one ``calibrated`` was made with;
-    ``calibrate(samples)`` calibrates more samples the way ``calibrated`` was (default: the fast calibrator);
-    ``rounded(rounding, bias_correction)`` makes the int8 model of the network's weights rounded that way, for each
-    of ``roundings``.
-    """
+    Candidates come from ``quantizer`` and the one ``calibrated`` model (made with ``method``); ``evaluate(model
+    bytes) -> (top-1, agreement)`` scores them against ``reference_top1``; ``advice(int8 bytes)`` says what to do
+    when none is good enough. The other candidates' makers: ``more_calibration()`` (a larger set, or None),
+    ``calibrate(samples)`` (default: the fast calibrator), ``calibrated_with(method)`` for each of ``methods``,
+    each of ``quantizers``, ``rounded(rounding, bias_correction)`` for each of ``roundings`` (weights rounded
+    before export)."""
     if calibrate is None:
         from edgenet.quantization.calibrator import calibrate as calibrate_ranges
 

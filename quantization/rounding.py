@@ -278,6 +278,42 @@ def _error(x: torch.Tensor, w: torch.Tensor, b, y: torch.Tensor) -> float:
         return float((_linear(x, w, b) - y).pow(2).sum() / y.pow(2).sum().clamp_min(1e-30))
 
 
+def _round_layer(
+    name: str, layer: nn.Module, w_fp: torch.Tensor, ref: _Inputs, got: _Inputs, rounding: str,
+    bias_correction: bool, iterations: int, gen: torch.Generator,
+) -> LayerRounding:  # fmt: skip
+    """Round one layer in place (weights on the grid, bias corrected); ``ref``/``got``: its inputs in the float
+    and the rounded network."""
+    w = w_fp.reshape(w_fp.shape[0], -1)  # (Cout, D); depthwise (C, k·k)
+    b0 = layer.bias.detach().clone() if layer.bias is not None else None
+    y = _linear(ref.rows, w, b0)
+    step = grid_step(w)
+    nearest = (w / step[:, None]).round().clamp(-QMAX, QMAX)
+    error_nearest = _error(got.rows, nearest * step[:, None], b0, y)
+    q = nearest if rounding == "nearest" else _adaround(w, step, b0, got.rows, y, iterations, gen)
+    # the channel's largest weight keeps ±127: TFLite recomputes the step from the largest magnitude
+    top = (w / step[:, None]).abs().argmax(1, keepdim=True)
+    q = q.scatter(1, top, nearest.gather(1, top))
+    flipped = float((q != nearest).float().mean())
+    b = b0
+    if bias_correction:
+        shift = _linear(ref.mean[None], w, None)[0] - _linear(got.mean[None], q * step[:, None], None)[0]
+        b = shift if b is None else b + shift
+    zeroed = 0
+    if b is not None:  # TFLite's bias rule, with a factor 2 of margin for the estimated input step
+        wide = b.abs() / (got.step * step) > BIAS_MAX / 2
+        zeroed = int(wide.sum())
+        q[wide] = 0
+    wq = q * step[:, None]
+    with torch.no_grad():
+        layer.weight.copy_(wq.reshape(layer.weight.shape))
+        if b is not None and layer.bias is None:
+            layer.bias = nn.Parameter(b.clone())
+        elif b is not None:
+            layer.bias.copy_(b)
+    return LayerRounding(name, w.numel(), error_nearest, _error(got.rows, wq, b, y), flipped, zeroed, 0.0)
+
+
 def round_weights(
     model: nn.Module,
     images,
@@ -322,42 +358,10 @@ def round_weights(
         t1 = time.perf_counter()
         with quantized():
             got = _capture(rounded, [name], images, seed)[name]
-        ref = reference.pop(name)
-        w_fp = fp.get_submodule(name).weight.detach()
-        w = w_fp.reshape(w_fp.shape[0], -1)  # (Cout, D); depthwise (C, k·k)
-        b0 = layer.bias.detach().clone() if layer.bias is not None else None
-        y = _linear(ref.rows, w, b0)
-        step = grid_step(w)
-        nearest = (w / step[:, None]).round().clamp(-QMAX, QMAX)
-        error_nearest = _error(got.rows, nearest * step[:, None], b0, y)
-        q = nearest if rounding == "nearest" else _adaround(w, step, b0, got.rows, y, iterations, gen)
-        # the channel's largest weight keeps ±127: TFLite recomputes the step from the largest magnitude
-        top = (w / step[:, None]).abs().argmax(1, keepdim=True)
-        q = q.scatter(1, top, nearest.gather(1, top))
-        flipped = float((q != nearest).float().mean())
-        b = b0
-        if bias_correction:
-            shift = _linear(ref.mean[None], w, None)[0] - _linear(got.mean[None], q * step[:, None], None)[0]
-            b = shift if b is None else b + shift
-        zeroed = 0
-        if b is not None:  # TFLite's bias rule, with a factor 2 of margin for the estimated input step
-            wide = b.abs() / (got.step * step) > BIAS_MAX / 2
-            zeroed = int(wide.sum())
-            q[wide] = 0
-        wq = q * step[:, None]
-        with torch.no_grad():
-            layer.weight.copy_(wq.reshape(layer.weight.shape))
-            if b is not None:
-                if layer.bias is None:
-                    layer.bias = nn.Parameter(b.clone())
-                else:
-                    layer.bias.copy_(b)
-        per_layer.append(
-            LayerRounding(
-                name, w.numel(), error_nearest, _error(got.rows, wq, b, y), flipped, zeroed,
-                round(time.perf_counter() - t1, 3),
-            )
-        )  # fmt: skip
+        done = _round_layer(name, layer, fp.get_submodule(name).weight.detach(), reference.pop(name), got,
+                            rounding, bias_correction, iterations, gen)  # fmt: skip
+        done.seconds = round(time.perf_counter() - t1, 3)
+        per_layer.append(done)
     seconds = time.perf_counter() - t0
     return rounded, WeightRounding(
         rounding=rounding,

@@ -65,6 +65,13 @@ error_by_depth.png and report.json to --out. Fix the worst layers with `edgenet 
     show_default=True,
     help="Also try the weights rounded before export: --bias-correction, then AdaRound with it (minutes at 224 px).",
 )
+@click.option(
+    "--adaround-iterations",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="AdaRound steps per layer (the rounding trials).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @json_option
 def quant_report(
@@ -81,6 +88,7 @@ def quant_report(
     float_file: Path | None,
     opset: int,
     rounding_trials: bool,
+    adaround_iterations: int,
     quiet: bool,
     as_json: bool,
     **model_kw,
@@ -111,7 +119,7 @@ def quant_report(
         out = out or Path("build") / loaded.name.replace(":", "_") / "quant-report"
         report = run(
             loaded, out, calib_data, calib_samples, samples, eval_data, top, latency_budget, quantizer, opset,
-            ConsoleProgress(not quiet), calibration, rounding_trials,
+            ConsoleProgress(not quiet), calibration, rounding_trials, adaround_iterations,
         )  # fmt: skip
     if as_json:
         emit_json(report.to_dict())
@@ -131,23 +139,29 @@ def quant_report(
             f"agreement {report.agreement:.1%} on {a['int8']['n']} images"
         )
     click.echo(f"int8 latency here: {report.int8_ms:.2f} ms (1 thread)")
-    if report.methods:
-        labelled = report.methods[0]["top1"] is not None
-        click.echo("calibration methods and weight roundings (same calibration images, full-integer, float I/O):")
-        rows = [
-            dict(
-                method=t["method"],
-                agree=f"{t['agreement']:.1%}",
-                sqnr="-" if t["logits_sqnr_db"] is None else f"{t['logits_sqnr_db']:.1f}",
-                top1="-" if not labelled else f"{100 * t['top1']:.2f}",
-            )
-            for t in report.methods
-        ]
-        cols = [("method", "method"), ("agree", "agree w/ float"), ("sqnr", "logits SQNR dB")]
-        print_table(rows, cols + ([("top1", "top-1 %")] if labelled else []))
+    _print_methods(report.methods)
     for s in report.suggestions:
         click.echo(f"- {s}")
     click.echo(f"wrote {out}/{{{','.join(report.files)}}}")
+
+
+def _print_methods(methods: list[dict]) -> None:
+    """The calibration methods' and weight roundings' table (same calibration images, float I/O)."""
+    if not methods:
+        return
+    labelled = methods[0]["top1"] is not None
+    click.echo("calibration methods and weight roundings (same calibration images, full-integer, float I/O):")
+    rows = [
+        dict(
+            method=t["method"],
+            agree=f"{t['agreement']:.1%}",
+            sqnr="-" if t["logits_sqnr_db"] is None else f"{t['logits_sqnr_db']:.1f}",
+            top1="-" if not labelled else f"{100 * t['top1']:.2f}",
+        )
+        for t in methods
+    ]
+    cols = [("method", "method"), ("agree", "agree w/ float"), ("sqnr", "logits SQNR dB")]
+    print_table(rows, cols + ([("top1", "top-1 %")] if labelled else []))
 
 
 COLUMNS = [

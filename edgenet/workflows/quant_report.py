@@ -31,6 +31,7 @@ def quant_report(
     progress: Progress = SILENT,
     calibration: str = "minmax",
     rounding_trials: bool = True,
+    adaround_iterations: int = 500,
 ) -> QuantReport:
     """Rank the layers int8 hurts for ``loaded``, measure fp32 vs int8 on ``eval_data``, publish into ``out``.
 
@@ -44,13 +45,13 @@ def quant_report(
     with native_stderr_captured():
         return _report(
             loaded, Path(out), calib_data, calib_samples, debug_samples, eval_data, top, latency_budget_ms,
-            quantizer, opset, progress, calibration, rounding_trials,
+            quantizer, opset, progress, calibration, rounding_trials, adaround_iterations,
         )  # fmt: skip
 
 
 def _report(
     loaded, out, calib_data, calib_samples, debug_samples, eval_data, top, budget, quantizer, opset, progress, method,
-    rounding_trials=True,
+    rounding_trials=True, adaround_iterations=500,
 ):  # fmt: skip
     from edgenet.artifacts.runtime import runner_for
     from edgenet.artifacts.scoring import load_eval_set, metrics, score
@@ -100,7 +101,7 @@ def _report(
         score = (lambda path: _top1(es, path)) if es is not None else None
         trials = method_trials(q, graph.fp32, cal.samples, list(METHODS), score, calibration.model(q))
         if rounding_trials:
-            trials += _rounding_trials(loaded, graph, cal.samples, q, method, score, tmp, progress)
+            trials += _rounding_trials(loaded, graph, cal.samples, q, method, score, tmp, progress, adaround_iterations)
         report.methods = [asdict(t) for t in trials]
         report.suggestions = suggestions(report, loaded.num_classes, budget)
         report.suggestions[1:1] = method_advice(trials, q.name)
@@ -110,7 +111,7 @@ def _report(
     return report
 
 
-def _rounding_trials(loaded, graph, samples, q, method, score, tmp: Path, progress) -> list:
+def _rounding_trials(loaded, graph, samples, q, method, score, tmp: Path, progress, iterations: int = 500) -> list:
     """Each of :data:`ROUNDING_FIXES` (cheapest first) as an int8 model of its own float graph, measured like the
     calibration methods: against the float logits on the calibration images, and on --eval-data."""
     from edgenet.artifacts.runtime import TFLiteRunner
@@ -125,7 +126,7 @@ def _rounding_trials(loaded, graph, samples, q, method, score, tmp: Path, progre
         progress.step(f"int8 with the weights rounded first: {name}")
         r = rounded_int8(
             loaded.model, loaded.name, loaded.preprocess.resolution, samples, graph.parity_x, q, method, "float32",
-            rounding, bc, input_range=graph.input_range, progress=progress,
+            rounding, bc, iterations, graph.input_range, progress=progress,
         )  # fmt: skip
         path = tmp / f"{name.replace(':', '_').replace('+', '_')}.tflite"
         path.write_bytes(r.data)

@@ -75,7 +75,7 @@ def test_report_ranks_the_damaged_layer_first(damaged_lite0, fidelity_data, tmp_
     out = tmp_path / "qr"
     r = invoke(
         "quant-report", "--checkpoint", damaged_lite0, "--calib-data", fidelity_data.train,
-        "--calib-samples", "48", "--samples", "16", "--top", "5", "--out", out, "-q",
+        "--calib-samples", "48", "--samples", "16", "--top", "5", "--adaround-iterations", "50", "--out", out, "-q",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     table = r.output.splitlines()
@@ -92,6 +92,11 @@ def test_report_ranks_the_damaged_layer_first(damaged_lite0, fidelity_data, tmp_
     # the runner-up depends on the tiny model's random init: 6–28 dB seen, so only the order is asserted)
     assert first["channel_sqnr_db"] < 5
     assert min(second["sqnr_db"], second["channel_sqnr_db"]) > first["channel_sqnr_db"]
+    # the calibration methods, then the weights rounded before export, cheapest first, each measured
+    methods = [m["method"] for m in report["methods"]]
+    assert methods == ["minmax", "percentile", "mse", "rounding:bias-correction", "rounding:adaround+bias-correction"]
+    assert all(0 <= m["agreement"] <= 1 and m["logits_sqnr_db"] is not None for m in report["methods"])
+    assert "rounding:adaround+bias-correction" in r.output
     assert all(e["layer"] != "?" for e in report["layers"])  # every quantized tensor found its layer
     with open(out / "layers.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -107,14 +112,16 @@ def test_auto_fix_stops_at_the_first_fix_within_the_bound(damaged_lite0, fidelit
     r = invoke(
         "convert", "--checkpoint", damaged_lite0, "--int8", "--calib-data", fidelity_data.train,
         "--calib-samples", "48", "--eval-data", fidelity_data.test, "--auto-fix", "--max-drop", "5", "--out", out,
+        "--adaround-iterations", "50",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     fix = read_report(out)["int8_fix"]
     tried = [a["fix"] for a in fix["attempts"]]
-    # plain int8, the other quantizer, clipped ranges and more calibration cannot undo an outlier channel (its
-    # weights, not its activations, are out of scale); float fallback of the worst layer does, and nothing after it
-    # is built. The full-integer candidates come first, cheapest first.
+    # plain int8, the other quantizer, clipped ranges, more calibration and rounding the weights another way cannot
+    # undo an outlier channel (its weights, not its activations, are out of scale); float fallback of the worst
+    # layer does, and nothing after it is built. The full-integer candidates come first, cheapest first.
     full = ["none", "quantizer:aeq", "calibration:percentile", "calibration:mse", "samples:180"]
+    full += ["rounding:bias-correction", "rounding:adaround+bias-correction"]
     assert tried == [*full, "keep-float:1"], tried
     assert [a["accepted"] for a in fix["attempts"]] == [False] * len(full) + [True]
     assert all(a["full_integer"] for a in fix["attempts"][: len(full)])
