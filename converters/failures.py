@@ -32,8 +32,11 @@ def third_party(stage: str, tool: str, model: str, log: io.StringIO | None = Non
 
     ``log`` collects what the tool printed (onnx2tf's captured output); it is saved before the traceback.
     """
+    from edgenet.errors import reraise_swallowed
+
     try:
         yield
+        reraise_swallowed()
     except EdgenetError:
         raise
     except (KeyboardInterrupt, SystemExit):

@@ -36,9 +36,32 @@ def interrupt_exit_code(e: BaseException) -> int:
     return 143 if isinstance(e, Terminated) else 130
 
 
+_PENDING: list[type[KeyboardInterrupt]] = []  # the last signal raised, until the CLI has handled it
+
+
 def raise_terminated(signum, frame) -> None:
-    """A SIGTERM handler: raise :class:`Terminated` in the main thread."""
+    """A SIGTERM handler: raise :class:`Terminated` in the main thread (and remember it: see
+    :func:`reraise_swallowed`)."""
+    _PENDING[:] = [Terminated]
     raise Terminated
+
+
+def raise_interrupted(signum, frame) -> None:
+    """The CLI's SIGINT handler: Python's own KeyboardInterrupt, remembered as :func:`raise_terminated` does."""
+    _PENDING[:] = [KeyboardInterrupt]
+    raise KeyboardInterrupt
+
+
+def reraise_swallowed() -> None:
+    """Raise again a Ctrl-C/SIGTERM that a third-party bare ``except:`` swallowed (onnx2tf has several): called
+    when a third-party step returns, so the command still stops with 130/143 instead of running on."""
+    if _PENDING:
+        raise _PENDING[0]()
+
+
+def interrupt_handled() -> None:
+    """The CLI has reported the interrupt (or a command starts): nothing is pending."""
+    _PENDING.clear()
 
 
 def disk_full(e: BaseException) -> EdgenetError | None:

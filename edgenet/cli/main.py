@@ -11,7 +11,14 @@ import threading
 import click
 
 from edgenet import __version__
-from edgenet.errors import EdgenetError, disk_full, interrupt_exit_code, raise_terminated
+from edgenet.errors import (
+    EdgenetError,
+    disk_full,
+    interrupt_exit_code,
+    interrupt_handled,
+    raise_interrupted,
+    raise_terminated,
+)
 
 # command name -> "module:function"; each module imports torch/tensorflow inside its command only.
 COMMANDS = {
@@ -48,7 +55,10 @@ class LazyGroup(click.Group):
         """One line for a user's error; exit 130 for Ctrl-C and 143 for SIGTERM in every command (click would say
         "Aborted!" and exit 1), after the commands' ``finally`` blocks removed their temporaries."""
         main = threading.current_thread() is threading.main_thread()
+        interrupt_handled()
         old = signal.signal(signal.SIGTERM, raise_terminated) if main else None
+        own_int = main and signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not if ignored
+        old_int = signal.signal(signal.SIGINT, raise_interrupted) if own_int else None
         # the library warns through the "edgenet" logger; the CLI is what shows it (on the stderr of this call)
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("WARNING: %(message)s"))
@@ -62,6 +72,7 @@ class LazyGroup(click.Group):
             sys.stderr.flush()
             ctx.exit(e.exit_code)
         except KeyboardInterrupt as e:
+            interrupt_handled()
             click.echo("interrupted", err=True)
             ctx.exit(interrupt_exit_code(e))
         except OSError as e:
@@ -73,6 +84,8 @@ class LazyGroup(click.Group):
             logger.removeHandler(handler)
             if main:
                 signal.signal(signal.SIGTERM, old)
+            if own_int:
+                signal.signal(signal.SIGINT, old_int)
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -49,3 +49,21 @@ def test_interrupted_command_exits_130(command, sig, tmp_path):
     assert proc.returncode == (143 if sig == signal.SIGTERM else 130), err  # SIGTERM: 130 before issue 26.9
     assert err.rstrip().splitlines()[-1] == "interrupted" and "Traceback" not in err, err
     assert os.listdir(parent) == []  # no --out, no .out.*.partial staging folder
+
+
+def test_an_interrupt_a_third_party_swallowed_is_raised_again():
+    """onnx2tf has bare ``except:`` blocks: a Ctrl-C landing in one was lost and the conversion ran to the end
+    (exit 0). The handler remembers it; the third-party step's end raises it again."""
+    from edgenet.converters.failures import third_party
+
+    from edgenet.errors import Terminated, interrupt_handled, raise_interrupted, raise_terminated
+
+    for handler, exc in ((raise_interrupted, KeyboardInterrupt), (raise_terminated, Terminated)):
+        with pytest.raises(exc), third_party("float graph", "onnx2tf", "b0"):
+            try:  # noqa: SIM105 (what the third party does)
+                handler(signal.SIGINT, None)
+            except:  # noqa: E722
+                pass
+        interrupt_handled()
+    with third_party("float graph", "onnx2tf", "b0"):  # nothing pending: a normal step ends normally
+        pass
