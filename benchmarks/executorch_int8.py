@@ -47,6 +47,7 @@ def main() -> None:
     quiet_tensorflow()
     from edgenet.converters.executorch import export_pte
     from edgenet.device_bench.bench import Plan, run_benchmarks
+    from edgenet.device_bench.modelinfo import sha256_file
     from edgenet.quantization.calibration import from_folder
 
     from edgenet.api import convert
@@ -82,7 +83,7 @@ def main() -> None:
 
     log(f"latency at 1 thread, {args.runs} runs")
     timed = run_benchmarks(list(files.values()), Plan(threads=(1,), runs=args.runs), progress=False)
-    p50 = {r.model_file: round(r.latency_ms.p50, 3) for r in timed}
+    p50 = {r.model_sha256: round(r.latency_ms.p50, 3) for r in timed}  # by content: base/ and adaround/ share names
     rows = []
     ref_correct = ref.argmax(1) == labels
     for name, path in files.items():
@@ -99,7 +100,7 @@ def main() -> None:
                 "drop_ci95": ci,
                 "agreement": float((logits.argmax(1) == ref.argmax(1)).mean()),
                 "kl": mean_kl(ref, logits),
-                "p50_ms": p50[path.name],
+                "p50_ms": p50[sha256_file(path)],
                 "build_s": build_s.get(name),
             }
         )

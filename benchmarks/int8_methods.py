@@ -13,7 +13,8 @@ Suites:
 - ``imagenet``: pretrained Lite0, Lite1, Lite2 at their native resolution on ``imagenet-sample``; the classes whose
   index is a multiple of 10 calibrate (100 photos), the other 900 are scored (the ImageNet benchmark's split).
 - ``cifar``: CIFAR-10 checkpoints (``--checkpoints``), calibrated on 200 training images, scored on the test split;
-  by default the fragile fine-tuned SiLU B0 of the int8 benchmark (``runs/int8-fidelity/b0-silu-ft/last.pt``).
+  by default the trained SiLU B0 and ReLU6 Lite0 that ``benchmarks/cifar_checkpoints.py`` fine-tunes from ImageNet
+  weights (``runs/cifar-int8/{b0,lite0}/last.pt``).
 
     python benchmarks/int8_methods.py --suite imagenet [--models lite0,lite1,lite2]
     python benchmarks/int8_methods.py --suite cifar [--checkpoints A.pt,B.pt] [--eval-images 500]
@@ -51,7 +52,9 @@ def variants() -> list[tuple[str, str, str]]:
     ]  # fmt: skip
 
 
-def bench_model(loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: int, work: Path) -> dict:
+def bench_model(
+    loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: int, work: Path, roundings: bool = True
+) -> dict:
     from edgenet.converters.graph import export_float
     from edgenet.converters.kinds import BuildContext, full_integer
     from edgenet.converters.pipeline import build_artifact
@@ -94,7 +97,7 @@ def bench_model(loaded, cal_dir: Path, ev_dir: Path, calib_samples: int, runs: i
             "build_s": round(seconds, 2),
         }
 
-    for rounding, bc in ROUNDING_FIXES:
+    for rounding, bc in ROUNDING_FIXES if roundings else ():
         label = f"tflite minmax {rounding_name(rounding, bc)}"
         log(f"{loaded.name}: {label}")
         t0 = time.perf_counter()
@@ -161,14 +164,15 @@ def run_suite(args) -> list[dict]:
     if args.suite == "imagenet":
         cal, ev = split(args.data or SHARED / "imagenet-sample", work / "split", 10, args.eval_images)
         return [
-            bench_model(load_model(m, pretrained=True), cal, ev, 100, args.runs, work / m) for m in args.models
+            bench_model(load_model(m, pretrained=True), cal, ev, 100, args.runs, work / m, args.roundings)
+            for m in args.models
         ]  # fmt: skip
     data = args.data or SHARED / "cifar10"
     ev = data / "test" if args.eval_images is None else subset(data / "test", work / "test", args.eval_images // 10)
     out = []
     for ckpt in args.checkpoints:
         loaded = load_model(checkpoint=Path(ckpt))
-        entry = bench_model(loaded, data / "train", ev, 200, args.runs, work / Path(ckpt).parent.name)
+        entry = bench_model(loaded, data / "train", ev, 200, args.runs, work / Path(ckpt).parent.name, args.roundings)
         entry["checkpoint"] = str(ckpt)
         out.append(entry)
     return out
@@ -272,12 +276,18 @@ def main() -> None:
     ap.add_argument("--models", default="lite0,lite1,lite2", type=lambda s: s.split(","))
     ap.add_argument(
         "--checkpoints",
-        default=str(ROOT / "runs" / "int8-fidelity" / "b0-silu-ft" / "last.pt"),
+        default=",".join(str(ROOT / "runs" / "cifar-int8" / m / "last.pt") for m in ("b0", "lite0")),
         type=lambda s: s.split(","),
     )
     ap.add_argument("--data", type=Path, help="[../shared/data/imagenet-sample or ../shared/data/cifar10]")
     ap.add_argument("--eval-images", type=int, help="scored images [all]")
     ap.add_argument("--runs", type=int, default=50, help="latency runs per artefact")
+    ap.add_argument(
+        "--no-roundings",
+        dest="roundings",
+        action="store_false",
+        help="skip the weight-rounding rows (benchmarks/weight_rounding.py measures them with more variants)",
+    )
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "int8-methods")
     ap.add_argument("--doc", type=Path, default=DOC, help="the markdown to write (its .json beside it)")
     ap.add_argument("--render", action="store_true", help="rewrite the .md from the .json only")

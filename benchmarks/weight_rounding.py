@@ -14,6 +14,10 @@ quantizer), scored against PyTorch fp32 on the same photos:
 
     python benchmarks/weight_rounding.py [--models lite0] [--variants nearest,bc,adaround,adaround+bc,...]
 
+With ``--checkpoints A.pt,B.pt`` it measures CIFAR-10 checkpoints instead (``benchmarks/cifar_checkpoints.py``
+makes a trained SiLU B0 and Lite0): 200 training images calibrate (and are what ``--qat-epochs`` fine-tunes on),
+the 10,000 test images are scored.
+
 Writes docs/benchmarks/weight-rounding.md and weight-rounding.json (models not re-run keep their rows).
 """
 
@@ -32,6 +36,7 @@ from imagenet_pretrained import SAMPLE, split
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks" / "weight-rounding.md"
+CIFAR = ROOT.parent / "shared" / "data" / "cifar10"
 # label -> convert options
 VARIANTS = {
     "nearest": {},
@@ -45,6 +50,12 @@ VARIANTS = {
     "qat10": {"qat_epochs": 10},
     "qat10+adaround": {"qat_epochs": 10, "weight_rounding": "adaround"},
     "qat10-lr1e-4": {"qat_epochs": 10, "qat_lr": 1e-4},
+    "qat5-1000img": {"qat_epochs": 5, "calib_samples": 1000},  # QAT on 5× the images (and calibrated on them)
+    "pct": {"calibration": "percentile"},
+    "adaround+pct": {"weight_rounding": "adaround", "calibration": "percentile"},
+    "qat10+pct": {"qat_epochs": 10, "calibration": "percentile"},
+    "qat10+pct-lr1e-4": {"qat_epochs": 10, "calibration": "percentile", "qat_lr": 1e-4},
+    "qat5+pct-1000img": {"qat_epochs": 5, "calibration": "percentile", "calib_samples": 1000},
 }
 
 
@@ -56,14 +67,14 @@ def logits_of(predict, es) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(out), np.concatenate(labels)
 
 
-def bench_model(name: str, variants: list[str], cal_dir: Path, ev_dir: Path, work: Path) -> dict:
+def bench_model(
+    loaded, name: str, variants: list[str], cal_dir: Path, calib_samples: int, ev_dir: Path, work: Path
+) -> dict:
     from edgenet.api import convert
     from edgenet.artifacts.runtime import runner_for
     from edgenet.artifacts.scoring import load_eval_set
     from edgenet.evaluate import torch_predict
-    from edgenet.loading import load_model
 
-    loaded = load_model(name, pretrained=True)
     es = load_eval_set(ev_dir, loaded.preprocess, loaded.classes, loaded.num_classes)
     log(f"{name}: PyTorch fp32 on {es.n} photos")
     ref, labels = logits_of(torch_predict(loaded.model), es)
@@ -71,10 +82,10 @@ def bench_model(name: str, variants: list[str], cal_dir: Path, ev_dir: Path, wor
     rows, base_correct = [], None
     for label in ["nearest", *(v for v in variants if v != "nearest")]:  # the McNemar baseline comes first
         options = VARIANTS[label]
-        out = work / name / label
+        out = work / label
         log(f"{name}: {label}")
         t0 = time.perf_counter()
-        report = convert(loaded, out, int8=True, calib_data=cal_dir, **options)
+        report = convert(loaded, out, int8=True, calib_data=cal_dir, **{"calib_samples": calib_samples, **options})
         total = time.perf_counter() - t0
         path = out / "model_int8.tflite"
         logits, _ = logits_of(runner_for(path), es)
@@ -107,7 +118,9 @@ def bench_model(name: str, variants: list[str], cal_dir: Path, ev_dir: Path, wor
         log(f"{name}: {label}: {rows[-1]}")
     return {
         "model": name,
+        "weights": loaded.weights,
         "resolution": loaded.preprocess.resolution,
+        "calib_images": calib_samples,
         "eval_images": es.n,
         "torch_top1": float(ref_correct.mean()),
         "rows": rows,
@@ -139,25 +152,41 @@ def merge(doc: dict, models: list[dict], run: int) -> None:
         )
 
 
+def _flags(options: dict) -> str:
+    """``{"bias_correction": True, "qat_epochs": 10}`` → ``--bias-correction --qat-epochs 10``."""
+    flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in options.items()]
+    return f"`{' '.join(flags)}`" if flags else "(none: straight int8)"
+
+
+def _shown(doc: dict, label: str) -> bool:
+    return any(r["variant"] == label for m in doc["models"] for r in m["rows"])
+
+
 def render(doc: dict) -> str:
     lines = [
         "# Weight rounding for int8: nearest, bias correction, AdaRound",
         "",
         "Produced by `benchmarks/weight_rounding.py`; every number is from the runs listed below, not edited.",
         "Each row is `edgenet convert --int8` with that `--weight-rounding` / `--bias-correction` / `--qat-epochs`",
-        "(fast calibration, TFLite's quantizer, 100 calibration photos), scored on the other 900 photos of",
-        "imagenet-sample against",
-        "PyTorch fp32. Drop: fp32 top-1 minus int8's, ± the 95 % interval of the paired difference. Agreement: same",
+        "(fast calibration, TFLite's quantizer), scored against PyTorch fp32: the pretrained models on",
+        "imagenet-sample (100 photos calibrate, the other 900 are scored), the CIFAR-10 checkpoints of",
+        "`benchmarks/cifar_checkpoints.py` on the 10,000 test images (200 training images calibrate and are what",
+        "`--qat-epochs` fine-tunes on).",
+        "Drop: fp32 top-1 minus int8's, ± the 95 % interval of the paired difference. Agreement: same",
         "top-1 as fp32. KL: mean KL(fp32 ‖ int8) of the softmax, nats. McNemar p: exact paired test against the",
         "`nearest` row (the straight int8 model). Exact: layers whose int8 weights in the `.tflite` are the",
         "rounding's integers, bit for bit. Seconds: the fine-tuning and the rounding alone, wall time on this",
         "machine's cores (shared with other jobs at the loads listed: compare within a run).",
         "",
+        "Variants, as convert flags: "
+        + "; ".join(f"`{label}` {_flags(VARIANTS[label])}" for label in VARIANTS if _shown(doc, label))
+        + ".",
+        "",
         "Runs (each row names the run it comes from; a later run of a variant replaces its row):",
         "",
         *[
             f"{k + 1}. `{run['command']}` — {run['date']}; {run['env']['cpu']}, {run['env']['cpus']} cores, load "
-            f"{run['env']['load_start']} → {run['env']['load_end']}."
+            f"{run['env']['load_start']} → {run['env']['load_end']}." + (f" {run['note']}" if run.get("note") else "")
             for k, run in enumerate(doc["runs"])
         ],
         "",
@@ -165,6 +194,9 @@ def render(doc: dict) -> str:
     for m in doc["models"]:
         lines += [
             f"## {m['model']} ({m['resolution']} px): PyTorch fp32 {100 * m['torch_top1']:.2f} %",
+            "",
+            f"Weights: {m.get('weights', 'pretrained')}; {m.get('calib_images', 100)} calibration images, "
+            f"{m['eval_images']} scored.",
             "",
             "| variant | run | top-1 % | drop | agreement % | KL | McNemar p | QAT s | rounding s | s/layer | exact |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -181,11 +213,31 @@ def render(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def run_models(args) -> list[dict]:
+    from edgenet.loading import load_model
+
+    if args.checkpoints:
+        data = args.data or CIFAR
+        out = []
+        for ckpt in args.checkpoints:
+            loaded = load_model(checkpoint=Path(ckpt))
+            name = f"{loaded.name} cifar10"
+            work = args.work / "cifar" / Path(ckpt).parent.name
+            out.append(bench_model(loaded, name, args.variants, data / "train", 200, data / "test", work))
+            out[-1]["weights"] = f"`{ckpt}` (`benchmarks/cifar_checkpoints.py`)"
+        return out
+    cal, ev = split(args.data or SAMPLE, args.work / "split", 10, None)
+    return [
+        bench_model(load_model(m, pretrained=True), m, args.variants, cal, 100, ev, args.work / m) for m in args.models
+    ]  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="lite0", type=lambda s: s.split(","))
     ap.add_argument("--variants", default="nearest,bc,adaround,adaround+bc", type=lambda s: s.split(","))
-    ap.add_argument("--data", type=Path, default=SAMPLE)
+    ap.add_argument("--data", type=Path, help="[../shared/data/imagenet-sample, or cifar10 with --checkpoints]")
+    ap.add_argument("--checkpoints", type=lambda s: s.split(","), help="CIFAR-10 edgenet checkpoints instead")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "weight-rounding")
     ap.add_argument("--render", action="store_true", help="rewrite the .md from the .json only")
     args = ap.parse_args()
@@ -199,8 +251,7 @@ def main() -> None:
 
         quiet_tensorflow()
         load_start = loadavg()
-        cal, ev = split(args.data, args.work / "split", 10, None)
-        models = [bench_model(m, args.variants, cal, ev, args.work) for m in args.models]
+        models = run_models(args)
         doc["runs"].append(
             {
                 "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -339,7 +339,9 @@ def _rounded(loaded: LoadedModel, opts: ConvertOptions, samples, report: Convert
         from edgenet.quantization.qat import qat_finetune
 
         with meter.stage("quantization-aware fine-tuning"):
-            model, run = qat_finetune(model, samples, opts.qat_epochs, opts.qat_lr, progress=progress)
+            model, run = qat_finetune(
+                model, samples, opts.qat_epochs, opts.qat_lr, progress=progress, calibration=opts.calibration
+            )
         report.qat = run.to_dict()
     with meter.stage("weight rounding"):
         model, done = round_weights(

@@ -8,10 +8,12 @@ of their own (the conv's raw output is quantized, then the activation's). The po
 - squeeze-excite: the reduce conv (and its activation), the expand conv, the gated output;
 - a residual block's output (the ADD), the global pool, the classifier's logits, and the network's input.
 
-TFLite also quantizes inside SiLU (its LOGISTIC at a fixed 1/256 step) and the SE gate's sigmoid; those are not
-simulated (their error is small next to the conv outputs'). Ranges are each point's min/max over the calibration
-images (what ``--calibration minmax`` gives TFLite) measured on the float network. Rounding ties go to even here and
-away from zero in TFLite: a difference on exact ties only.
+TFLite also quantizes inside SiLU (x · LOGISTIC(x), the LOGISTIC's output on a fixed grid of step 1/256 from 0) and
+the squeeze-excite gate's sigmoid on the same grid; both are simulated, as a B0 has 65 of them and a gate of 0.01
+held at 1/256 steps is 20 % off. Ranges are measured on the float network over the calibration images, each
+point's min/max or what ``--calibration percentile|mse`` picks from its histogram (the converter's rules, from
+:mod:`edgenet.quantization.calibration_methods`). Rounding ties go to even here and away from zero in TFLite: a
+difference on exact ties only.
 
 Used by AdaRound (:mod:`edgenet.quantization.rounding`: each layer's inputs then carry the activation error of the
 layers before it) and by quantization-aware fine-tuning (:mod:`edgenet.quantization.qat`), whose gradients pass
@@ -43,6 +45,11 @@ def fake_quant(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     return torch.where(inside, x + (y - x).detach(), y.detach()) if x.requires_grad else y
 
 
+def _logistic(x: torch.Tensor) -> torch.Tensor:
+    """sigmoid(x) as TFLite's int8 LOGISTIC outputs it: step 1/256, zero point -128 (so [0, 255/256])."""
+    return fake_quant(torch.sigmoid(x), 0.0, 255 / 256)
+
+
 def points(model: nn.Module) -> list[nn.Module]:
     """The modules whose outputs TFLite quantizes (see the module docstring), in module order."""
     from edgenet.models.blocks import ConvBnAct, MBConv, SqueezeExcite
@@ -70,17 +77,39 @@ class ActivationQuant:
         self.ranges: dict[int, list[float]] = {}  # id(module) → [lo, hi]; -1: the network's input
 
     @contextlib.contextmanager
-    def _hooks(self, fn) -> Iterator[None]:
-        handles = [m.register_forward_hook(lambda mod, args, out: fn(id(mod), out)) for m in self.mods]
+    def _hooks(self, fn, logistic: bool = False) -> Iterator[None]:
+        """``fn(key, output)`` on every point's output; ``logistic``: TFLite's LOGISTIC grid inside SiLU and the
+        squeeze-excite gate too, before the points' own quantization of what they give."""
+        from edgenet.models.blocks import SqueezeExcite
+
+        silus = [m for m in self.model.modules() if isinstance(m, nn.SiLU)] if logistic else []
+        ses = [m for m in self.model.modules() if isinstance(m, SqueezeExcite)] if logistic else []
+        inplace = [m.inplace for m in silus]
+        gate: dict[int, torch.Tensor] = {}  # SE module → its expand conv's (quantized) output
+        handles = [m.register_forward_hook(lambda mod, args, out: args[0] * _logistic(args[0])) for m in silus]
+        handles += [m.register_forward_hook(lambda mod, args, out: args[0] * _logistic(gate.pop(id(mod)))) for m in ses]
+        handles += [m.register_forward_hook(lambda mod, args, out: fn(id(mod), out)) for m in self.mods]
+        for m in ses:  # after the points: the expand conv's output as quantized
+            handles.append(m.expand.register_forward_hook(lambda mod, args, out, k=id(m): gate.__setitem__(k, out)))
         handles.append(self.model.register_forward_pre_hook(lambda mod, args: (fn(-1, args[0]), *args[1:])))
+        for m in silus:
+            m.inplace = False  # the hook needs SiLU's input
         try:
             yield
         finally:
             for h in handles:
                 h.remove()
+            for m, was in zip(silus, inplace, strict=True):
+                m.inplace = was
 
-    def observe(self, images, batch: int = 16) -> ActivationQuant:
-        """Record each point's min/max over ``images`` (NCHW) on the float network."""
+    def observe(self, images, batch: int = 16, calibration: str = "minmax") -> ActivationQuant:
+        """Record each point's range over ``images`` (NCHW) on the float network: its min/max, or what
+        ``calibration`` (``--calibration METHOD[:PARAM]``) picks from its histogram, as the converter will — the
+        network's input and logits keep min/max there too (:func:`edgenet.quantization.ranges.boundary_tensors`)."""
+        from edgenet.quantization.calibration_methods import parse_method
+        from edgenet.quantization.ranges import BINS
+
+        method, param = parse_method(calibration)
 
         def seen(key: int, x: torch.Tensor) -> torch.Tensor:
             lo, hi = float(x.min()), float(x.max())
@@ -88,9 +117,24 @@ class ActivationQuant:
             r[0], r[1] = min(r[0], lo), max(r[1], hi)
             return x
 
-        with self._hooks(seen), torch.no_grad():
-            for i in range(0, len(images), batch):
-                self.model(torch.from_numpy(np.ascontiguousarray(images[i : i + batch], dtype=np.float32)))
+        hists: dict[int, torch.Tensor] = {}
+
+        def counted(key: int, x: torch.Tensor) -> torch.Tensor:
+            lo, hi = self.ranges[key]
+            h = torch.histc(x.detach().float(), BINS, lo, hi)
+            hists[key] = hists[key] + h if key in hists else h
+            return x
+
+        passes = [seen] if method.choose is None else [seen, counted]
+        for fn in passes:
+            with self._hooks(fn), torch.no_grad():
+                for i in range(0, len(images), batch):
+                    self.model(torch.from_numpy(np.ascontiguousarray(images[i : i + batch], dtype=np.float32)))
+        boundary = {-1} | {id(m) for m in self.mods if isinstance(m, nn.Linear)}
+        for key, h in hists.items():
+            lo, hi = self.ranges[key]
+            if key not in boundary and hi > lo and h.sum() > 0:
+                self.ranges[key] = [float(v) for v in method.choose(h.numpy(), lo, hi, param)]
         self._inplace_adds()
         return self
 
@@ -109,7 +153,7 @@ class ActivationQuant:
         """A context in which ``model`` (a copy of the observed network, module for module; default the observed
         one) runs with every point fake-quantized to the observed ranges."""
         t = self if model is None else self.for_copy(model)
-        return t._hooks(lambda key, x: fake_quant(x, *t.ranges[key]) if key in t.ranges else x)
+        return t._hooks(lambda key, x: fake_quant(x, *t.ranges[key]) if key in t.ranges else x, logistic=True)
 
     def for_copy(self, model: nn.Module) -> ActivationQuant:
         """The same ranges on ``model``, a structural copy of the observed network."""

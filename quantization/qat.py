@@ -65,9 +65,11 @@ def qat_finetune(
     batch_size: int = 16,
     progress: Progress = SILENT,
     seed: int = 0,
+    calibration: str = "minmax",
 ) -> tuple[nn.Module, QatRun]:
     """A BN-folded copy of ``model`` fine-tuned for ``epochs`` passes over ``images`` (NCHW calibration samples)
-    with weights and activations fake-quantized as TFLite quantizes them; ``model`` is untouched."""
+    with weights and activations fake-quantized as TFLite quantizes them, at the ranges ``calibration`` (the
+    conversion's ``--calibration``) will give them; ``model`` is untouched."""
     from edgenet.quantization.fakequant import ActivationQuant
     from edgenet.quantization.rounding import _layers, fold_batchnorm
 
@@ -78,7 +80,7 @@ def qat_finetune(
     t0 = time.perf_counter()
     teacher = fold_batchnorm(copy.deepcopy(model)).eval()
     student = copy.deepcopy(teacher).eval()  # eval: BN is folded, dropout and stochastic depth stay off
-    acts = ActivationQuant(teacher).observe(images).for_copy(student)
+    acts = ActivationQuant(teacher).observe(images, calibration=calibration).for_copy(student)
     for _, layer in _layers(student):
         parametrize.register_parametrization(layer, "weight", _OnGrid())
     params = [p for p in student.parameters() if p.requires_grad]

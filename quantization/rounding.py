@@ -44,6 +44,7 @@ from edgenet.progress import SILENT, Progress
 
 QMAX = 127  # TFLite's int8 weights: symmetric, narrow range [-127, 127]
 BIAS_MAX = (2**31 - 1) // 2  # TFLite widens a channel's weight step where |bias| / (input step × weight step) > this
+DEAD = 1e-3  # a channel whose weights move its output by less than this × |bias| is written as zeros
 ZETA, GAMMA = 1.1, -0.1  # AdaRound's rectified sigmoid stretch
 ROWS = 8192  # output positions sampled per layer (im2col rows) for AdaRound's reconstruction
 BATCH = 1024  # rows per AdaRound iteration
@@ -300,8 +301,13 @@ def _round_layer(
         shift = _linear(ref.mean[None], w, None)[0] - _linear(got.mean[None], q * step[:, None], None)[0]
         b = shift if b is None else b + shift
     zeroed = 0
-    if b is not None:  # TFLite's bias rule, with a factor 2 of margin for the estimated input step
+    if b is not None:
+        # TFLite's bias rule, with a factor 2 of margin for the estimated input step; and dead channels, whose
+        # weights move the output by under DEAD × |bias| at most: TFLite's converter widens some of those too,
+        # from a threshold its graph passes fix (seen: 6× below the rule's), and zero is the answer either way
         wide = b.abs() / (got.step * step) > BIAS_MAX / 2
+        reach = (q.abs().sum(1) * step) * max(abs(got.lo), abs(got.hi))
+        wide |= reach < DEAD * b.abs()
         zeroed = int(wide.sum())
         q[wide] = 0
     wq = q * step[:, None]

@@ -59,11 +59,9 @@ def test_points_follow_tflites_fusion():
     )
 
 
-@pytest.mark.slow
-def test_the_simulation_predicts_tflites_int8_model(tmp_path, photos_dir):
-    """Weights on the grid (so only activations differ): the fake-quantized network departs from the float one as
-    far as the int8 .tflite does (a missing point, or a wrong grid, changes that by far more than 2×). Not output
-    for output: one-step differences of requantization rounding, compounded over 16 blocks, are int8 noise too."""
+def _departures(model: nn.Module, name: str, res: int, x: np.ndarray, tmp_path) -> float:
+    """How far the simulation departs from float, over how far the int8 .tflite of ``model`` (its weights put on
+    the grid first, so only activations differ) does; the hooks must leave ``model`` as it was."""
     from edgenet.converters.graph import export_float
     from edgenet.converters.kinds import BuildContext
     from edgenet.converters.pipeline import build_artifact
@@ -72,9 +70,8 @@ def test_the_simulation_predicts_tflites_int8_model(tmp_path, photos_dir):
 
     from edgenet.artifacts.runtime import runner_for
 
-    loaded, x = _net("lite0", photos_dir, 64)
-    on_grid, _ = round_weights(loaded.model, x, "nearest", bias_correction=False, activations=False)
-    graph = export_float(on_grid, "lite0", 64, tmp_path, x[:2])
+    on_grid, _ = round_weights(model, x, "nearest", bias_correction=False)
+    graph = export_float(on_grid, name, res, tmp_path, x[:2])
     path = tmp_path / "int8.tflite"
     path.write_bytes(build_artifact("int8", BuildContext(graph, x, Int8Recipe(io_dtype="float32")))[0])
     int8 = runner_for(path)(x)
@@ -84,8 +81,46 @@ def test_the_simulation_predicts_tflites_int8_model(tmp_path, photos_dir):
         with aq.on():
             sim = on_grid(torch.from_numpy(x)).numpy()
         assert np.array_equal(on_grid(torch.from_numpy(x)).numpy(), fp), "hooks removed on exit"
-    ratio = np.abs(sim - fp).mean() / np.abs(int8 - fp).mean()
+    assert all(m.inplace for m in on_grid.modules() if isinstance(m, nn.SiLU)), "SiLU restored on exit"
+    return float(np.abs(sim - fp).mean() / np.abs(int8 - fp).mean())
+
+
+@pytest.mark.slow
+def test_the_simulation_predicts_tflites_int8_model(tmp_path, photos_dir):
+    """The fake-quantized Lite0 departs from the float one as far as the int8 .tflite does (a missing point, or a
+    wrong grid, changes that by far more than 2×). Not output for output: one-step differences of requantization
+    rounding, compounded over 16 blocks, are int8 noise too."""
+    loaded, x = _net("lite0", photos_dir, 64)
+    ratio = _departures(loaded.model, "lite0", 64, x, tmp_path)
     assert 0.5 < ratio < 2, ratio
+
+
+def test_the_simulation_predicts_a_silu_b0s_int8_model(tmp_path, photos_dir):
+    """B0: TFLite runs SiLU as x · LOGISTIC(x) and the squeeze-excite gate as a LOGISTIC, each LOGISTIC's output on
+    a fixed 1/256 grid; the simulation quantizes both, and departs from float as far as the int8 .tflite does."""
+    from edgenet.quantization.calibration import from_folder
+    from edgenet.quantization.fakequant import _logistic
+
+    q = _logistic(torch.linspace(-12, 12, 1001)) * 256
+    assert torch.equal(q, q.round()) and q.min() == 0 and q.max() == 255
+    loaded = small_b0(tmp_path, photos_dir)
+    x = np.asarray(from_folder(photos_dir, loaded.preprocess, 8).samples)
+    ratio = _departures(loaded.model, "b0", 32, x, tmp_path)
+    assert 0.5 < ratio < 2, ratio
+
+
+def test_ranges_follow_the_conversions_calibration_method(photos_dir):
+    """QAT trains at the ranges the converter will use: percentile clips inside min/max (some point strictly), the
+    network's input and logits keep min/max as the converter keeps them, and a bad spec fails as --calibration."""
+    loaded, x = _net("b0", photos_dir)
+    minmax = ActivationQuant(loaded.model).observe(x).ranges
+    pct = ActivationQuant(loaded.model).observe(x, calibration="percentile:99").ranges
+    logits = id(loaded.model.classifier)
+    assert pct[-1] == minmax[-1] and pct[logits] == minmax[logits]
+    assert all(minmax[k][0] - 1e-6 <= pct[k][0] and pct[k][1] <= minmax[k][1] + 1e-6 for k in minmax)
+    assert any(pct[k][1] < 0.9 * minmax[k][1] for k in minmax)
+    with pytest.raises(EdgenetError, match="percentile"):
+        ActivationQuant(loaded.model).observe(x, calibration="percentile:12")
 
 
 def test_qat_lowers_the_quantized_loss_and_leaves_the_model(photos_dir):

@@ -137,6 +137,23 @@ def test_a_dead_channel_is_zeroed_as_tflite_would_scale_it():
     assert BIAS_MAX < 5.0 / (1e-9 / 127 * 4 / 255)  # the case is one TFLite's rule catches
 
 
+def test_a_channel_too_weak_to_matter_is_zeroed_below_the_bias_rule():
+    """Lite2's stages.3.0 depthwise has a channel (one weight 4e-7, bias 0.014) 6× under the rule's threshold that
+    TFLite's converter still widened: a channel whose weights move its output by < 0.1 % of its bias is written
+    as zeros (its answer either way), one that matters is not."""
+    net = nn.Sequential(nn.Conv2d(3, 3, 1))
+    with torch.no_grad():
+        net[0].weight.normal_()
+        net[0].weight[0] = torch.tensor([4e-7, 0.0, 0.0]).reshape(3, 1, 1)
+        net[0].bias.copy_(torch.tensor([0.014, 0.014, 0.014]))
+    x = np.random.default_rng(0).uniform(0, 6, size=(4, 3, 8, 8)).astype(np.float32)  # a ReLU6 output
+    ratio = 0.014 / (6 / 255 * 4e-7 / 127)
+    assert ratio < BIAS_MAX / 2  # below the bias rule: only the dead-channel rule can zero it
+    model, done = round_weights(net, x, "nearest", bias_correction=False)
+    q = integers(model)["0"]
+    assert done.zeroed_channels == 1 and (q[0] == 0).all() and (q[1:] != 0).all(axis=(1, 2, 3)).all()
+
+
 def test_bad_options_fail_in_one_line(tmp_path, photos_dir):
     loaded = load_model("lite0", num_classes=3, img_size=32)
     with pytest.raises(EdgenetError, match="add --int8"):
