@@ -45,29 +45,25 @@ def warm_start(name: str, img_size: int, out: Path) -> Path:
     """An edgenet checkpoint of ``name`` (b0 or lite0, 10 classes) holding Lite0's ImageNet convolutions."""
     import torch
 
-    from edgenet.checkpoint import Checkpoint, save_checkpoint
+    from edgenet.checkpoint import checkpoint_from_model, save_checkpoint
     from edgenet.loading import load_model
     from edgenet.models import create_model
     from edgenet.preprocess import Preprocess
 
     lite = load_model("lite0", pretrained=True).model.state_dict()
     net = create_model(name, num_classes=10)
-    sd = net.state_dict()
-    taken = {k: v for k, v in lite.items() if k in sd and not k.startswith("classifier.") and v.shape == sd[k].shape}
-    fresh = sorted(set(sd) - set(taken))
-    assert all(k.startswith("classifier.") or ".se." in k for k in fresh), fresh  # only the head and SE are new
-    net.load_state_dict({**sd, **taken})
+    taken = {k: v for k, v in lite.items() if not k.startswith("classifier.")}
+    missing, unexpected = net.load_state_dict(taken, strict=False)  # a shape mismatch still raises
+    assert not unexpected and all(".se." in k or k.startswith("classifier.") for k in missing), missing
     with torch.no_grad():
         for k, v in net.named_parameters():
             if ".se.expand." in k or k == "classifier.weight":  # a zero head starts at loss ln(10), as train does
                 v.zero_()
     pre = Preprocess(resolution=img_size, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), crop_pct=1.0)
+    note = f"lite0 ImageNet: {len(taken)} tensors taken, {len(missing)} new"
+    log(f"{name}: {note}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    variant = "efficientnet_" + name
-    ckpt = Checkpoint(variant, net.config, pre, net.state_dict(), classes=None)
-    ckpt.metrics = {"warm_start": f"lite0 ImageNet: {len(taken)} tensors taken, {len(fresh)} new"}
-    log(f"{name}: {ckpt.metrics['warm_start']}")
-    return save_checkpoint(out, ckpt)
+    return save_checkpoint(out, checkpoint_from_model(net, preprocess=pre, metrics={"warm_start": note}))
 
 
 def edgenet(*args: str) -> dict:

@@ -151,16 +151,17 @@ def _csv_option(ctx, param, value):
     return tuple(v.strip() for v in str(value).split(",") if v.strip())
 
 
-def options_from(options_type):
+def options_from(options_type, *names: str):
     """Click options for every field of the dataclass ``options_type`` that declares a flag (its metadata has
-    ``help``): the option's name, type, default and limits come from the field, and each parameter is named like
-    the field, so a command passes them on with ``options_type(**picked)`` and copies nothing by hand."""
+    ``help``), or for the fields ``names`` only: the option's name, type, default and limits come from the field,
+    and each parameter is named like the field, so a command passes them on with ``options_type(**picked)`` and
+    another command sharing a flag copies nothing by hand."""
     import dataclasses
 
     def decorate(f):
         for fld in reversed(dataclasses.fields(options_type)):
             meta = fld.metadata
-            if "help" not in meta:
+            if "help" not in meta or (names and fld.name not in names):
                 continue
             flag = meta.get("flag") or "--" + fld.name.replace("_", "-")
             kw: dict = {"help": meta["help"]}

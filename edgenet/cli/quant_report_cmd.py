@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from edgenet.cli.options import calibration_options, emit_json, json_option, model_options, print_table
+from edgenet.cli.options import (
+    calibration_options,
+    emit_json,
+    json_option,
+    model_options,
+    options_from,
+    print_table,
+)
+from edgenet.converters.options import ConvertOptions  # a plain dataclass: nothing heavy is imported
 
 EPILOG = """Examples:
 
@@ -65,13 +73,7 @@ error_by_depth.png and report.json to --out. Fix the worst layers with `edgenet 
     show_default=True,
     help="Also try the weights rounded before export: --bias-correction, then AdaRound with it (minutes at 224 px).",
 )
-@click.option(
-    "--adaround-iterations",
-    type=click.IntRange(min=1),
-    default=500,
-    show_default=True,
-    help="AdaRound steps per layer (the rounding trials).",
-)
+@options_from(ConvertOptions, "adaround_iterations")  # convert's own flag: the trials round as convert would
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @json_option
 def quant_report(

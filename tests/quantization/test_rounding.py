@@ -141,6 +141,7 @@ def test_a_channel_too_weak_to_matter_is_zeroed_below_the_bias_rule():
     """Lite2's stages.3.0 depthwise has a channel (one weight 4e-7, bias 0.014) 6× under the rule's threshold that
     TFLite's converter still widened: a channel whose weights move its output by < 0.1 % of its bias is written
     as zeros (its answer either way), one that matters is not."""
+    torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 3, 1))
     with torch.no_grad():
         net[0].weight.normal_()
@@ -151,7 +152,7 @@ def test_a_channel_too_weak_to_matter_is_zeroed_below_the_bias_rule():
     assert ratio < BIAS_MAX / 2  # below the bias rule: only the dead-channel rule can zero it
     model, done = round_weights(net, x, "nearest", bias_correction=False)
     q = integers(model)["0"]
-    assert done.zeroed_channels == 1 and (q[0] == 0).all() and (q[1:] != 0).all(axis=(1, 2, 3)).all()
+    assert done.zeroed_channels == 1 and (q[0] == 0).all() and (q[1:] != 0).any(axis=(1, 2, 3)).all()
 
 
 def test_bad_options_fail_in_one_line(tmp_path, photos_dir):
